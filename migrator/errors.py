@@ -1,0 +1,131 @@
+"""The exception tree of migrator, and the exit codes the CLI maps them to.
+
+Every error says *what* went wrong, *where* (file:line, step id, host) and *what to do*.
+Library errors (paramiko, proxmoxer, sqlite, YAML) are translated into these at the
+boundary with ``raise ... from e``; nothing is swallowed.
+
+::
+
+    MigratorError                    exit 1 unless said otherwise
+    ├── UsageError                   exit 2  bad command line, missing file
+    ├── PlanError                    exit 2  the plan or inventory does not load or validate
+    ├── StoreError                   exit 1  the state database cannot be read or written
+    │   └── SchemaVersionError               the database is newer than this migrator
+    ├── LockHeldError                exit 4  another operator holds the run's lease
+    ├── OperatorNeeded               exit 5  the run stopped for a human decision
+    ├── RunStateError                exit 1  the run or step is not in a state for this action
+    ├── ExecutorError                exit 3  a step's action could not be carried out
+    │   ├── ConnectError                     the host cannot be reached or authenticated
+    │   │   └── HostKeyError                 unknown or changed SSH host key (refused)
+    │   ├── CommandTimeout                   a command ran past its timeout and was stopped
+    │   ├── ProxmoxError                     the Proxmox API refused a call
+    │   │   └── TaskFailed                   a Proxmox task ended with a non-OK status
+    │   └── SecretError                      a secret reference cannot be resolved
+    └── LabError                     exit 1  the rehearsal lab cannot be brought up or down
+
+An unexpected exception (a bug) exits 70 and writes a traceback file.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Documented process exit codes (README, "Exit codes")."""
+
+    OK = 0
+    FAILED = 1  # a step failed, validation found errors, a store problem
+    USAGE = 2  # bad arguments, unreadable or invalid plan
+    EXECUTOR = 3  # could not execute (connection, host key, API)
+    LOCK_HELD = 4  # another operator holds the lease on this plan
+    OPERATOR_NEEDED = 5  # stopped for a decision: manual step, in-doubt step, go/no-go
+    INTERNAL = 70  # a bug in migrator: a traceback file was written
+
+
+class MigratorError(Exception):
+    """Base of every error migrator raises on purpose.
+
+    ``hint`` tells the operator what to do next; ``where`` is a location such as
+    ``plans/off1.yaml:42:7`` or ``step zfs-hdd-create on off1``.
+    """
+
+    exit_code: ExitCode = ExitCode.FAILED
+
+    def __init__(self, message: str, *, hint: str | None = None, where: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.where = where
+
+    def __str__(self) -> str:
+        text = f"{self.where}: {self.message}" if self.where else self.message
+        if self.hint:
+            text += f" ({self.hint})"
+        return text
+
+
+class UsageError(MigratorError):
+    exit_code = ExitCode.USAGE
+
+
+class PlanError(MigratorError):
+    """The plan or inventory is invalid; ``problems`` lists every one found in one pass."""
+
+    exit_code = ExitCode.USAGE
+
+    def __init__(self, message: str, *, problems: list[object] | None = None, **kw: str | None) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.problems = problems or []
+
+
+class StoreError(MigratorError):
+    pass
+
+
+class SchemaVersionError(StoreError):
+    pass
+
+
+class LockHeldError(MigratorError):
+    exit_code = ExitCode.LOCK_HELD
+
+
+class OperatorNeeded(MigratorError):
+    exit_code = ExitCode.OPERATOR_NEEDED
+
+
+class RunStateError(MigratorError):
+    pass
+
+
+class ExecutorError(MigratorError):
+    exit_code = ExitCode.EXECUTOR
+
+
+class ConnectError(ExecutorError):
+    pass
+
+
+class HostKeyError(ConnectError):
+    pass
+
+
+class CommandTimeout(ExecutorError):
+    pass
+
+
+class ProxmoxError(ExecutorError):
+    pass
+
+
+class TaskFailed(ProxmoxError):
+    pass
+
+
+class SecretError(ExecutorError):
+    pass
+
+
+class LabError(MigratorError):
+    pass

@@ -1,0 +1,111 @@
+"""The seams between the engine and the outside world.
+
+* A :class:`Transport` runs one command on one target (local subprocess, SSH, ``pct exec``
+  inside a container) and streams its output line by line.
+* An :class:`Executor` carries out the action of one step kind (ssh, local, proxmox, manual,
+  wait) using transports, the Proxmox client or the operator.
+* A :class:`Prompter` asks the operator (CLI prompt now, TUI modal later).
+
+The engine only sees these protocols; tests inject scripted ones.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from migrator.plan.checks import Command
+
+LineSink = Callable[[str, str], None]
+"""``sink(stream, line)``: stream is ``"stdout"`` or ``"stderr"``; line has no trailing newline."""
+
+
+def no_output(stream: str, line: str) -> None:
+    """A sink that drops lines (for probes whose output is kept in the result)."""
+
+
+def to_shell(command: Command) -> str:
+    """A command as one shell string: argv lists are quoted with shlex, strings pass as-is."""
+    if isinstance(command, str):
+        return command
+    return shlex.join(command)
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What a command did. ``exit_code`` is ``None`` when it was killed by a signal."""
+
+    exit_code: int | None
+    stdout: str = ""
+    stderr: str = ""
+    duration: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+
+class Transport(Protocol):
+    """Runs commands on one target."""
+
+    target: str
+
+    def run(
+        self,
+        command: Command,
+        *,
+        env: Mapping[str, str] | None = None,
+        stdin: str | None = None,
+        timeout: float | None = None,
+        sudo: bool = False,
+        on_line: LineSink = no_output,
+    ) -> CommandResult:
+        """Run ``command`` to completion.
+
+        Secrets go in by ``env`` or ``stdin``, never in ``command``. On timeout the remote
+        process is really stopped and :class:`migrator.errors.CommandTimeout` is raised.
+        Connection problems raise :class:`migrator.errors.ConnectError`.
+        """
+        ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class ChecklistAnswer:
+    confirmed: list[bool]
+    evidence: str = ""
+
+
+class Prompter(Protocol):
+    """How the engine asks the operator. The CLI implements it with prompts, the TUI with modals."""
+
+    def confirm(self, question: str, *, expect: str | None = None) -> bool:
+        """Yes/no; with ``expect``, the operator must type that exact text (e.g. the host name)."""
+        ...
+
+    def checklist(self, title: str, instructions: str, items: list[str]) -> ChecklistAnswer | None:
+        """Walk a manual step's checklist; ``None`` means the operator stopped."""
+        ...
+
+    def choose(self, question: str, choices: list[str]) -> str:
+        """Pick one of ``choices``."""
+        ...
+
+    def text(self, question: str) -> str:
+        """Free text, e.g. a reason."""
+        ...
+
+
+@dataclass
+class ActionOutcome:
+    """The result of one action attempt, as the engine records it."""
+
+    ok: bool
+    summary: str
+    exit_code: int | None = None
+    stdout: str = ""
+    evidence: str | None = None
+    values: dict[str, str] = field(default_factory=dict)

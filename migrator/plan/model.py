@@ -1,0 +1,178 @@
+"""The plan language: plans, phases, steps, rollbacks and outputs, as pydantic models.
+
+A plan file (YAML, in ``plans/``) is a :class:`Plan`. Every field carries a description that
+ends up in the JSON Schema (``migrator schema``) and in the README's plan-format section.
+Models are pure data: nothing here runs, connects or opens a database.
+
+Steps are one model with a ``kind`` (ssh, local, proxmox, manual, wait) and the fields of each
+kind; cross-field rules (a ssh step needs a command, ...) live in :mod:`migrator.plan.validate`
+so that every problem of a plan is reported in one pass, each with its line.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from migrator.plan.checks import Check, Command
+from migrator.plan.durations import Duration
+
+STEP_ID = r"^[a-z0-9][a-z0-9._-]*$"
+SECRET_REF = re.compile(r"^(env:[A-Za-z_][A-Za-z0-9_]*|file:.+)$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Where(StrEnum):
+    """Where a phase sits relative to the maintenance window."""
+
+    BEFORE = "before"
+    """Preparation: services still up, no downtime."""
+    WINDOW = "window"
+    """Downtime: counted in the planned downtime and the window arithmetic."""
+    AFTER = "after"
+    """Cleanup and follow-up once services are back."""
+
+
+class StepKind(StrEnum):
+    SSH = "ssh"
+    LOCAL = "local"
+    PROXMOX = "proxmox"
+    MANUAL = "manual"
+    WAIT = "wait"
+
+
+class ProxmoxCall(_Strict):
+    """A Proxmox VE API call as data."""
+
+    method: Literal["GET", "POST", "PUT", "DELETE"] = Field(description="HTTP method.")
+    path: str = Field(description="API path below /api2/json, e.g. /nodes/{{ hosts.off2.name }}/lxc.")
+    params: dict[str, Any] = Field(default_factory=dict, description="Call parameters.")
+    wait_task: bool = Field(True, description="If the call returns a task (UPID), wait for it to end OK.")
+    endpoint: str | None = Field(None, description="Proxmox endpoint from the inventory (default: the step host).")
+
+
+class Rollback(_Strict):
+    """How to undo a step: a command on the same target, or instructions for a person."""
+
+    command: Command | None = Field(None, description="Command run on the step's target to undo it.")
+    instructions: str | None = Field(None, description="What a person does to undo it.")
+    estimate: Duration | None = Field(None, description="How long the rollback takes (window arithmetic).")
+
+
+class OutputSpec(_Strict):
+    """A named value a step produces for later steps (``{{ outputs.STEP.NAME }}``)."""
+
+    regex: str | None = Field(
+        None, description="Regular expression over stdout; group 1 (or the whole match) is the value."
+    )
+    secret: bool = Field(False, description="Store only a fingerprint of the value, never the value.")
+
+
+class LabEffect(StrEnum):
+    """What a manual step does to a lab host; applied only when the inventory is a lab."""
+
+    REINSTALL = "reinstall"
+    REBOOT = "reboot"
+    NONE = "none"
+
+
+class Step(_Strict):
+    """One step: pre-checks, an action, post-checks, a rollback."""
+
+    id: str = Field(pattern=STEP_ID, description="Stable unique id (lower case, digits, . _ -). Never rename.")
+    title: str = Field(description="One line: what the step does.")
+    description: str | None = Field(None, description="Why, and anything the operator must know.")
+    host: str = Field(
+        "local",
+        description="Target: an inventory host, a container on a Proxmox host (off2/ct:101) or `local`.",
+    )
+    kind: StepKind = Field(description="ssh, local, proxmox, manual or wait.")
+
+    # action, by kind
+    command: Command | None = Field(
+        None, description="ssh/local: a shell string (run by sh -c) or an argv list (quoted with shlex)."
+    )
+    sudo: bool = Field(False, description="ssh: run through sudo when the login user is not root.")
+    call: ProxmoxCall | None = Field(None, description="proxmox: the API call.")
+    instructions: str | None = Field(None, description="manual: what the person does.")
+    checklist: list[str] = Field(default_factory=list, description="manual: items the person confirms one by one.")
+    lab_effect: LabEffect = Field(LabEffect.NONE, description="manual: what the step does to a lab host.")
+    until: Check | None = Field(None, description="wait: the check that must pass.")
+    interval: Duration = Field(5, description="wait: time between two probes.")
+    expect_new_host_key: bool = Field(
+        False,
+        description="The host was reinstalled: show its new SSH host key, ask the operator to confirm it "
+        "against the console, then pin it.",
+    )
+
+    pre: list[Check] = Field(default_factory=list, description="Checks before the action.")
+    post: list[Check] = Field(default_factory=list, description="Checks after the action; they prove it worked.")
+    rollback: Rollback | None = Field(None, description="How to undo the step.")
+    irreversible: str | None = Field(None, description="Why the step cannot be undone (instead of rollback).")
+    depends_on: list[str] | None = Field(
+        None, description="Step ids this step needs. Default: the step before it in the plan."
+    )
+    idempotent: bool = Field(False, description="Running it twice is harmless: safe to re-run when in doubt.")
+    destructive: bool = Field(False, description="Destroys data or service: needs explicit confirmation.")
+    point_of_no_return: bool = Field(
+        False, description="After this step, going back costs more than going on: go/no-go before it."
+    )
+    timeout: Duration | None = Field(None, description="Stop the action after this long.")
+    retries: int = Field(0, ge=0, le=20, description="How many times to retry a failed action.")
+    retry_delay: Duration = Field(10, description="Wait between retries.")
+    estimate: Duration | None = Field(None, description="Expected duration of the action.")
+    outputs: dict[str, OutputSpec] = Field(default_factory=dict, description="Named values for later steps.")
+    secrets: dict[str, str] = Field(
+        default_factory=dict,
+        description="Environment variables for the action, each a reference (env:NAME or file:PATH), "
+        "never a value. Secrets reach the host by environment or stdin, never the command line.",
+    )
+    stdin_secret: str | None = Field(None, description="Name in ``secrets`` whose value is fed on stdin.")
+
+
+class Phase(_Strict):
+    """A group of steps, placed before, in or after the maintenance window."""
+
+    id: str = Field(pattern=STEP_ID)
+    title: str
+    where: Where = Field(description="before (preparation), window (downtime) or after (cleanup).")
+    steps: list[Step] = Field(default_factory=list)
+
+
+class Window(_Strict):
+    """The maintenance window."""
+
+    start: datetime | None = Field(None, description="Planned start, ISO 8601 with a time zone.")
+    length: Duration = Field(description="Length of the window, e.g. 8h.")
+
+
+class Plan(_Strict):
+    """A migration plan: an ordered, resumable list of steps grouped in phases."""
+
+    name: str = Field(pattern=STEP_ID, description="Short name; `migrator plan NAME` finds plans/NAME.yaml.")
+    title: str
+    description: str | None = None
+    inventory: str = Field(
+        description="Inventory file the plan expects, relative to the plan (override with --inventory)."
+    )
+    window: Window | None = None
+    params: dict[str, str] = Field(
+        default_factory=dict,
+        description="Plan parameters for {{ params.NAME }}; values may use {{ hosts.* }} substitutions.",
+    )
+    phases: list[Phase] = Field(min_length=1)
+
+    def steps(self) -> list[Step]:
+        """All steps in plan order."""
+        return [step for phase in self.phases for step in phase.steps]
+
+    def phase_of(self) -> dict[str, Phase]:
+        """Step id -> its phase."""
+        return {step.id: phase for phase in self.phases for step in phase.steps}

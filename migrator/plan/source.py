@@ -1,0 +1,184 @@
+"""YAML that remembers where every value came from (file:line:column).
+
+PyYAML's composer gives nodes with marks; we build plain Python values from the nodes and a
+:class:`SourceMap` from paths (``("phases", 0, "steps", 3, "id")``) to positions, so every
+validation problem can point at its line. Scalars follow YAML 1.1 core types except that
+timestamps stay strings (pydantic parses them, with a clear error when malformed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+try:  # the C composer is ~10x faster; fall back to the pure-Python one
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover - depends on how PyYAML was built
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+PathKey = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Position:
+    file: str
+    line: int  # 1-based
+    column: int  # 1-based
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass
+class SourceMap:
+    """Positions of values (and of mapping keys) by path."""
+
+    file: str
+    values: dict[PathKey, Position] = field(default_factory=dict)
+    keys: dict[PathKey, Position] = field(default_factory=dict)
+
+    def at(self, path: PathKey, *, key: bool = False) -> Position:
+        """The position of ``path``, or of its nearest recorded ancestor."""
+        table = self.keys if key else self.values
+        probe = tuple(path)
+        while probe:
+            if probe in table:
+                return table[probe]
+            if probe in self.values:
+                return self.values[probe]
+            probe = probe[:-1]
+        return self.values.get((), Position(self.file, 1, 1))
+
+
+@dataclass(frozen=True)
+class YamlIssue:
+    """A problem found while reading the YAML itself (syntax, duplicate key)."""
+
+    message: str
+    position: Position
+    hint: str | None = None
+
+
+def _position(file: str, node: yaml.Node) -> Position:
+    return Position(file, node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+_RESOLVE = _Loader("")
+
+
+def _scalar(node: yaml.ScalarNode) -> Any:
+    if node.tag == "tag:yaml.org,2002:timestamp":
+        return node.value
+    return _RESOLVE.construct_object(node, deep=True)
+
+
+_MAX_NODES = 200_000  # alias bombs ("billion laughs") stop here
+
+
+class _Builder:
+    def __init__(self, file: str) -> None:
+        self.map = SourceMap(file)
+        self.issues: list[YamlIssue] = []
+        self._active: set[int] = set()
+        self._count = 0
+
+    def build(self, node: yaml.Node, path: PathKey) -> Any:
+        self.map.values[path] = _position(self.map.file, node)
+        self._count += 1
+        if self._count > _MAX_NODES:
+            raise _Unbuildable("the document expands to too many values (aliases nested too deep?)", node)
+        if id(node) in self._active:
+            raise _Unbuildable("an alias refers to the value that contains it", node)
+        self._active.add(id(node))
+        try:
+            return self._build(node, path)
+        finally:
+            self._active.discard(id(node))
+
+    def _build(self, node: yaml.Node, path: PathKey) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            result: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                key = self.build(key_node, (*path, "<key>"))
+                if not isinstance(key, (str, int)):
+                    key = str(key)
+                if key in result:
+                    first = self.map.keys[(*path, key)]
+                    self.issues.append(
+                        YamlIssue(
+                            f"duplicate key '{key}' (first at line {first.line})",
+                            _position(self.map.file, key_node),
+                            "remove one of them: YAML keeps only the last",
+                        )
+                    )
+                self.map.keys[(*path, key)] = _position(self.map.file, key_node)
+                result[key] = self.build(value_node, (*path, key))
+            return result
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        assert isinstance(node, yaml.ScalarNode)
+        try:
+            return _scalar(node)
+        except (ValueError, TypeError, yaml.YAMLError) as exc:
+            reason = str(getattr(exc, "problem", None) or exc).splitlines()[0]
+            raise _Unbuildable(f"invalid value {node.value!r} for tag {node.tag} ({reason})", node) from exc
+
+
+class _Unbuildable(Exception):
+    def __init__(self, message: str, node: yaml.Node) -> None:
+        super().__init__(message)
+        self.message = message
+        self.node = node
+
+
+def parse_yaml(text: str, file: str) -> tuple[Any, SourceMap, list[YamlIssue]]:
+    """Parse one YAML document. Syntax errors come back as issues, never as exceptions."""
+    builder = _Builder(file)
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = exc.problem or "invalid YAML"
+        context = f" {exc.context}" if exc.context else ""
+        issue = YamlIssue(f"YAML syntax error: {problem}{context}", Position(file, line, col),
+                          "check indentation, colons and quotes on this line and the one above")
+        return None, builder.map, [issue]
+    except yaml.YAMLError as exc:  # reader errors: bad bytes, control characters
+        reason = str(exc).splitlines()[0]
+        return None, builder.map, [YamlIssue(f"unreadable YAML: {reason}", Position(file, 1, 1))]
+    if node is None:
+        return None, builder.map, []
+    try:
+        data = builder.build(node, ())
+    except _Unbuildable as exc:  # a bad !!int, an unknown !!python tag, a recursive alias
+        return None, builder.map, [YamlIssue(f"invalid YAML: {exc.message}", _position(file, exc.node))]
+    except RecursionError:
+        return None, builder.map, [YamlIssue("invalid YAML: nested too deeply", Position(file, 1, 1))]
+    return data, builder.map, builder.issues
+
+
+def read_yaml(path: Path, display: str | None = None) -> tuple[Any, SourceMap, list[YamlIssue]]:
+    """Read and parse ``path``; unreadable files become a single issue."""
+    name = display or str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        return None, SourceMap(name), [YamlIssue(f"not UTF-8 text ({exc.reason})", Position(name, 1, 1))]
+    return parse_yaml(text, name)
+
+
+def walk_strings(value: Any, path: PathKey = ()) -> Iterator[tuple[PathKey, str]]:
+    """Yield (path, text) for every string inside nested dicts and lists."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from walk_strings(item, (*path, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from walk_strings(item, (*path, i))
