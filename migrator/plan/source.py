@@ -103,9 +103,11 @@ class _Builder:
         if isinstance(node, yaml.MappingNode):
             result: dict[Any, Any] = {}
             for key_node, value_node in node.value:
-                key = self.build(key_node, (*path, "<key>"))
-                if not isinstance(key, (str, int)):
-                    key = str(key)
+                # Keys stay the text that was written: YAML 1.1 would turn `on:` into True.
+                if isinstance(key_node, yaml.ScalarNode):
+                    key: Any = key_node.value
+                else:
+                    key = str(self.build(key_node, (*path, "<key>")))
                 if key in result:
                     first = self.map.keys[(*path, key)]
                     self.issues.append(

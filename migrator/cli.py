@@ -1,0 +1,125 @@
+"""The ``migrator`` command line: parse, build objects, call one function, map errors to exit codes.
+
+Commands live in small modules and are imported only when used, so ``migrator plan off1``
+never pays for SSH, SQL or the TUI (cold start is measured by ``bench/cold_start.py``).
+
+Exit codes (also in the README): 0 done; 1 a step failed or validation found errors;
+2 usage or plan error; 3 could not execute (connection, host key, API); 4 another operator
+holds the lock; 5 stopped for an operator decision; 70 internal error (traceback file written).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+import tempfile
+import traceback
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import click
+
+from migrator.errors import ExitCode, MigratorError
+
+# command name -> "module:attribute"; modules are imported on first use only.
+LAZY_COMMANDS: dict[str, str] = {
+    "plan": "migrator.cli_plan:plan_command",
+    "validate": "migrator.cli_plan:validate_command",
+    "schema": "migrator.cli_plan:schema_command",
+}
+# Commands contributed by other modules through a register(cli) function.
+REGISTRARS: tuple[str, ...] = ("migrator.cli_run",)
+OPTIONAL_GROUPS: dict[str, str] = {
+    "stunnel": "migrator.stunnel.cli:stunnel_group",
+    "lab": "migrator.lab.cli:lab_group",
+    "tui": "migrator.cli_tui:tui_command",
+    "report": "migrator.cli_report:report_command",
+}
+
+
+def _exists(module: str) -> bool:
+    """Whether ``module`` can be imported (its parent packages may be missing too)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported when they are first used."""
+
+    def _lazy(self) -> dict[str, str]:
+        table = dict(LAZY_COMMANDS)
+        for name, target in OPTIONAL_GROUPS.items():
+            if _exists(target.split(":")[0]):
+                table[name] = target
+        return table
+
+    def _registrar_commands(self) -> None:
+        if getattr(self, "_registered", False):
+            return
+        self._registered = True
+        for module_name in REGISTRARS:
+            if _exists(module_name):
+                importlib.import_module(module_name).register(self)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._registrar_commands()
+        return sorted(set(super().list_commands(ctx)) | set(self._lazy()))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        target = self._lazy().get(name)
+        if target is not None:
+            module_name, attr = target.split(":")
+            command: click.Command = getattr(importlib.import_module(module_name), attr)
+            return command
+        self._registrar_commands()
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="migrator")
+def cli() -> None:
+    """Plan and drive the Open Food Facts infrastructure moves: off1/off2 to Proxmox VE, stunnel.
+
+    Start with `migrator plan off1`. Exit codes: 0 done, 1 failed, 2 usage or plan error,
+    3 could not execute, 4 lock held, 5 operator needed, 70 internal error.
+    """
+
+
+def _write_crash_report(exc: BaseException) -> Path:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    directory = Path(os.environ.get("MIGRATOR_CRASH_DIR", tempfile.gettempdir()))
+    path = directory / f"migrator-crash-{stamp}-{os.getpid()}.txt"
+    path.write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
+    return path
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Entry point: one clear line for a user error, a traceback file for a bug."""
+    try:
+        return cli.main(args=argv, prog_name="migrator", standalone_mode=False)
+    except MigratorError as exc:
+        click.echo(f"migrator: {exc}", err=True)
+        for problem in getattr(exc, "problems", [])[:20]:
+            click.echo(f"  {problem}", err=True)
+        sys.exit(int(exc.exit_code))
+    except click.exceptions.Abort:
+        click.echo("migrator: interrupted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(ExitCode.USAGE if exc.exit_code == 2 else exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("migrator: interrupted; what was recorded is kept (see `migrator status`)", err=True)
+        sys.exit(130)
+    except Exception as exc:
+        path = _write_crash_report(exc)
+        click.echo(f"migrator: internal error: {type(exc).__name__}: {exc}", err=True)
+        click.echo(f"  this is a bug; the traceback is in {path} - please attach it to an issue", err=True)
+        sys.exit(ExitCode.INTERNAL)

@@ -1,0 +1,134 @@
+"""``migrator plan``, ``migrator validate`` and ``migrator schema``: no network, no hosts, no state."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from migrator.errors import PlanError
+from migrator.plan.load import check_plan, find_plan, load_inventory, load_plan, plans_dir
+from migrator.plan.problems import Problem, errors, sort_problems
+
+FORMATS = ("terminal", "markdown", "json", "mermaid")
+
+
+def _console() -> object:
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+@click.command("plan")
+@click.argument("name")
+@click.option("--inventory", "-i", type=click.Path(dir_okay=False, path_type=Path),
+              help="Inventory file (default: the one the plan names).")
+@click.option("--step", "step_id", help="Show one step in full.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="terminal", show_default=True,
+              help="terminal; markdown (a printable runbook); json; mermaid (dependency graph).")
+@click.option("--db", envvar="MIGRATOR_DB", default=None,
+              help="State store for measured estimates (default: state.db if it exists).")
+def plan_command(name: str, inventory: Path | None, step_id: str | None, fmt: str, db: str | None) -> None:
+    """Show what plan NAME will do, where, in what order, and how long the downtime is.
+
+    NAME is plans/NAME.yaml or a path. Needs no network, no hosts and no state.
+    """
+    from migrator import render
+    from migrator.estimates import learned
+
+    loaded = load_plan(find_plan(name), inventory=inventory)
+    if step_id is not None and step_id not in loaded.order:
+        from migrator.plan.schema_errors import did_you_mean
+
+        raise PlanError(f"plan {loaded.plan.name} has no step '{step_id}'" + did_you_mean(step_id, loaded.order),
+                        hint="see the ids in `migrator plan " + name + "`")
+    estimates = learned(loaded.plan, _measured_durations(loaded.plan.name, db))
+    if fmt == "terminal":
+        render.render_terminal(loaded, _console(), estimates=estimates, step_id=step_id)  # type: ignore[arg-type]
+    elif fmt == "markdown":
+        click.echo(render.render_markdown(loaded, estimates=estimates))
+    elif fmt == "json":
+        click.echo(render.render_json(loaded, estimates=estimates))
+    else:
+        click.echo(render.render_mermaid(loaded))
+
+
+def _measured_durations(plan_name: str, db: str | None) -> dict[str, list[float]]:
+    """Durations of succeeded steps in earlier runs of this plan (empty without a store)."""
+    try:
+        from migrator.store.durations import measured_durations
+    except ImportError:
+        return {}
+    return measured_durations(plan_name, db)
+
+
+def _targets(paths: tuple[Path, ...]) -> list[Path]:
+    if paths:
+        return list(paths)
+    found = sorted(plans_dir().glob("*.yaml"))
+    if not found:
+        raise click.UsageError(f"no plans found in {plans_dir()}/; give files to validate")
+    return found
+
+
+def _validate_one(path: Path, inventory: Path | None) -> list[Problem]:
+    name = path.name
+    if name.startswith("inventory"):
+        return load_inventory(path)[1]
+    if name.startswith("tunnels"):
+        try:
+            from migrator.stunnel.validate import validate_file
+        except ImportError:
+            return []
+        return validate_file(path)
+    return check_plan(path, inventory=inventory)[1]
+
+
+@click.command("validate")
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--inventory", "-i", type=click.Path(dir_okay=False, path_type=Path),
+              help="Validate plans against this inventory instead of the one they name.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def validate_command(files: tuple[Path, ...], inventory: Path | None, fmt: str) -> None:
+    """Check plans (and inventories, tunnel files) and report every problem with file:line:column.
+
+    With no FILES, every YAML file in plans/. Exit 0 when clean (warnings allowed), 1 on errors.
+    """
+    results: dict[str, list[Problem]] = {}
+    for target in _targets(files):
+        path = find_plan(str(target)) if not target.suffix else target
+        if not path.is_file():
+            raise click.UsageError(f"no such file: {path}")
+        results[str(path)] = sort_problems(_validate_one(path, inventory))
+    all_problems = [p for found in results.values() for p in found]
+    failed = bool(errors(all_problems))
+    if fmt == "json":
+        click.echo(json.dumps({
+            "ok": not failed,
+            "files": {name: [p.as_dict() for p in found] for name, found in results.items()},
+        }, indent=2))
+    else:
+        for name, found in results.items():
+            for problem in found:
+                click.echo(str(problem))
+            n_err = len(errors(found))
+            n_warn = len(found) - n_err
+            status = "ok" if n_err == 0 else "INVALID"
+            click.echo(f"{name}: {status} ({n_err} error(s), {n_warn} warning(s))", err=True)
+    sys.exit(1 if failed else 0)
+
+
+@click.command("schema")
+@click.option("--inventory", "what", flag_value="inventory", help="The inventory schema instead.")
+@click.option("--plan", "what", flag_value="plan", default=True, help="The plan schema (default).")
+def schema_command(what: str) -> None:
+    """Print the JSON Schema of plan files (or inventories) for editors and CI."""
+    from migrator.plan.inventory import Inventory
+    from migrator.plan.model import Plan
+
+    model = Inventory if what == "inventory" else Plan
+    schema = model.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    click.echo(json.dumps(schema, indent=2))

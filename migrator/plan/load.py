@@ -1,0 +1,212 @@
+"""Load a plan and its inventory: YAML -> models -> validation -> resolved plan.
+
+Every problem of a plan is found in one pass: each step is validated on its own so that one
+broken step does not hide the others, then the cross-step rules run on what is valid.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from migrator.errors import PlanError, UsageError
+from migrator.plan.inventory import Inventory
+from migrator.plan.model import Phase, Plan, Step
+from migrator.plan.params import Resolver
+from migrator.plan.problems import Problem, Severity, errors, sort_problems
+from migrator.plan.schema_errors import translate
+from migrator.plan.source import Position, SourceMap, read_yaml
+from migrator.plan import graph
+from migrator.plan.validate import validate_inventory, validate_plan
+
+PLANS_DIR_ENV = "MIGRATOR_PLANS"
+
+
+@dataclass(frozen=True)
+class LoadedPlan:
+    """A valid plan, resolved against its inventory, ready to run."""
+
+    plan: Plan
+    inventory: Inventory
+    path: Path
+    inventory_path: Path
+    fingerprint: str
+    step_fingerprints: dict[str, str]
+    order: list[str]
+    deps: dict[str, list[str]]
+    source: SourceMap
+    warnings: list[Problem] = field(default_factory=list)
+
+    def step(self, step_id: str) -> Step:
+        return self._steps[step_id]
+
+    def phase(self, step_id: str) -> Phase:
+        return self._phases[step_id]
+
+    @cached_property
+    def _steps(self) -> dict[str, Step]:
+        return {s.id: s for s in self.plan.steps()}
+
+    @cached_property
+    def _phases(self) -> dict[str, Phase]:
+        return self.plan.phase_of()
+
+    def line_of(self, step_id: str) -> int:
+        for pi, phase in enumerate(self.plan.phases):
+            for si, step in enumerate(phase.steps):
+                if step.id == step_id:
+                    return self.source.at(("phases", pi, "steps", si)).line
+        return 0
+
+
+def plans_dir() -> Path:
+    return Path(os.environ.get(PLANS_DIR_ENV, "plans"))
+
+
+def find_plan(name: str) -> Path:
+    """``off1`` -> ``plans/off1.yaml``; a path is taken as it is."""
+    candidate = Path(name)
+    if candidate.suffix in (".yaml", ".yml") or os.sep in name:
+        if not candidate.is_file():
+            raise UsageError(f"no plan file {name}", hint="check the path")
+        return candidate
+    found = plans_dir() / f"{name}.yaml"
+    if found.is_file():
+        return found
+    known = sorted(p.stem for p in plans_dir().glob("*.yaml") if not p.stem.startswith(("inventory", "tunnels")))
+    listing = ", ".join(known) if known else f"none in {plans_dir()}/"
+    raise UsageError(f"no plan named '{name}'", hint=f"plans: {listing}; or give a path to a .yaml file")
+
+
+def _yaml_problems(path: Path) -> tuple[Any, SourceMap, list[Problem]]:
+    data, source, issues = read_yaml(path)
+    problems = [Problem(Severity.ERROR, i.message, i.position, None, i.hint) for i in issues]
+    return data, source, problems
+
+
+def load_inventory(path: Path) -> tuple[Inventory | None, list[Problem]]:
+    if not path.is_file():
+        return None, [Problem(Severity.ERROR, f"inventory file {path} does not exist", Position(str(path), 1, 1),
+                              hint="create it or pass --inventory FILE")]
+    data, source, problems = _yaml_problems(path)
+    if problems:
+        return None, problems
+    if not isinstance(data, dict):
+        return None, [Problem(Severity.ERROR, "an inventory is a mapping with name, environment and hosts",
+                              source.at(()))]
+    try:
+        inventory = Inventory.model_validate(data)
+    except ValidationError as exc:
+        return None, translate(exc, Inventory, data, source, (), None)
+    return inventory, validate_inventory(inventory, source)
+
+
+def _step_id(raw: Any) -> str | None:
+    return raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else None
+
+
+def check_plan(path: Path, *, inventory: Path | None = None) -> tuple[LoadedPlan | None, list[Problem]]:
+    """Load and validate; return the plan (None when any error) and every problem found."""
+    data, source, problems = _yaml_problems(path)
+    if problems:
+        return None, problems
+    if not isinstance(data, dict):
+        return None, [Problem(Severity.ERROR, "a plan is a mapping with name, title, inventory and phases",
+                              source.at(()), hint="see the README, 'Plan format'")]
+
+    # 1. Each step on its own, so one broken step does not hide the others.
+    raw_phases = data.get("phases")
+    steps_by_phase: list[list[Step]] = []
+    raw_ids: list[str] = []
+    if isinstance(raw_phases, list):
+        for pi, raw_phase in enumerate(raw_phases):
+            valid: list[Step] = []
+            raw_steps = raw_phase.get("steps") if isinstance(raw_phase, dict) else None
+            for si, raw_step in enumerate(raw_steps if isinstance(raw_steps, list) else []):
+                step_id = _step_id(raw_step)
+                if step_id:
+                    raw_ids.append(step_id)
+                try:
+                    valid.append(Step.model_validate(raw_step))
+                except ValidationError as exc:
+                    problems += translate(exc, Step, raw_step, source, ("phases", pi, "steps", si), step_id)
+            steps_by_phase.append(valid)
+
+    # 2. The plan around them (steps replaced by the valid ones).
+    top = dict(data)
+    if isinstance(raw_phases, list):
+        top["phases"] = [
+            {**p, "steps": []} if isinstance(p, dict) and isinstance(p.get("steps"), list) else p
+            for p in raw_phases
+        ]
+    try:
+        skeleton = Plan.model_validate(top)
+    except ValidationError as exc:
+        return None, sort_problems(problems + translate(exc, Plan, top, source, (), None))
+    plan = skeleton.model_copy(update={
+        "phases": [ph.model_copy(update={"steps": steps_by_phase[i]}) for i, ph in enumerate(skeleton.phases)]
+    })
+
+    # 3. The inventory, then the rules across steps.
+    inventory_path = inventory or (path.parent / plan.inventory)
+    inv, inv_problems = load_inventory(inventory_path)
+    problems += inv_problems
+    problems += validate_plan(plan, data, source, inv, raw_ids)
+    if errors(problems) or inv is None:
+        return None, sort_problems(problems)
+    return _resolve(plan, inv, path, inventory_path, source, problems), sort_problems(problems)
+
+
+def _resolve(plan: Plan, inventory: Inventory, path: Path, inventory_path: Path, source: SourceMap,
+             warnings: list[Problem]) -> LoadedPlan:
+    resolver = Resolver(inventory, plan.params)
+    phases = []
+    step_prints: dict[str, str] = {}
+    for phase in plan.phases:
+        steps = []
+        for step in phase.steps:
+            dumped = resolver.tree(step.model_dump(mode="json", exclude_defaults=True))
+            resolved = Step.model_validate(dumped)
+            steps.append(resolved)
+            step_prints[step.id] = _digest(resolved.model_dump(mode="json"))
+        phases.append(phase.model_copy(update={"steps": steps}))
+    resolved_plan = plan.model_copy(update={"phases": phases})
+    deps = graph.effective_deps(resolved_plan.steps())
+    order = graph.execution_order([s.id for s in resolved_plan.steps()], deps)
+    return LoadedPlan(
+        plan=resolved_plan,
+        inventory=inventory,
+        path=path,
+        inventory_path=inventory_path,
+        fingerprint=_digest(resolved_plan.model_dump(mode="json")),
+        step_fingerprints=step_prints,
+        order=order,
+        deps=deps,
+        source=source,
+        warnings=warnings,
+    )
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def load_plan(path: Path | str, *, inventory: Path | None = None) -> LoadedPlan:
+    """Load a valid plan or raise PlanError carrying every problem."""
+    loaded, problems = check_plan(Path(path), inventory=inventory)
+    if loaded is None:
+        found = errors(problems)
+        first = found[0] if found else None
+        raise PlanError(
+            f"{len(found)} error(s) in the plan" + (f"; first: {first}" if first else ""),
+            problems=list(problems),
+            hint=f"run: migrator validate {path}",
+        )
+    return loaded

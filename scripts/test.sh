@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Set up (idempotent) and run everything CI runs: lint, types, layering contracts, tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh test
+export PATH="$PWD/.venv/bin:$PATH"
+echo "== ruff";          ruff check migrator tui tests bench
+echo "== mypy";          mypy
+echo "== import-linter"; lint-imports
+echo "== pytest";        python -m pytest -q "$@"
