@@ -64,7 +64,7 @@ class TcpCheck(_CheckBase):
 
     kind: Literal["tcp_open", "tcp_closed"]
     address: str = Field(description="Address to connect to.")
-    port: int = Field(ge=1, le=65535)
+    port: int = Field(ge=1, le=65535, description="TCP port.")
     timeout: Duration = Field(3, description="Connect timeout.")
 
 
@@ -85,15 +85,15 @@ class SystemdCheck(_CheckBase):
     """A systemd unit is in the expected state (``systemctl is-active``)."""
 
     kind: Literal["systemd_active"]
-    unit: str
-    state: Literal["active", "inactive", "failed"] = "active"
+    unit: str = Field(description="Unit name, e.g. stunnel@off.service.")
+    state: Literal["active", "inactive", "failed"] = Field("active", description="Expected state.")
 
 
 class ZpoolHealthyCheck(_CheckBase):
     """A ZFS pool is ONLINE with no errors, no missing log or cache device."""
 
     kind: Literal["zpool_healthy"]
-    pool: str
+    pool: str = Field(description="Pool name, e.g. zfs-hdd.")
     min_size: str | None = Field(None, description="Minimum SIZE from `zpool list`, e.g. 60G.")
 
 
@@ -101,15 +101,15 @@ class ZpoolAbsentCheck(_CheckBase):
     """No pool with this name is imported, and `zpool import` lists no stale pool of that name."""
 
     kind: Literal["zpool_unique"]
-    pool: str
+    pool: str = Field(description="Pool name that must be unique, e.g. rpool.")
 
 
 class ZfsDatasetCheck(_CheckBase):
     """A ZFS dataset exists (or, with ``exists: false``, does not), with optional properties."""
 
     kind: Literal["zfs_dataset"]
-    dataset: str
-    exists: bool = True
+    dataset: str = Field(description="Dataset name, e.g. zfs-hdd/off/images.")
+    exists: bool = Field(True, description="false: pass only if the dataset does not exist.")
     properties: dict[str, str] = Field(default_factory=dict, description="Expected property values.")
 
 
@@ -117,25 +117,25 @@ class PveQuorateCheck(_CheckBase):
     """`pvecm status` says Quorate with the expected number of nodes."""
 
     kind: Literal["pve_quorate"]
-    nodes: int = Field(ge=1)
+    nodes: int = Field(ge=1, description="Expected number of cluster nodes.")
 
 
 class PveStorageCheck(_CheckBase):
     """`pvesm status` lists these storages as active."""
 
     kind: Literal["pve_storage_active"]
-    storages: list[str] = Field(min_length=1)
+    storages: list[str] = Field(min_length=1, description="Storage names that must be active.")
 
 
 class FileCheck(_CheckBase):
     """A file exists (or not) with the given mode and owner."""
 
     kind: Literal["file"]
-    path: str
-    exists: bool = True
+    path: str = Field(description="Absolute path on the target.")
+    exists: bool = Field(True, description="false: pass only if the path does not exist.")
     mode: str | None = Field(None, pattern=r"^0?[0-7]{3,4}$", description="Octal mode, e.g. 0600.")
-    owner: str | None = None
-    group: str | None = None
+    owner: str | None = Field(None, description="Expected owner (user name).")
+    group: str | None = Field(None, description="Expected group name.")
     contains: str | None = Field(None, description="Pass only if the file contains this text.")
 
 
@@ -143,8 +143,8 @@ class HttpCheck(_CheckBase):
     """An HTTP(S) URL answers with the expected status (probed with curl from ``on``)."""
 
     kind: Literal["http_status"]
-    url: str
-    status: int = 200
+    url: str = Field(description="URL to fetch.")
+    status: int = Field(200, description="Expected HTTP status code.")
     host_header: str | None = Field(None, description="Send this Host header (test before a DNS switch).")
 
 

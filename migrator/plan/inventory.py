@@ -28,7 +28,7 @@ class Host(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     address: str = Field(description="Address or DNS name to connect to.")
-    port: int = Field(22, ge=1, le=65535)
+    port: int = Field(22, ge=1, le=65535, description="SSH port.")
     user: str = Field("root", description="Login user; steps with sudo: true use sudo when not root.")
     key: str | None = Field(None, description="Private key file; when empty, the ssh-agent and ~/.ssh/config.")
     agent: bool = Field(True, description="Offer ssh-agent keys.")
@@ -60,10 +60,10 @@ class Inventory(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str
+    name: str = Field(description="Name of the environment's inventory, shown in every run.")
     environment: Environment = Field(description="production, staging or lab (rehearsal).")
     known_hosts: str | None = Field(None, description="known_hosts file for every host, relative to this file.")
-    hosts: dict[str, Host] = Field(default_factory=dict)
+    hosts: dict[str, Host] = Field(default_factory=dict, description="Hosts by the names plans use.")
     proxmox: dict[str, ProxmoxEndpoint] = Field(
         default_factory=dict, description="Proxmox endpoints by host name."
     )

@@ -140,10 +140,10 @@ class Step(_Strict):
 class Phase(_Strict):
     """A group of steps, placed before, in or after the maintenance window."""
 
-    id: str = Field(pattern=STEP_ID)
-    title: str
+    id: str = Field(pattern=STEP_ID, description="Unique id of the phase (shares the namespace of step ids).")
+    title: str = Field(description="Shown as the phase heading.")
     where: Where = Field(description="before (preparation), window (downtime) or after (cleanup).")
-    steps: list[Step] = Field(default_factory=list)
+    steps: list[Step] = Field(default_factory=list, description="The phase's steps, in order.")
 
 
 class Window(_Strict):
@@ -157,17 +157,17 @@ class Plan(_Strict):
     """A migration plan: an ordered, resumable list of steps grouped in phases."""
 
     name: str = Field(pattern=STEP_ID, description="Short name; `migrator plan NAME` finds plans/NAME.yaml.")
-    title: str
-    description: str | None = None
+    title: str = Field(description="One line, shown at the top of every view.")
+    description: str | None = Field(None, description="What the plan achieves and for whom.")
     inventory: str = Field(
         description="Inventory file the plan expects, relative to the plan (override with --inventory)."
     )
-    window: Window | None = None
+    window: Window | None = Field(None, description="The maintenance window: planned start and length.")
     params: dict[str, str] = Field(
         default_factory=dict,
         description="Plan parameters for {{ params.NAME }}; values may use {{ hosts.* }} substitutions.",
     )
-    phases: list[Phase] = Field(min_length=1)
+    phases: list[Phase] = Field(min_length=1, description="Phases in order: before, window, after.")
 
     def steps(self) -> list[Step]:
         """All steps in plan order."""

@@ -1,0 +1,113 @@
+"""The plan-format reference (docs/plan-format.md), generated from the models' field descriptions.
+
+One source of truth: the pydantic field descriptions feed the JSON Schema, this reference and
+the editor hints. ``tests/plan/test_docs.py`` fails when the committed file is stale;
+regenerate with ``python -m migrator.plan.docs > docs/plan-format.md``.
+"""
+
+from __future__ import annotations
+
+import enum
+import types
+import typing
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+
+from migrator.plan import checks as check_models
+from migrator.plan.durations import _coerce, format_duration
+from migrator.plan.inventory import Host, Inventory, ProxmoxEndpoint
+from migrator.plan.model import OutputSpec, Phase, Plan, ProxmoxCall, Rollback, Step, Window
+
+SECTIONS: list[tuple[str, type[BaseModel]]] = [
+    ("Plan", Plan),
+    ("Window", Window),
+    ("Phase", Phase),
+    ("Step", Step),
+    ("Rollback", Rollback),
+    ("Outputs", OutputSpec),
+    ("Proxmox call", ProxmoxCall),
+    ("Inventory", Inventory),
+    ("Inventory host", Host),
+    ("Proxmox endpoint", ProxmoxEndpoint),
+]
+
+
+def _type_name(annotation: Any) -> str:
+    """A readable type: ``str or none``, ``list of Check``, ``duration``, ``one of: a, b``."""
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Annotated:
+        if any(getattr(m, "func", None) is _coerce for m in args[1:]):
+            return "duration"
+        return _type_name(args[0])
+    if origin in (typing.Union, types.UnionType):
+        names = [_type_name(a) for a in args if a is not type(None)]
+        if len(names) > 3:
+            names = ["check"]
+        return " or ".join(names) + (" or none" if type(None) in args else "")
+    if origin is typing.Literal:
+        return "one of: " + ", ".join(str(a) for a in args)
+    if origin is list:
+        return "list of " + _type_name(args[0])
+    if origin is dict:
+        return "mapping of " + _type_name(args[1])
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return "one of: " + ", ".join(str(m.value) for m in annotation)
+    if isinstance(annotation, type):
+        return {"str": "text", "int": "integer", "bool": "true/false", "datetime": "date-time"}.get(
+            annotation.__name__, annotation.__name__)
+    return str(annotation)
+
+
+def _default(field: FieldInfo) -> str:
+    if field.is_required():
+        return "**required**"
+    if field.default_factory is not None:
+        return "empty"
+    value = field.default
+    if value is None:
+        return "-"
+    if isinstance(value, int) and not isinstance(value, bool) and any(
+        getattr(m, "func", None) is _coerce for m in field.metadata
+    ):
+        return f"`{format_duration(value)}`"
+    return f"`{getattr(value, 'value', value)}`"
+
+
+def _table(model: type[BaseModel]) -> list[str]:
+    hints = typing.get_type_hints(model, include_extras=True)
+    lines = ["| field | type | default | meaning |", "|---|---|---|---|"]
+    for name, field in model.model_fields.items():
+        kind = _type_name(hints.get(name, field.annotation)).replace("|", "\\|")
+        meaning = (field.description or "").replace("|", "\\|").replace("\n", " ")
+        lines.append(f"| `{name}` | {kind} | {_default(field)} | {meaning} |")
+    return lines
+
+
+def generate() -> str:
+    out = [
+        "# Plan format reference",
+        "",
+        "Generated from the models by `python -m migrator.plan.docs`; the JSON Schema for editors is",
+        "`migrator schema` (plans) and `migrator schema --inventory`. Durations are written `45s`, `10m`,",
+        "`1h30m` or `2d`. Secrets are references: `env:NAME` or `file:PATH`, never values.",
+        "",
+    ]
+    for title, model in SECTIONS:
+        out += [f"## {title}", "", (model.__doc__ or "").strip().splitlines()[0], "", *_table(model), ""]
+    out += ["## Checks", "",
+            "Every check has `kind`, and optionally `description`, `on_fail` (halt, warn, mark_done) and `on`",
+            "(where to probe from). Checks are read-only: dry-runs run them against the real hosts.", ""]
+    for model in typing.get_args(typing.get_args(check_models.Check)[0]):
+        kinds = typing.get_args(model.model_fields["kind"].annotation)
+        out += [f"### {' / '.join(kinds)}", "", (model.__doc__ or "").strip().splitlines()[0], ""]
+        rows = [r for r in _table(model) if not r.startswith(("| `kind`", "| `description`", "| `on_fail`",
+                                                                  "| `on`"))]
+        out += [*rows, ""]
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    print(generate())
