@@ -1,0 +1,228 @@
+"""The step and run lifecycles, as data: Enum states and transition tables.
+
+The machines keep bookkeeping only (DESIGN rule 3): no callback does I/O. The runner does the
+I/O, then fires a trigger; the store records the move (:mod:`migrator.engine.journal`).
+One shared ``transitions.Machine`` per lifecycle serves every step or run: a model is
+attached with ``add_model(obj, initial=stored_state)``, which restores it without firing any
+callback (libraries.md, transitions). ``auto_transitions=False``: no ``to_<state>`` backdoors.
+
+Step lifecycle::
+
+    pending -> prechecking -> ready -> running -> verifying -> succeeded
+    prechecking -> succeeded            (a mark_done pre-check: already done)
+    running|verifying -> ready          (the attempt failed, a retry is due)
+    prechecking|ready|running|verifying -> failed
+    running|verifying -> in_doubt       (found so after a crash: the action may have run)
+    prechecking|ready -> pending        (found so after a crash, or the operator declined)
+    in_doubt -> succeeded               (its post-checks pass: reconciled)
+    in_doubt -> running                 (idempotent, or the operator said retry: attempt N+1)
+    pending|blocked -> blocked|pending  (a dependency failed / was retried)
+    pending|failed|in_doubt|blocked -> skipped | succeeded (operator: skip / mark done, with reason)
+    failed|in_doubt|rolled_back -> pending   (retry)
+    succeeded|failed|in_doubt -> rolled_back
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from transitions import Machine, MachineError
+
+from migrator.errors import RunStateError
+
+
+class StepState(StrEnum):
+    PENDING = "pending"
+    PRECHECKING = "prechecking"
+    READY = "ready"
+    RUNNING = "running"
+    VERIFYING = "verifying"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    IN_DOUBT = "in_doubt"
+    ROLLED_BACK = "rolled_back"
+    BLOCKED = "blocked"
+
+
+class RunState(StrEnum):
+    CREATED = "created"
+    RUNNING = "running"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    ABORTED = "aborted"
+
+
+S = StepState
+R = RunState
+
+
+@dataclass(frozen=True)
+class Transition:
+    trigger: str
+    sources: tuple[str, ...]
+    dest: str
+
+
+STEP_TRANSITIONS: tuple[Transition, ...] = (
+    Transition("start", (S.PENDING,), S.PRECHECKING),
+    Transition("precheck_ok", (S.PRECHECKING,), S.READY),
+    Transition("already_done", (S.PRECHECKING,), S.SUCCEEDED),
+    Transition("launch", (S.READY,), S.RUNNING),
+    Transition("action_ok", (S.RUNNING,), S.VERIFYING),
+    Transition("verify_ok", (S.VERIFYING,), S.SUCCEEDED),
+    Transition("again", (S.RUNNING, S.VERIFYING), S.READY),
+    Transition("fail", (S.PRECHECKING, S.READY, S.RUNNING, S.VERIFYING), S.FAILED),
+    Transition("crash_found", (S.RUNNING, S.VERIFYING), S.IN_DOUBT),
+    Transition("reset", (S.PRECHECKING, S.READY), S.PENDING),
+    Transition("reconciled", (S.IN_DOUBT,), S.SUCCEEDED),
+    Transition("rerun", (S.IN_DOUBT,), S.RUNNING),
+    Transition("block", (S.PENDING,), S.BLOCKED),
+    Transition("unblock", (S.BLOCKED,), S.PENDING),
+    Transition("skip", (S.PENDING, S.FAILED, S.IN_DOUBT, S.BLOCKED), S.SKIPPED),
+    Transition("mark_done", (S.PENDING, S.FAILED, S.IN_DOUBT, S.BLOCKED), S.SUCCEEDED),
+    Transition("retry", (S.FAILED, S.IN_DOUBT, S.ROLLED_BACK), S.PENDING),
+    Transition("roll_back", (S.SUCCEEDED, S.FAILED, S.IN_DOUBT), S.ROLLED_BACK),
+)
+
+RUN_TRANSITIONS: tuple[Transition, ...] = (
+    Transition("start", (R.CREATED,), R.RUNNING),
+    Transition("pause", (R.RUNNING,), R.PAUSED),
+    # ``running -> running``: a run found running after a crash is resumed in place.
+    Transition("resume", (R.PAUSED, R.FAILED, R.RUNNING), R.RUNNING),
+    Transition("complete", (R.RUNNING,), R.COMPLETED),
+    Transition("fail", (R.RUNNING,), R.FAILED),
+    Transition("abort", (R.CREATED, R.RUNNING, R.PAUSED, R.FAILED), R.ABORTED),
+)
+
+STEP_DONE = frozenset({S.SUCCEEDED, S.SKIPPED, S.ROLLED_BACK})
+"""Nothing more to do for this step in this run."""
+STEP_ACTIVE = frozenset({S.PRECHECKING, S.READY, S.RUNNING, S.VERIFYING})
+"""States only seen while the runner works on the step; found at rest, they mean a crash."""
+RUN_FINAL = frozenset({R.COMPLETED, R.ABORTED})
+
+
+class IllegalTransition(RunStateError):
+    """A trigger that the lifecycle does not allow from the current state."""
+
+
+def _table(transitions: Iterable[Transition]) -> dict[tuple[str, str], str]:
+    return {(source, t.trigger): t.dest for t in transitions for source in t.sources}
+
+
+STEP_TABLE = _table(STEP_TRANSITIONS)
+RUN_TABLE = _table(RUN_TRANSITIONS)
+
+
+def _machine(states: type[StrEnum], table: Sequence[Transition], initial: StrEnum) -> Machine:
+    return Machine(
+        model=None,
+        states=[s.value for s in states],
+        transitions=[
+            {"trigger": t.trigger, "source": [str(s) for s in t.sources], "dest": str(t.dest)} for t in table
+        ],
+        initial=initial.value,
+        auto_transitions=False,
+        send_event=True,
+    )
+
+
+# One shared machine per lifecycle: attaching a model costs microseconds, a Machine milliseconds.
+STEP_MACHINE = _machine(StepState, STEP_TRANSITIONS, S.PENDING)
+RUN_MACHINE = _machine(RunState, RUN_TRANSITIONS, R.CREATED)
+
+
+class _Lifecycle:
+    """A plain object the shared machine drives (pydantic/SQLModel objects cannot be models)."""
+
+    _machine: Machine
+    _states: type[StrEnum]
+    state: str
+    trigger: Any
+
+    def __init__(self, name: str, state: str) -> None:
+        self.name = name
+        self._machine.add_model(self, initial=str(state))  # restore: no callbacks fire
+
+    def fire(self, trigger: str) -> tuple[str, str]:
+        """Move by ``trigger``; return ``(from, to)``. Raise IllegalTransition if not allowed."""
+        before = self.state
+        try:
+            self.trigger(trigger)
+        except (MachineError, AttributeError) as exc:
+            raise IllegalTransition(
+                f"{self.name}: '{trigger}' is not allowed from state {before}",
+                hint="see `migrator states` for the lifecycle",
+            ) from exc
+        return before, self.state
+
+    def may(self, trigger: str) -> bool:
+        return (self.state, trigger) in self._table()
+
+    def _table(self) -> dict[tuple[str, str], str]:
+        raise NotImplementedError
+
+    def detach(self) -> None:
+        self._machine.remove_model(self)
+
+
+class StepLifecycle(_Lifecycle):
+    _machine = STEP_MACHINE
+
+    def _table(self) -> dict[tuple[str, str], str]:
+        return STEP_TABLE
+
+    @property
+    def current(self) -> StepState:
+        return StepState(self.state)
+
+
+class RunLifecycle(_Lifecycle):
+    _machine = RUN_MACHINE
+
+    def _table(self) -> dict[tuple[str, str], str]:
+        return RUN_TABLE
+
+    @property
+    def current(self) -> RunState:
+        return RunState(self.state)
+
+
+def illegal_chain_reason(
+    moves: Sequence[tuple[str, str, str]], *, table: dict[tuple[str, str], str], initial: str
+) -> str | None:
+    """Check a journal chain of ``(from, trigger, to)``; ``None`` when it is a legal path.
+
+    Legal means: it starts at ``initial``, each move starts where the previous one ended
+    (no gap), and each move is in the transition table.
+    """
+    at = initial
+    for index, (source, trigger, dest) in enumerate(moves):
+        if source != at:
+            return f"move {index} starts at {source}, but the previous move ended at {at} (gap)"
+        if table.get((source, trigger)) != dest:
+            return f"move {index} {source} --{trigger}--> {dest} is not in the lifecycle"
+        at = dest
+    return None
+
+
+def mermaid(title: str, transitions: Sequence[Transition], initial: str) -> str:
+    """A ``stateDiagram-v2`` drawing of a lifecycle, straight from its table."""
+    lines = ["---", f"title: {title}", "---", "stateDiagram-v2", f"  [*] --> {initial}"]
+    for t in transitions:
+        for source in t.sources:
+            lines.append(f"  {source} --> {t.dest}: {t.trigger}")
+    return "\n".join(lines) + "\n"
+
+
+def mermaid_all() -> str:
+    """Both lifecycles, as two mermaid diagrams separated by a blank line."""
+    return (
+        mermaid("Step lifecycle", STEP_TRANSITIONS, S.PENDING)
+        + "\n"
+        + mermaid("Run lifecycle", RUN_TRANSITIONS, R.CREATED)
+    )

@@ -1,0 +1,128 @@
+"""The operator lease: one active run per plan per store (a row with holder and expiry)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Connection, insert, select, update
+
+from migrator.errors import LockHeldError
+from migrator.store import dto
+from migrator.store.tables import DecisionRow, LeaseRow
+
+LEASES = LeaseRow.__table__  # type: ignore[attr-defined]
+DECISIONS = DecisionRow.__table__  # type: ignore[attr-defined]
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class LeaseMixin:
+    """Lease methods of :class:`migrator.store.db.Store`."""
+
+    def _tx(self) -> AbstractContextManager[Connection]:
+        raise NotImplementedError
+
+    def _note(
+        self,
+        conn: Connection,
+        run_id: int,
+        *,
+        actor: str,
+        trigger: str,
+        reason: str,
+        step_id: str | None = None,
+        state: str = "",
+    ) -> None:
+        raise NotImplementedError
+
+    def lease(self, plan_name: str) -> dto.LeaseInfo | None:
+        with self._tx() as conn:
+            row = conn.execute(select(LEASES).where(LEASES.c.plan_name == plan_name)).mappings().first()
+        return dto.LeaseInfo(**row) if row else None
+
+    def acquire_lease(
+        self,
+        *,
+        plan_name: str,
+        run_id: int,
+        holder: str,
+        token: str,
+        ttl: float,
+        actor: str,
+        take_over_reason: str | None = None,
+        holder_gone: Callable[[str], bool] = lambda holder: False,
+    ) -> dto.LeaseInfo:
+        """Take the plan's lease for ``run_id``. Refuse (LockHeldError) while another holder's
+        lease is live; take an expired one (or one whose holder process is gone) only with a
+        take-over reason, which the journal records."""
+        at = now()
+        with self._tx() as conn:
+            row = conn.execute(select(LEASES).where(LEASES.c.plan_name == plan_name)).mappings().first()
+            values = {
+                "run_id": run_id,
+                "holder": holder,
+                "token": token,
+                "acquired_at": at,
+                "heartbeat_at": at,
+                "expires_at": at + timedelta(seconds=ttl),
+            }
+            if row is None:
+                conn.execute(insert(LEASES).values(plan_name=plan_name, **values))
+            elif row["token"] != token:
+                since = row["acquired_at"].isoformat(timespec="seconds")
+                stale = row["expires_at"] <= at or holder_gone(row["holder"])
+                if not stale:
+                    raise LockHeldError(
+                        f"plan {plan_name} is being run by {row['holder']} since {since} "
+                        f"(run {row['run_id']})",
+                        hint="wait for that run to end; its lease expires "
+                        + row["expires_at"].isoformat(timespec="seconds"),
+                    )
+                if not take_over_reason:
+                    raise LockHeldError(
+                        f"plan {plan_name} is leased to {row['holder']} since {since} (run {row['run_id']}); "
+                        "the lease has expired or its process is gone",
+                        hint="make sure nobody is running it, then add --take-over --reason TEXT",
+                    )
+                conn.execute(update(LEASES).where(LEASES.c.plan_name == plan_name).values(**values))
+                self._note(
+                    conn,
+                    run_id,
+                    actor=actor,
+                    trigger="lease_take_over",
+                    reason=f"took over from {row['holder']} (since {since}): {take_over_reason}",
+                )
+                conn.execute(
+                    insert(DECISIONS).values(
+                        run_id=run_id,
+                        step_id=None,
+                        at=at,
+                        actor=actor,
+                        kind="take_over",
+                        choice=row["holder"],
+                        reason=take_over_reason,
+                    )
+                )
+            else:
+                conn.execute(update(LEASES).where(LEASES.c.plan_name == plan_name).values(**values))
+            got = conn.execute(select(LEASES).where(LEASES.c.plan_name == plan_name)).mappings().one()
+        return dto.LeaseInfo(**got)
+
+    def renew_lease(self, plan_name: str, token: str, ttl: float) -> bool:
+        """Heartbeat; False when the lease is no longer ours (taken over)."""
+        at = now()
+        with self._tx() as conn:
+            done = conn.execute(
+                update(LEASES)
+                .where(LEASES.c.plan_name == plan_name, LEASES.c.token == token)
+                .values(heartbeat_at=at, expires_at=at + timedelta(seconds=ttl))
+            ).rowcount
+        return bool(done == 1)
+
+    def release_lease(self, plan_name: str, token: str) -> None:
+        with self._tx() as conn:
+            conn.execute(LEASES.delete().where(LEASES.c.plan_name == plan_name, LEASES.c.token == token))
