@@ -58,7 +58,9 @@ def test_create_start_configure_stop_a_container(client: ProxmoxClient) -> None:
         "pve1", 101, ostemplate=TEMPLATE, hostname="off-test", storage="local-lvm", cores=2, onboot=True
     )
     assert client.wait_task(upid, timeout=10, poll=0.05)["exitstatus"] == "OK"
-    assert [(c["vmid"], c["name"], c["status"]) for c in client.lxc_list("pve1")] == [(101, "off-test", "stopped")]
+    assert [(c["vmid"], c["name"], c["status"]) for c in client.lxc_list("pve1")] == [
+        (101, "off-test", "stopped")
+    ]
     assert client.lxc_config("pve1", 101)["onboot"] == 1  # True went out as PVE's 1
 
     client.wait_task(client.start_lxc("pve1", 101), timeout=10, poll=0.05)
@@ -107,7 +109,11 @@ def test_a_token_without_privileges_gets_a_permission_error(
     pve.apitokens["ops@pve!migrator"] = "ops-token-secret-value"
     monkeypatch.setenv("OPS_TOKEN", "ops-token-secret-value")
     endpoint = ProxmoxEndpoint(
-        url=pve.url, node="pve1", token_id="ops@pve!migrator", token_secret="env:OPS_TOKEN", ca_file=fakepve_cafile
+        url=pve.url,
+        node="pve1",
+        token_id="ops@pve!migrator",
+        token_secret="env:OPS_TOKEN",
+        ca_file=fakepve_cafile,
     )
     with ProxmoxClient("pve1", endpoint, redactor=Redactor()) as px, pytest.raises(ProxmoxApiError) as caught:
         px.lxc_status("pve1", 101)
