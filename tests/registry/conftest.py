@@ -1,0 +1,101 @@
+"""Helpers for the registry tests: a scripted operator, steps and inventories for the test sshd."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from migrator.executors.base import ChecklistAnswer, StepContext
+from migrator.plan.inventory import Inventory
+from migrator.plan.model import Step
+from migrator.secrets import Redactor
+from tests.fixtures.sshd import SshdServer
+
+
+class ScriptedPrompter:
+    """An operator double: canned answers, and a record of every question asked."""
+
+    def __init__(
+        self,
+        *,
+        confirm: list[bool] | None = None,
+        checklist: list[ChecklistAnswer | None] | None = None,
+    ) -> None:
+        self.confirm_answers = list(confirm or [])
+        self.checklist_answers = list(checklist or [])
+        self.questions: list[str] = []
+        self.checklists: list[tuple[str, str, list[str]]] = []
+
+    def confirm(self, question: str, *, expect: str | None = None) -> bool:
+        self.questions.append(question)
+        if not self.confirm_answers:
+            raise AssertionError(f"unexpected question: {question}")
+        return self.confirm_answers.pop(0)
+
+    def checklist(self, title: str, instructions: str, items: list[str]) -> ChecklistAnswer | None:
+        self.checklists.append((title, instructions, items))
+        if not self.checklist_answers:
+            raise AssertionError(f"unexpected checklist: {title}")
+        return self.checklist_answers.pop(0)
+
+    def choose(self, question: str, choices: list[str]) -> str:
+        raise AssertionError(f"unexpected choice: {question}")
+
+    def text(self, question: str) -> str:
+        raise AssertionError(f"unexpected text question: {question}")
+
+
+class Lines:
+    """A LineSink that keeps what it was given."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str]] = []
+
+    def __call__(self, stream: str, line: str) -> None:
+        self.seen.append((stream, line))
+
+    def text(self) -> str:
+        return "\n".join(line for _, line in self.seen)
+
+
+def step(**fields: Any) -> Step:
+    """A step from keyword fields, validated like a plan's (durations as text work)."""
+    return Step.model_validate({"id": "s1", "title": "a test step", **fields})
+
+
+def context(lines: Lines | None = None, **fields: Any) -> StepContext:
+    return StepContext(run_id=1, attempt=1, on_line=lines or Lines(), **fields)
+
+
+def inventory_for(server: SshdServer, known_hosts: Path, **extra: Any) -> Inventory:
+    """An inventory with one SSH host ``lab1`` (the test sshd) and the given known_hosts file."""
+    return Inventory.model_validate(
+        {
+            "name": "registry-test",
+            "environment": "lab",
+            "known_hosts": str(known_hosts),
+            "hosts": {
+                "lab1": {
+                    "address": server.host,
+                    "port": server.port,
+                    "user": server.user,
+                    "key": str(server.key_path),
+                    "agent": False,
+                }
+            },
+            **extra,
+        }
+    )
+
+
+@pytest.fixture
+def redactor() -> Redactor:
+    return Redactor()
+
+
+@pytest.fixture
+def lines() -> Iterator[Lines]:
+    yield Lines()
