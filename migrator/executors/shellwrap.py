@@ -1,0 +1,132 @@
+"""Shell plumbing shared by the transports: secrets via stdin, sudo, kill scripts, line splitting.
+
+Secrets never travel on a command line (``ps`` shows argv to every user of the machine).
+:func:`env_prelude` builds a shell fragment that reads each variable from stdin, one
+base64 line per variable (so values may hold newlines), and exports it; the caller writes
+:func:`env_stdin` before the command's own stdin. ``printf`` is a shell builtin, so the
+value reaches ``base64 -d`` through a pipe, never through argv.
+"""
+
+from __future__ import annotations
+
+import base64
+import codecs
+import re
+import shlex
+from collections.abc import Callable, Mapping
+
+from migrator.errors import SecretError
+
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Exit code of the wrapper when stdin ended before every variable arrived.
+ENV_READ_FAILED = 97
+
+
+def check_env_names(env: Mapping[str, str]) -> None:
+    for name in env:
+        if not ENV_NAME.match(name):
+            raise SecretError(
+                f"environment variable name {name!r} is not a shell identifier",
+                hint="use letters, digits and underscores, not starting with a digit",
+            )
+
+
+def env_prelude(names: list[str]) -> str:
+    """Shell code that reads ``names`` from stdin (as written by :func:`env_stdin`) and exports them."""
+    parts = []
+    for name in names:
+        # The trailing "x" keeps trailing newlines that $(...) would strip.
+        parts.append(
+            f"IFS= read -r {name} || exit {ENV_READ_FAILED}; "
+            f'{name}=$(printf %s "${name}" | base64 -d && echo x) || exit {ENV_READ_FAILED}; '
+            f'{name}="${{{name}%x}}"; export {name}; '
+        )
+    return "".join(parts)
+
+
+def env_stdin(env: Mapping[str, str], names: list[str]) -> bytes:
+    return b"".join(base64.b64encode(env[name].encode()) + b"\n" for name in names)
+
+
+def inner_script(command: str, env: Mapping[str, str] | None, shell: str = "sh") -> tuple[str, bytes]:
+    """``(script, stdin_prefix)``: a script that imports ``env`` from stdin, then runs ``command``.
+
+    ``command`` runs under its own ``sh -c`` so its syntax and ``$0`` are its own.
+    """
+    env = env or {}
+    check_env_names(env)
+    if not env:
+        return command, b""  # no secrets: the command itself is the script (one shell fewer)
+    names = sorted(env)
+    script = env_prelude(names) + f"exec {shell} -c {shlex.quote(command)}"
+    return script, env_stdin(env, names)
+
+
+def sudo_prefix(user: str, sudo: bool) -> list[str]:
+    """``sudo -n --`` when a step asks for root and the login user is not root.
+
+    ``-n``: never prompt for a password (a prompt would hang a non-interactive channel).
+    """
+    if sudo and user != "root":
+        return ["sudo", "-n", "--"]
+    return []
+
+
+def kill_group_command(pgid: int, sig: str, sudo: list[str]) -> str:
+    """Signal a whole process group; ``|| true`` because the group may already be gone."""
+    return shlex.join([*sudo, "kill", f"-{sig}", "--", f"-{pgid}"]) + " 2>/dev/null || true"
+
+
+def kill_by_marker_script(marker: str, sig: str) -> str:
+    """Signal every process whose environment holds ``marker`` (e.g. ``MIGRATOR_RUN=<uuid>``).
+
+    Used inside containers, where the transport cannot see the process group: every
+    descendant of the command inherits the marker variable, whatever groups it made.
+    """
+    return (
+        "for e in /proc/[0-9]*/environ; do "
+        f"if tr '\\0' '\\n' < \"$e\" 2>/dev/null | grep -qxF {shlex.quote(marker)}; then "
+        'p=${e#/proc/}; p=${p%/environ}; [ "$p" = "$$" ] || '
+        f'kill -{sig} "$p" 2>/dev/null; fi; done; true'
+    )
+
+
+class LineSplitter:
+    """Turns a byte stream into complete text lines (UTF-8, invalid bytes replaced).
+
+    ``feed`` returns the finished lines; ``flush`` returns the unterminated tail, if any.
+    """
+
+    def __init__(self) -> None:
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._pending = ""
+
+    def feed(self, data: bytes) -> list[str]:
+        text = self._pending + self._decoder.decode(data)
+        lines = text.split("\n")
+        self._pending = lines.pop()
+        return [line.removesuffix("\r") for line in lines]
+
+    def flush(self) -> list[str]:
+        tail = self._pending + self._decoder.decode(b"", final=True)
+        self._pending = ""
+        return [tail] if tail else []
+
+
+class OutputCollector:
+    """Redacts each line, passes it to the sink and keeps it for the result, per stream."""
+
+    def __init__(self, redact: Callable[[str], str], sink: Callable[[str, str], None]) -> None:
+        self._redact = redact
+        self._sink = sink
+        self.lines: dict[str, list[str]] = {"stdout": [], "stderr": []}
+
+    def emit(self, stream: str, lines: list[str]) -> None:
+        for line in lines:
+            clean = self._redact(line)
+            self.lines[stream].append(clean)
+            self._sink(stream, clean)
+
+    def text(self, stream: str) -> str:
+        lines = self.lines[stream]
+        return "\n".join(lines) + ("\n" if lines else "")

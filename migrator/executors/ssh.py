@@ -1,0 +1,431 @@
+"""Run commands on a host over SSH with paramiko: one connection per host, reused.
+
+Why it is built this way (see reference/libraries.md §3 and perf-baseline.md):
+
+* The socket is ours, with ``TCP_NODELAY`` (else every exec stalls ~40 ms on Nagle + delayed
+  ACK, 15x slower) and TCP keepalives (paramiko's own keepalive never detects a dead peer).
+* stdout and stderr are drained together in one select loop: reading one to EOF first
+  deadlocks once the other passes the channel window (~2 MB).
+* Closing a channel does not stop a PTY-less remote command. sshd starts every session in a
+  new session (``setsid``), so the login shell's ``$$`` is the process group of everything
+  the command starts; the wrapper prints it first, and a timeout sends ``kill -TERM -PGID``
+  (then KILL) over a second channel.
+* Secrets travel on stdin (see :mod:`migrator.executors.shellwrap`), never on the command line.
+"""
+
+from __future__ import annotations
+
+import logging
+import select
+import shlex
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import paramiko
+
+from migrator.errors import CommandTimeout, ConnectError, HostKeyError
+from migrator.executors.base import CommandResult, LineSink, no_output, to_shell
+from migrator.executors.hostkeys import (
+    StrictHostKeyPolicy,
+    changed_key_error,
+    key_fingerprint,
+    load_known_hosts,
+)
+from migrator.executors.shellwrap import (
+    LineSplitter,
+    OutputCollector,
+    inner_script,
+    kill_group_command,
+    sudo_prefix,
+)
+from migrator.executors.sshconfig import DEFAULT_SSH_CONFIG, Endpoint, load_ssh_config, resolve_endpoint
+from migrator.plan.checks import Command
+from migrator.plan.inventory import Host
+
+CONNECT_TIMEOUT = 10.0
+KEEPALIVE_INTERVAL = 15
+KILL_GRACE = 3.0
+PGID_MARKER = "__migrator_pgid__="
+_CHUNK = 65536
+
+log = logging.getLogger(__name__)
+
+
+def _identity(text: str) -> str:
+    return text
+
+
+def tuned_socket(address: str, port: int, timeout: float) -> socket.socket:
+    """A connected TCP socket with NODELAY and keepalives (dead peer noticed in ~60 s)."""
+    sock = socket.create_connection((address, port), timeout=timeout)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for name, value in (("TCP_KEEPIDLE", 30), ("TCP_KEEPINTVL", 10), ("TCP_KEEPCNT", 3)):
+        if hasattr(socket, name):  # Linux names; other systems keep their defaults
+            sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), value)
+    return sock
+
+
+class SSHTransport:
+    """A :class:`~migrator.executors.base.Transport` to one host over SSH."""
+
+    def __init__(
+        self,
+        target_name: str,
+        host: Host,
+        *,
+        known_hosts: list[Path],
+        via: SSHTransport | None = None,
+        redactor: Callable[[str], str] | None = None,
+        ssh_config: Path | None = DEFAULT_SSH_CONFIG,
+        base_dir: Path | None = None,
+        connect_timeout: float = CONNECT_TIMEOUT,
+    ) -> None:
+        self.target = target_name
+        self.host = host
+        self.known_hosts = list(known_hosts)
+        self.redact = redactor or _identity
+        self.connect_timeout = connect_timeout
+        self.endpoint: Endpoint = resolve_endpoint(host, load_ssh_config(ssh_config), base_dir=base_dir)
+        self.via = via
+        self._owned_hops: list[SSHTransport] = []
+        if via is None and self.endpoint.proxy_jump:
+            # ProxyJump from ~/.ssh/config: a chain of transports we own (and close).
+            for i, hop in enumerate(self.endpoint.proxy_jump):
+                self.via = SSHTransport(
+                    f"{target_name} jump {i + 1} ({hop.address})", hop,
+                    known_hosts=self.known_hosts, via=self.via, redactor=redactor,
+                    ssh_config=None, connect_timeout=connect_timeout,
+                )  # fmt: skip
+                self._owned_hops.append(self.via)
+        self._client: paramiko.SSHClient | None = None
+        self._lock = threading.RLock()
+
+    @property
+    def user(self) -> str:
+        return self.endpoint.user
+
+    def describe(self) -> str:
+        e = self.endpoint
+        via = f" via {self.via.target}" if self.via else ""
+        return f"{self.target} ({e.user}@{e.address}:{e.port}{via})"
+
+    # -- connection ---------------------------------------------------------------------
+
+    def transport(self) -> paramiko.Transport:
+        """The live paramiko transport, connecting (or reconnecting) when needed."""
+        with self._lock:
+            client = self._client
+            if client is not None:
+                t = client.get_transport()
+                if t is not None and t.is_active():
+                    return t
+                self._drop()
+            self._client = self._connect()
+            t = self._client.get_transport()
+            assert t is not None  # connect() succeeded, so the transport exists
+            return t
+
+    def _open_socket(self) -> socket.socket | paramiko.Channel:
+        e = self.endpoint
+        if self.via is not None:
+            try:
+                return self.via.transport().open_channel(
+                    "direct-tcpip", (e.address, e.port), ("127.0.0.1", 0), timeout=self.connect_timeout
+                )
+            except (paramiko.SSHException, EOFError, OSError) as exc:
+                raise ConnectError(
+                    f"jump host {self.via.target} could not open a tunnel to {e.address}:{e.port}: {exc}",
+                    where=self.target,
+                    hint="is the target up, and does the jump host allow TCP forwarding?",
+                ) from exc
+        try:
+            return tuned_socket(e.address, e.port, self.connect_timeout)
+        except OSError as exc:
+            raise ConnectError(
+                f"cannot connect to {self.describe()}: {exc.strerror or exc}",
+                where=self.target,
+                hint=f"is the host up and sshd listening on port {e.port}? check the address and firewall",
+            ) from exc
+
+    def _connect(self) -> paramiko.SSHClient:
+        e = self.endpoint
+        known = load_known_hosts(self.known_hosts)
+        client = paramiko.SSHClient()
+        host_keys = client.get_host_keys()
+        for name in known.keys:
+            host_keys[name] = known.keys[name]
+        client.set_missing_host_key_policy(StrictHostKeyPolicy(self.target, e.address, e.port))
+        sock = self._open_socket()
+        try:
+            client.connect(
+                e.address, e.port, username=e.user, sock=sock,
+                # paramiko documents a list here; the stubs only say str.
+                key_filename=[str(k) for k in e.key_files] or None,  # type: ignore[arg-type]
+                look_for_keys=False, allow_agent=e.agent,
+                timeout=self.connect_timeout, banner_timeout=self.connect_timeout,
+                auth_timeout=self.connect_timeout, channel_timeout=self.connect_timeout,
+            )  # fmt: skip
+        except BaseException as exc:
+            client.close()
+            sock.close()
+            raise self._translate(exc) from exc
+        t = client.get_transport()
+        assert t is not None
+        presented = t.get_remote_server_key()
+        if known.is_revoked(presented):
+            client.close()
+            raise HostKeyError(
+                f"{self.describe()} presented a REVOKED host key {key_fingerprint(presented)}",
+                where=self.target,
+                hint="the key is marked @revoked in known_hosts; do not connect until it is replaced",
+            )
+        t.set_keepalive(KEEPALIVE_INTERVAL)
+        return client
+
+    def _translate(self, exc: BaseException) -> BaseException:
+        e = self.endpoint
+        if isinstance(exc, HostKeyError):
+            return exc
+        if isinstance(exc, paramiko.BadHostKeyException):
+            return changed_key_error(self.target, e.address, e.port, exc.key, exc.expected_key)
+        if isinstance(exc, paramiko.PasswordRequiredException):
+            return ConnectError(
+                f"the SSH key for {self.describe()} is passphrase-protected",
+                where=self.target,
+                hint="load it into ssh-agent (ssh-add) and set agent: true",
+            )
+        if isinstance(exc, paramiko.AuthenticationException):
+            keys = ", ".join(str(k) for k in e.key_files) or "none"
+            return ConnectError(
+                f"authentication failed for {self.describe()} (keys: {keys}; agent: {e.agent})",
+                where=self.target,
+                hint="check `user:` and `key:` in the inventory and the host's authorized_keys",
+            )
+        if isinstance(exc, paramiko.SSHException | EOFError | OSError):
+            return ConnectError(
+                f"SSH handshake with {self.describe()} failed: {exc or type(exc).__name__}",
+                where=self.target,
+                hint="is it an SSH server, and is it up? retry once it is reachable",
+            )
+        return exc
+
+    def _drop(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def _open_channel(self) -> paramiko.Channel:
+        """A new session channel; reconnects once if the connection died since the last step."""
+        for attempt in (1, 2):
+            t = self.transport()
+            try:
+                return t.open_session(timeout=self.connect_timeout)
+            except (paramiko.SSHException, EOFError, OSError) as exc:
+                with self._lock:
+                    self._drop()
+                if attempt == 2:
+                    raise ConnectError(
+                        f"cannot open a session on {self.describe()}: {exc}",
+                        where=self.target,
+                        hint="the connection keeps dropping; check the host and the network",
+                    ) from exc
+        raise AssertionError("unreachable")
+
+    def wait_until_reachable(self, deadline: float, *, interval: float = 2.0) -> float:
+        """Reconnect until a command runs (``deadline`` is a ``time.monotonic()`` instant).
+
+        For ``wait`` steps after a reboot. Returns the seconds waited. A host key problem
+        is raised at once: waiting does not fix it.
+        """
+        start = time.monotonic()
+        last: ConnectError | None = None
+        while True:
+            with self._lock:
+                self._drop()
+            try:
+                if self.run("true", timeout=max(1.0, deadline - time.monotonic())).ok:
+                    return time.monotonic() - start
+            except HostKeyError:
+                raise
+            except (ConnectError, CommandTimeout) as exc:
+                last = exc if isinstance(exc, ConnectError) else None
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ConnectError(
+                    f"{self.describe()} still unreachable after {time.monotonic() - start:.0f} s"
+                    + (f": {last.message}" if last else ""),
+                    where=self.target,
+                    hint="check the console (IPMI/KVM): the host may be stuck in boot",
+                )
+            time.sleep(min(interval, remaining))
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop()
+        for hop in reversed(self._owned_hops):
+            hop.close()
+
+    # -- commands -----------------------------------------------------------------------
+
+    def run(
+        self,
+        command: Command,
+        *,
+        env: Mapping[str, str] | None = None,
+        stdin: str | None = None,
+        timeout: float | None = None,
+        sudo: bool = False,
+        on_line: LineSink = no_output,
+    ) -> CommandResult:
+        script, prefix = inner_script(to_shell(command), env)
+        data = prefix + (stdin.encode() if stdin else b"")
+        return self.execute(script, stdin=data, timeout=timeout, sudo=sudo, on_line=on_line)
+
+    def remote_command(self, script: str, *, sudo: bool) -> str:
+        """The exec string: print the process group id, then run ``script`` (under sudo if asked)."""
+        argv = [*sudo_prefix(self.user, sudo), "sh", "-c", script]
+        return f"echo {PGID_MARKER}$$; exec {shlex.join(argv)}"
+
+    def execute(
+        self,
+        script: str,
+        *,
+        stdin: bytes = b"",
+        timeout: float | None = None,
+        sudo: bool = False,
+        on_line: LineSink = no_output,
+    ) -> CommandResult:
+        """Run a shell ``script`` (already wrapped for env) and stream its output."""
+        start = time.monotonic()
+        channel = self._open_channel()
+        try:
+            channel.exec_command(self.remote_command(script, sudo=sudo))
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            channel.close()
+            raise ConnectError(
+                f"{self.describe()} refused to run a command: {exc}", where=self.target, hint="check sshd"
+            ) from exc
+        session = _Session(channel, stdin, self.redact, on_line)
+        deadline = None if timeout is None else start + timeout
+        finished = stopped = False
+        try:
+            finished = session.pump(deadline)
+            if not finished:
+                stopped = True
+                self._stop(session, sudo)
+                raise CommandTimeout(
+                    f"command on {self.target} ran past its timeout of {timeout:g} s and was stopped"
+                    + ("" if session.pgid else " (its process group was unknown: it may still run)"),
+                    where=self.target,
+                    hint="raise the step's timeout if the command is just slow",
+                )
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            raise ConnectError(
+                f"connection to {self.describe()} lost while a command ran: {exc}",
+                where=self.target,
+                hint="the command may or may not have completed: check the host before retrying",
+            ) from exc
+        finally:
+            if not (finished or stopped) and session.pgid is not None:
+                # Interrupted (Ctrl-C, lost connection): try not to leave the command behind.
+                try:
+                    self._stop(session, sudo)
+                except (ConnectError, paramiko.SSHException, EOFError, OSError) as exc:
+                    log.warning(
+                        "could not stop the command on %s after an interruption: %s", self.target, exc
+                    )
+            channel.close()
+        status = channel.recv_exit_status()
+        return CommandResult(
+            exit_code=None if status < 0 else status,
+            stdout=session.out.text("stdout"),
+            stderr=session.out.text("stderr"),
+            duration=time.monotonic() - start,
+        )
+
+    def _stop(self, session: _Session, sudo: bool) -> None:
+        """TERM the command's process group, then KILL it if it is still there after a grace."""
+        if session.pgid is None:
+            return
+        prefix = sudo_prefix(self.user, sudo)
+        self._signal(kill_group_command(session.pgid, "TERM", prefix))
+        if not session.channel.status_event.wait(KILL_GRACE):
+            self._signal(kill_group_command(session.pgid, "KILL", prefix))
+            session.channel.status_event.wait(KILL_GRACE)
+
+    def _signal(self, command: str) -> None:
+        channel = self._open_channel()
+        try:
+            channel.exec_command(command)
+            channel.status_event.wait(self.connect_timeout)
+        finally:
+            channel.close()
+
+
+class _Session:
+    """One running command: drains stdout and stderr together, feeds stdin without blocking."""
+
+    def __init__(
+        self, channel: paramiko.Channel, stdin: bytes, redact: Callable[[str], str], sink: LineSink
+    ) -> None:
+        self.channel = channel
+        self.pending = stdin
+        self.pgid: int | None = None
+        self.out = OutputCollector(redact, sink)
+        self._split = {"stdout": LineSplitter(), "stderr": LineSplitter()}
+        channel.settimeout(0.0)
+        if not stdin:
+            channel.shutdown_write()
+
+    def pump(self, deadline: float | None) -> bool:
+        """Run until the command exits (True) or ``deadline`` passes (False)."""
+        ch = self.channel
+        while True:
+            wait = 0.2 if deadline is None else min(0.2, deadline - time.monotonic())
+            if wait <= 0:
+                return False
+            select.select([ch], [ch] if self.pending else [], [], wait)
+            self._drain()
+            self._feed_stdin()
+            if ch.exit_status_ready() and not ch.recv_ready() and not ch.recv_stderr_ready():
+                self._drain(final=True)
+                return True
+            if ch.closed and not ch.exit_status_ready():
+                raise EOFError("channel closed without an exit status")
+
+    def _drain(self, final: bool = False) -> None:
+        ch = self.channel
+        while ch.recv_ready():
+            self._lines("stdout", self._split["stdout"].feed(ch.recv(_CHUNK)))
+        while ch.recv_stderr_ready():
+            self._lines("stderr", self._split["stderr"].feed(ch.recv_stderr(_CHUNK)))
+        if final:
+            for stream, splitter in self._split.items():
+                self._lines(stream, splitter.flush())
+
+    def _lines(self, stream: str, lines: list[str]) -> None:
+        if stream == "stdout" and self.pgid is None:
+            for i, line in enumerate(lines):
+                if line.startswith(PGID_MARKER):
+                    self.pgid = int(line.removeprefix(PGID_MARKER))
+                    self.out.emit(stream, lines[:i] + lines[i + 1 :])
+                    return
+        self.out.emit(stream, lines)
+
+    def _feed_stdin(self) -> None:
+        ch = self.channel
+        if not self.pending or not ch.send_ready():
+            return
+        try:
+            sent = ch.send(self.pending[:_CHUNK])
+        except (TimeoutError, OSError):
+            if ch.exit_status_ready() or ch.closed:
+                self.pending = b""  # the command ended without reading all its stdin
+            return
+        self.pending = self.pending[sent:]
+        if not self.pending:
+            ch.shutdown_write()
