@@ -232,7 +232,14 @@ class ProxmoxClient:
     ) -> dict[str, Any]:
         """Wait for a task to end OK; see :func:`migrator.executors.pvetasks.wait_task`."""
         return poll_task(
-            self.call, upid, timeout=timeout, poll=poll, on_log=on_log, cancel=cancel, redact=self._redact
+            self.call,
+            upid,
+            timeout=timeout,
+            poll=poll,
+            on_log=on_log,
+            cancel=cancel,
+            redact=self._redact,
+            where=f"proxmox {self.name}",
         )
 
     def run_call(
@@ -330,13 +337,13 @@ class ProxmoxClient:
         fields = {str(k): self._redact(str(v)) for k, v in _field_errors(exc.errors).items()}
         missing = MISSING_GUEST.search(reason)
         if missing:
-            kind = "container" if missing["kind"] == "lxc" else "VM"
+            kind, tool = ("container", "pct") if missing["kind"] == "lxc" else ("VM", "qm")
             return NoSuchGuest(
                 f"no such {kind} {missing['vmid']} on node {missing['node']} ({verb} /{rel})",
                 status=status,
                 path="/" + rel,
                 where=self._where,
-                hint=f"check the vmid, and `pct list`/`qm list` on {missing['node']}",
+                hint=f"check the vmid with `{tool} list` on {missing['node']}",
             )
         message = f"{verb} /{rel} failed: HTTP {status} {reason}"
         if fields:

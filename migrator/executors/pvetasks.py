@@ -91,8 +91,9 @@ class PveTaskError(TaskFailed):
         exitstatus: str | None,
         log_tail: list[str],
         hint: str | None = None,
+        where: str | None = None,
     ) -> None:
-        super().__init__(message, hint=hint, where=f"task {upid}")
+        super().__init__(message, hint=hint, where=f"{where}, task {upid}" if where else f"task {upid}")
         self.upid = upid
         self.exitstatus = exitstatus
         self.log_tail = log_tail
@@ -116,9 +117,15 @@ class _TaskWatch:
     """One task being watched: its paths, the log read so far and its tail."""
 
     def __init__(
-        self, call: ApiCall, upid: Upid, on_log: Callable[[str], None], redact: Callable[[str], str]
+        self,
+        call: ApiCall,
+        upid: Upid,
+        on_log: Callable[[str], None],
+        redact: Callable[[str], str],
+        where: str | None,
     ) -> None:
         self.call = call
+        self.where = where
         self.upid = upid
         self.on_log = on_log
         self.redact = redact
@@ -161,7 +168,9 @@ class _TaskWatch:
     def error(self, cls: type[PveTaskError], message: str, exitstatus: str | None, hint: str) -> PveTaskError:
         tail = list(self.tail)
         text = _with_tail(message, tail)
-        return cls(text, upid=self.upid.text, exitstatus=exitstatus, log_tail=tail, hint=hint)
+        return cls(
+            text, upid=self.upid.text, exitstatus=exitstatus, log_tail=tail, hint=hint, where=self.where
+        )
 
 
 def wait_task(
@@ -173,6 +182,7 @@ def wait_task(
     on_log: Callable[[str], None] = nothing,
     cancel: Callable[[], bool] = never,
     redact: Callable[[str], str] = str,
+    where: str | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, Any]:
@@ -182,9 +192,10 @@ def wait_task(
     ``timeout`` seconds and :class:`TaskCancelled` when ``cancel()`` returns true (both stop
     the task first). Up to MAX_POLL_ERRORS consecutive connection errors are ridden out, since
     a task keeps running on the node whatever happens to our HTTP connection. ``redact`` is
-    applied to every log line before it reaches ``on_log`` or an error message.
+    applied to every log line before it reaches ``on_log`` or an error message; ``where``
+    (e.g. ``proxmox off2``) prefixes the errors' location.
     """
-    watch = _TaskWatch(call, parse_upid(upid), on_log, redact)
+    watch = _TaskWatch(call, parse_upid(upid), on_log, redact, where)
     deadline = clock() + timeout
     errors_in_a_row = 0
     while True:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from migrator.errors import ProxmoxError, SecretError
+from migrator.errors import ConnectError, ProxmoxError, SecretError
 from migrator.executors.proxmox import NoSuchGuest, ProxmoxApiError, ProxmoxClient
 from migrator.plan.inventory import ProxmoxEndpoint
 from migrator.secrets import Redactor
@@ -131,3 +131,29 @@ def test_unknown_methods_and_mapping_parameters_are_refused(client: ProxmoxClien
         client.call("PATCH", "nodes")
     with pytest.raises(ProxmoxError, match="property string"):
         client.call("PUT", "nodes/pve1/lxc/101/config", {"net0": {"name": "eth0"}})
+
+
+def test_a_proxy_error_page_is_an_api_error_without_the_html(client: ProxmoxClient, pve: Any) -> None:
+    pve.fail("GET", "/nodes", 502, "<html><body>nginx: bad gateway</body></html>", html=True)
+    with pytest.raises(ProxmoxApiError) as caught:
+        client.nodes()
+    assert caught.value.status == 502
+    assert caught.value.field_errors == {}
+    assert "<html>" not in str(caught.value)
+
+
+def test_a_page_that_is_not_json_is_refused(client: ProxmoxClient, pve: Any) -> None:
+    pve.fail("GET", "/nodes", 200, "<html>login</html>", html=True)
+    with pytest.raises(ProxmoxError, match="the answer is not Proxmox JSON"):
+        client.nodes()
+
+
+@pytest.mark.fakepve(time_scale=0.01)
+def test_a_server_that_does_not_answer_times_out(endpoint: ProxmoxEndpoint, pve: Any) -> None:
+    pve.flaky_network(hang_rate=1.0, hang_secs=100)  # one real second at this time scale
+    with (
+        ProxmoxClient("pve1", endpoint, redactor=Redactor(), timeout=0.2) as px,
+        pytest.raises(ConnectError) as caught,
+    ):
+        px.nodes()
+    assert f"no answer from {endpoint.url} within 0.2s" in str(caught.value)

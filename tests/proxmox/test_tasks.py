@@ -33,6 +33,7 @@ def test_a_failed_task_raises_task_failed_with_its_log(client: ProxmoxClient, pv
     assert isinstance(err, PveTaskError)
     assert err.exitstatus == QUOTAS
     assert err.upid == upid
+    assert err.where == f"proxmox pve1, task {upid}"
     assert lines == [QUOTAS, f"TASK ERROR: {QUOTAS}"]
     assert err.log_tail == lines
     assert f"task vzstart 101 on pve1 failed: {QUOTAS}" in str(err)
