@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 
 from migrator.executors.base import ChecklistAnswer, StepContext
+from migrator.executors.connections import Connections
+from migrator.executors.registry import Executors
 from migrator.plan.inventory import Inventory
 from migrator.plan.model import Step
 from migrator.secrets import Redactor
@@ -99,3 +101,47 @@ def redactor() -> Redactor:
 @pytest.fixture
 def lines() -> Iterator[Lines]:
     yield Lines()
+
+
+LOCAL_ONLY = Inventory(name="local-only", environment="lab")
+
+
+class ExecutorsFactory:
+    """Builds Executors whose connections read only the test's known_hosts (never ~/.ssh)."""
+
+    def __init__(self, tmp_path: Path, redactor: Redactor) -> None:
+        self.tmp_path = tmp_path
+        self.redactor = redactor
+        self.built: list[Executors] = []
+
+    def __call__(
+        self,
+        inventory: Inventory = LOCAL_ONLY,
+        prompter: Any = None,
+        **options: Any,
+    ) -> Executors:
+        connections = Connections(
+            inventory,
+            inventory_dir=self.tmp_path,
+            redactor=self.redactor,
+            user_known_hosts=None,
+            ssh_config=None,
+        )
+        executors = Executors(
+            inventory,
+            inventory_dir=self.tmp_path,
+            prompter=prompter or ScriptedPrompter(),
+            redactor=self.redactor,
+            connections=connections,
+            **options,
+        )
+        self.built.append(executors)
+        return executors
+
+
+@pytest.fixture
+def make_executors(tmp_path: Path, redactor: Redactor) -> Iterator[ExecutorsFactory]:
+    factory = ExecutorsFactory(tmp_path, redactor)
+    yield factory
+    for executors in factory.built:
+        executors.close()

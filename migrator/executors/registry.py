@@ -1,0 +1,254 @@
+"""The executor registry: the engine's one :class:`StepRunner`, dispatching by step kind.
+
+* ``ssh`` / ``local``: the step's command on ``connections.for_target(step.host)`` (or the
+  local machine), secrets by environment or stdin (:mod:`migrator.executors.steps`);
+* ``proxmox``: the call on the endpoint's client, one client per endpoint, cached;
+* ``wait``: ``step.until`` probed every ``step.interval`` until it passes or the timeout ends;
+* ``manual``: the operator walks the checklist (:mod:`migrator.executors.manual`).
+
+``expect_new_host_key`` (a host was reinstalled): the registry fetches the key the host now
+presents, shows its ``SHA256:`` fingerprint and asks the operator to compare it with the
+console; only a yes pins it in the inventory's known_hosts, and the host is reconnected. A
+no raises :class:`HostKeyError` and nothing runs. It happens before an ssh/local/proxmox
+action, after a manual step's checklist (the person reinstalls first), and inside a wait
+step's loop once the host answers again.
+
+Secret outputs are kept in this object's memory for later steps of the same run and flagged
+in :attr:`ActionOutcome.secret_values` so the store keeps only their fingerprint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from migrator.checks import describe
+from migrator.errors import ConnectError, ExecutorError, HostKeyError, RunStateError
+from migrator.executors.base import ActionOutcome, Prompter, StepContext
+from migrator.executors.checking import UNREACHABLE, CheckProber, unreachable
+from migrator.executors.connections import Connections
+from migrator.executors.hostkeys import fetch_host_key, key_fingerprint, known_hosts_name, pin_host_key
+from migrator.executors.manual import LabHooks, confirm_checklist, run_manual_step
+from migrator.executors.proxmox import ProxmoxClient, open_client
+from migrator.executors.steps import (
+    SecretOutputs,
+    render_command,
+    render_value,
+    resolve_secrets,
+    run_command_step,
+    run_proxmox_step,
+    run_wait_step,
+)
+from migrator.plan.inventory import LOCAL, Inventory
+from migrator.plan.model import StepKind
+from migrator.secrets import Redactor
+
+if TYPE_CHECKING:
+    from migrator.checks.base import CheckResult
+    from migrator.plan.checks import Check, Command
+    from migrator.plan.model import Step
+
+
+class Executors:
+    """Implements :class:`~migrator.executors.base.StepRunner` with real I/O."""
+
+    def __init__(
+        self,
+        loaded_plan_inventory: Inventory,
+        *,
+        inventory_dir: Path,
+        prompter: Prompter,
+        redactor: Redactor,
+        confirm_manual: bool = False,
+        lab: LabHooks | None = None,
+        connections: Connections | None = None,
+    ) -> None:
+        self.inventory = loaded_plan_inventory
+        self.inventory_dir = inventory_dir
+        self.prompter = prompter
+        self.redactor = redactor
+        self.confirm_manual = confirm_manual
+        self.lab = lab
+        self.connections = connections or Connections(
+            loaded_plan_inventory, inventory_dir=inventory_dir, redactor=redactor
+        )
+        self._clients: dict[str, ProxmoxClient] = {}
+        self._secret_outputs = SecretOutputs()
+        self._prober = CheckProber(
+            loaded_plan_inventory,
+            transport_for=self.connections.for_target,
+            api_for=self._client,
+            redactor=redactor,
+        )
+        self._actions: dict[StepKind, Callable[[Step, StepContext], ActionOutcome]] = {
+            StepKind.SSH: self._command,
+            StepKind.LOCAL: self._command,
+            StepKind.PROXMOX: self._proxmox,
+            StepKind.WAIT: self._wait,
+            StepKind.MANUAL: self._manual,
+        }
+
+    # ------------------------------------------------------------ StepRunner
+
+    def execute(self, step: Step, ctx: StepContext) -> ActionOutcome:
+        if step.expect_new_host_key and step.kind in (StepKind.SSH, StepKind.LOCAL, StepKind.PROXMOX):
+            self.accept_new_host_key(step)
+        outcome = self._actions[step.kind](step, ctx)
+        self._secret_outputs.remember(step.id, outcome)
+        return outcome
+
+    def rollback(self, step: Step, ctx: StepContext) -> ActionOutcome:
+        undo = step.rollback
+        if undo is None or (undo.command is None and undo.instructions is None):
+            raise RunStateError(
+                "the step has no rollback",
+                where=f"step {step.id}",
+                hint=step.irreversible or "undo it by hand and mark the step",
+            )
+        if undo.command is not None:
+            # The rollback runs where the action ran, with the same secrets, sudo and timeout.
+            target = LOCAL if step.kind is StepKind.LOCAL else step.host
+            plain = step.model_copy(update={"outputs": {}})
+            return self._run_command(plain, ctx, undo.command, target)
+        return confirm_checklist(
+            title=f"Roll back {step.id}: {step.title}",
+            instructions=undo.instructions or "",
+            items=[f"Rolled back: {step.title}"],
+            prompter=self.prompter,
+            auto=self.confirm_manual,
+            where=f"rollback of step {step.id}",
+        )
+
+    def check(self, check: Check, step: Step, ctx: StepContext) -> CheckResult:
+        return self._prober.check(check, step)
+
+    def close(self) -> None:
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            client.close()
+        self.connections.close_all()
+
+    # ------------------------------------------------------------ step kinds
+
+    def _command(self, step: Step, ctx: StepContext) -> ActionOutcome:
+        if step.command is None:
+            raise ExecutorError(f"a {step.kind.value} step needs a command", where=f"step {step.id}")
+        target = LOCAL if step.kind is StepKind.LOCAL else step.host
+        return self._run_command(step, ctx, step.command, target)
+
+    def _run_command(self, step: Step, ctx: StepContext, command: Command, target: str) -> ActionOutcome:
+        where = f"step {step.id}"
+        env, stdin = resolve_secrets(step, self.redactor)
+        rendered, output_env = render_command(command, ctx, self._secret_outputs, where=where)
+        for value in output_env.values():
+            self.redactor.add(value)
+        transport = self.connections.for_target(target)
+        return run_command_step(
+            step, ctx, transport, self.redactor, command=rendered, env={**env, **output_env}, stdin=stdin
+        )
+
+    def _proxmox(self, step: Step, ctx: StepContext) -> ActionOutcome:
+        if step.call is None:
+            raise ExecutorError("a proxmox step needs a call", where=f"step {step.id}")
+        where = f"step {step.id}"
+        call = step.call.model_copy(
+            update={
+                "path": render_value(step.call.path, ctx, where=where),
+                "params": render_value(dict(step.call.params), ctx, where=where),
+            }
+        )
+        client = self._client(step.call.endpoint or step.host)
+        return run_proxmox_step(step, ctx, client, call, self.redactor)
+
+    def _manual(self, step: Step, ctx: StepContext) -> ActionOutcome:
+        outcome = run_manual_step(step, self.prompter, confirm_manual=self.confirm_manual, lab=self.lab)
+        if outcome.ok and step.expect_new_host_key:
+            fingerprint = self.accept_new_host_key(step)
+            outcome.evidence = f"{outcome.evidence}\nnew host key confirmed and pinned: {fingerprint}"
+        return outcome
+
+    def _wait(self, step: Step, ctx: StepContext) -> ActionOutcome:
+        until = step.until
+        if until is None:
+            raise ExecutorError("a wait step needs `until`", where=f"step {step.id}")
+        key_pending = step.expect_new_host_key
+
+        def probe() -> CheckResult:
+            nonlocal key_pending
+            if key_pending:
+                # The host is coming back from a reinstall: until sshd answers, it is not up.
+                try:
+                    self.accept_new_host_key(step)
+                except HostKeyError:
+                    raise
+                except ConnectError as exc:
+                    return unreachable(until, self.redactor(exc.message))
+                key_pending = False
+            result = self._prober.check(until, step)
+            if result.observed.startswith(UNREACHABLE):
+                # A rebooting host kills cached connections: start afresh on the next probe.
+                self._reconnect(until.on or step.host)
+            return result
+
+        return run_wait_step(step, ctx, probe, describe_until=describe(until))
+
+    # ------------------------------------------------------------ host keys
+
+    def accept_new_host_key(self, step: Step) -> str:
+        """Show the host's new key, pin it if the operator confirms, reconnect; its fingerprint.
+
+        Raises :class:`ConnectError` when the host does not answer, :class:`HostKeyError`
+        when the operator refuses the key.
+        """
+        name, _ = self.inventory.resolve_target(step.host)
+        host = self.inventory.hosts.get(name)
+        if host is None:
+            raise ExecutorError(
+                f"expect_new_host_key needs an SSH host, and '{name}' is not one in inventory "
+                f"{self.inventory.name}",
+                where=f"step {step.id}",
+            )
+        key = fetch_host_key(host.address, host.port)
+        fingerprint = key_fingerprint(key)
+        question = (
+            f"{name} ({host.address}:{host.port}) now presents the SSH host key {key.get_name()} "
+            f"{fingerprint} - does it match the console? "
+        )
+        if not self.prompter.confirm(question):
+            raise HostKeyError(
+                f"the operator did not confirm the new host key {fingerprint} of {name}",
+                where=f"step {step.id}",
+                hint="compare with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on the console; "
+                "if it differs, stop: someone else may be answering",
+            )
+        pin_host_key(self._known_hosts_file(name), known_hosts_name(host.address, host.port), key)
+        self._reconnect(step.host)
+        return fingerprint
+
+    def _known_hosts_file(self, name: str) -> Path:
+        """Where a confirmed key is pinned: the host's own file, else the inventory's."""
+        host = self.inventory.hosts[name]
+        configured = host.known_hosts or self.inventory.known_hosts
+        if configured is None:
+            raise HostKeyError(
+                f"no known_hosts file to pin the new key of {name} into",
+                where=f"inventory {self.inventory.name}",
+                hint="set known_hosts: in the inventory (migrator never writes ~/.ssh/known_hosts)",
+            )
+        path = Path(configured).expanduser()
+        return path if path.is_absolute() else self.inventory_dir / path
+
+    # ------------------------------------------------------------ plumbing
+
+    def _client(self, target: str) -> ProxmoxClient:
+        endpoint, _ = self.inventory.resolve_target(target)
+        client = self._clients.get(endpoint)
+        if client is None:
+            client = open_client(self.inventory, endpoint, self.redactor)
+            self._clients[endpoint] = client
+        return client
+
+    def _reconnect(self, target: str) -> None:
+        """Drop ``target``'s connection; it reconnects (reloading known_hosts) on next use."""
+        self.connections.reconnect(target)
