@@ -1,0 +1,254 @@
+"""`migrator plan NAME` in the terminal: the whole plan on one screen width, phase by phase.
+
+Fits 100 columns and stays readable at 80: the action column gives way first (ellipsis),
+ids and estimates never wrap. Every piece of plan text goes through :class:`rich.text.Text`,
+never markup strings, so a command like ``echo [ok]`` prints as written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from rich import box
+from rich.cells import cell_len, set_cell_size
+from rich.table import Table
+from rich.text import Text
+
+from migrator.estimates import Estimate, WindowSummary, summarize
+from migrator.plan.model import Phase, Where
+from migrator.render.words import (
+    MARKERS,
+    Marker,
+    action_line,
+    duration,
+    estimates_or_written,
+    markers_of,
+    plural,
+    slack_text,
+)
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from migrator.plan.load import LoadedPlan
+
+WHERE_STYLE = {Where.BEFORE: "cyan", Where.WINDOW: "bold red", Where.AFTER: "green"}
+MARKER_STYLE = {
+    "destructive": "bold red",
+    "manual": "yellow",
+    "irreversible": "red",
+    "point_of_no_return": "magenta",
+}
+SHORT_PATH = 5
+"""Critical paths up to this many steps are listed in the totals."""
+
+
+def unicode_ok(console: Console) -> bool:
+    """Whether the console can print the marker symbols (else plain letters)."""
+    return console.encoding.lower().replace("-", "").startswith("utf")
+
+
+def fit(text: str, width: int, *, unicode: bool) -> str:
+    """``text`` cut to ``width`` cells with an ellipsis (three dots on a console without unicode)."""
+    if cell_len(text) <= width:
+        return text
+    dots = "\u2026" if unicode else "..."
+    return set_cell_size(text, max(0, width - len(dots))) + dots
+
+
+def marker_text(markers: list[Marker], *, unicode: bool) -> Text:
+    text = Text()
+    for marker in markers:
+        text.append(marker.symbol if unicode else marker.letter, style=MARKER_STYLE[marker.key])
+    return text
+
+
+def render_terminal(
+    loaded: LoadedPlan,
+    console: Console,
+    *,
+    estimates: Mapping[str, Estimate] | None = None,
+    step_id: str | None = None,
+) -> None:
+    """Print the plan overview, or with ``step_id`` one step in full."""
+    chosen = estimates_or_written(loaded.plan, estimates)
+    if step_id is not None:
+        from migrator.render.step_view import render_step
+
+        render_step(loaded, console, step_id, chosen)
+        return
+    unicode = unicode_ok(console)
+    summary = summarize(loaded, chosen)
+    console.print(_header(loaded))
+    widths = _widths(loaded, chosen, console.width, unicode=unicode)
+    number = 0
+    for phase in loaded.plan.phases:
+        console.print()
+        console.print(_phase_title(phase, summary))
+        if not phase.steps:
+            console.print(Text("  (no steps)", style="dim"))
+            continue
+        console.print(_phase_table(phase, chosen, number, widths, console.width, unicode=unicode))
+        number += len(phase.steps)
+    console.print()
+    console.print(_legend(chosen, unicode=unicode))
+    console.print()
+    _totals(console, loaded, summary)
+
+
+def _header(loaded: LoadedPlan) -> Text:
+    plan, inventory = loaded.plan, loaded.inventory
+    text = Text(plan.title, style="bold")
+    text.append(f"  (plan {plan.name}, {loaded.path})", style="dim")
+    text.append("\ninventory ")
+    text.append(inventory.name, style="bold")
+    environment = inventory.environment.value
+    text.append(f" ({environment})", style="bold red" if environment == "production" else "bold green")
+    text.append("\nwindow ")
+    if plan.window is None:
+        text.append("not set", style="yellow")
+    else:
+        start = plan.window.start.strftime("%Y-%m-%d %H:%M %z") if plan.window.start else "start not set"
+        text.append(f"{start}, {duration(plan.window.length)}", style="bold")
+        if plan.window.start:
+            end = plan.window.start + timedelta(seconds=plan.window.length)
+            text.append(f" (ends {end.strftime('%Y-%m-%d %H:%M')})")
+    steps = plan.steps()
+    text.append(f"\n{len(steps)} steps in {len(plan.phases)} phases")
+    return text
+
+
+def _phase_title(phase: Phase, summary: WindowSummary) -> Text:
+    text = Text(f"{phase.title} ", style="bold")
+    text.append(f"[{phase.where.value}]", style=WHERE_STYLE[phase.where])
+    text.append(f"  {phase.id}, {plural(len(phase.steps), 'step')}, ")
+    text.append(f"{duration(summary.per_phase.get(phase.id, 0))} of work", style="dim")
+    return text
+
+
+@dataclass(frozen=True)
+class _Widths:
+    """Column widths shared by every phase table, so the phases line up."""
+
+    number: int
+    id: int
+    host: int
+    kind: int
+    action: int
+    checks: int
+    marks: int
+    estimate: int
+
+
+COLUMN_GAP = 2
+"""Cells between two columns: the box's blank divider and a right padding of one."""
+MIN_ACTION = 12
+MAX_HOST = 14
+WIDE = 100
+
+
+def _widths(loaded: LoadedPlan, estimates: Mapping[str, Estimate], width: int, *, unicode: bool) -> _Widths:
+    steps = loaded.plan.steps()
+    fixed = _Widths(
+        number=len(str(len(steps))),
+        id=max([2, *(len(s.id) for s in steps)]),
+        host=min(MAX_HOST, max([4, *(len(s.host) for s in steps)])),
+        kind=max([4, *(len(s.kind.value) for s in steps)]),
+        action=0,
+        checks=len(_checks_header(width)),
+        marks=max([1, *(marker_text(markers_of(s), unicode=unicode).cell_len for s in steps)]),
+        estimate=max([3, *(len(estimates.get(s.id, Estimate(None)).short()) for s in steps)]),
+    )
+    others = fixed.number + fixed.id + fixed.host + fixed.kind + fixed.checks + fixed.marks + fixed.estimate
+    action = width - others - COLUMN_GAP * 7
+    if action >= MIN_ACTION:
+        return replace(fixed, action=action)
+    # Too narrow: long ids fold onto a second line rather than the action vanishing.
+    id_width = max(8, fixed.id - (MIN_ACTION - action))
+    return replace(fixed, id=id_width, action=max(MIN_ACTION, action + fixed.id - id_width))
+
+
+def _checks_header(width: int) -> str:
+    """Below 100 columns every cell counts: the legend explains the short header."""
+    return "pre/post" if width >= WIDE else "p/p"
+
+
+def _phase_table(
+    phase: Phase, estimates: Mapping[str, Estimate], first: int, widths: _Widths, width: int, *, unicode: bool
+) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0), pad_edge=False, show_edge=False)
+    table.add_column("#", justify="right", no_wrap=True, style="dim", width=widths.number)
+    table.add_column("id", style="bold", overflow="fold", width=widths.id)
+    table.add_column("host", no_wrap=True, overflow="crop", width=widths.host)
+    table.add_column("kind", no_wrap=True, width=widths.kind)
+    table.add_column("action", no_wrap=True, overflow="crop", width=widths.action)
+    table.add_column(_checks_header(width), justify="center", no_wrap=True, width=widths.checks)
+    table.add_column("!", no_wrap=True, width=widths.marks)
+    table.add_column("est", justify="right", no_wrap=True, width=widths.estimate)
+    for offset, step in enumerate(phase.steps, start=1):
+        estimate = estimates.get(step.id, Estimate(None))
+        table.add_row(
+            Text(str(first + offset)),
+            Text(step.id),
+            Text(fit(step.host, widths.host, unicode=unicode)),
+            Text(step.kind.value),
+            Text(fit(action_line(step), widths.action, unicode=unicode)),
+            Text(f"{len(step.pre)}/{len(step.post)}"),
+            marker_text(markers_of(step), unicode=unicode),
+            Text(estimate.short(), style="yellow" if estimate.seconds is None else ""),
+        )
+    return table
+
+
+def _legend(estimates: Mapping[str, Estimate], *, unicode: bool) -> Text:
+    text = Text("legend: ", style="dim")
+    for i, marker in enumerate(MARKERS):
+        if i:
+            text.append("  ")
+        text.append(marker.symbol if unicode else marker.letter, style=MARKER_STYLE[marker.key])
+        text.append(" " + marker.meaning.split(":")[0], style="dim")
+    text.append("\n        pre/post (p/p): number of pre-checks and post-checks", style="dim")
+    if any(e.measured for e in estimates.values()):
+        text.append("; est*: measured in earlier runs (median)", style="dim")
+    return text
+
+
+def _totals(console: Console, loaded: LoadedPlan, summary: WindowSummary) -> None:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(overflow="fold")
+    phases = ", ".join(f"{p.id} {duration(summary.per_phase.get(p.id, 0))}" for p in loaded.plan.phases)
+    grid.add_row(Text("estimates"), Text(f"{phases}; total {duration(summary.total_seconds)}"))
+    downtime = Text(duration(summary.downtime_seconds), style="bold")
+    downtime.append(" planned (critical path through the window", style="")
+    if summary.critical_path and len(summary.critical_path) <= SHORT_PATH:
+        downtime.append(": " + " > ".join(summary.critical_path))
+    elif summary.critical_path:
+        downtime.append(f": {len(summary.critical_path)} steps, {summary.critical_path[0]} ... "
+                        f"{summary.critical_path[-1]}")
+    downtime.append(")")
+    grid.add_row(Text("downtime"), downtime)
+    if summary.window_seconds is not None and summary.slack_seconds is not None:
+        window = Text(f"{duration(summary.window_seconds)}, ")
+        window.append(slack_text(summary), style="bold red" if summary.slack_seconds < 0 else "green")
+    else:
+        window = Text(slack_text(summary), style="yellow")
+    grid.add_row(Text("window"), window)
+    warnings = _warnings(loaded, summary)
+    for i, warning in enumerate(warnings):
+        grid.add_row(Text("warnings" if i == 0 else "", style="yellow"), Text(warning, style="yellow"))
+    console.print(grid)
+
+
+def _warnings(loaded: LoadedPlan, summary: WindowSummary) -> list[str]:
+    found = []
+    if summary.unestimated:
+        found.append(
+            f"{len(summary.unestimated)} in-window step(s) without an estimate, counted as 0: "
+            + ", ".join(summary.unestimated)
+        )
+    found += [str(problem) for problem in loaded.warnings]
+    return found
