@@ -70,7 +70,8 @@ def _rewrite_line(line: str, placeholder_psk: Path | None) -> str:
     return line
 
 
-def _rewrite(text: str, workdir: Path, placeholder_psk: Path | None) -> str:
+def loopback_copy(text: str, workdir: Path, placeholder_psk: Path | None = None) -> str:
+    """The config stunnel really parses: accepts on 127.0.0.1:0, connects to 127.0.0.1:9."""
     # Two global lines first; every original line keeps its place, shifted by two (_locate).
     lines = ["foreground = yes", f"pid = {workdir / 'stunnel.pid'}"]
     lines += [_rewrite_line(line, placeholder_psk) for line in text.splitlines()]
@@ -144,7 +145,7 @@ def parse_check(config_path: Path, *, stunnel: str | None = None, timeout: float
             psk = workdir / "placeholder-psk.txt"
             write_psk_file(psk, "parse-check", generate_psk())
         copy = workdir / config_path.name
-        copy.write_text(_rewrite(text, workdir, psk), encoding="utf-8")
+        copy.write_text(loopback_copy(text, workdir, psk), encoding="utf-8")
         # cwd = the original's directory, so relative paths in the config resolve as on the host
         process = subprocess.Popen(
             [binary, str(copy)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
