@@ -21,7 +21,7 @@ from migrator.plan.inventory import Inventory
 from migrator.plan.model import Phase, Plan, Step
 from migrator.plan.params import Resolver
 from migrator.plan.problems import Problem, Severity, errors, sort_problems
-from migrator.plan.schema_errors import translate
+from migrator.plan.schema_errors import did_you_mean, translate
 from migrator.plan.source import Position, SourceMap, read_yaml
 from migrator.plan import graph
 from migrator.plan.validate import validate_inventory, validate_plan
@@ -96,16 +96,22 @@ def load_inventory(path: Path) -> tuple[Inventory | None, list[Problem]]:
         return None, [Problem(Severity.ERROR, f"inventory file {path} does not exist", Position(str(path), 1, 1),
                               hint="create it or pass --inventory FILE")]
     data, source, problems = _yaml_problems(path)
-    if problems:
+    if data is None and problems:
         return None, problems
     if not isinstance(data, dict):
-        return None, [Problem(Severity.ERROR, "an inventory is a mapping with name, environment and hosts",
+        return None, problems + [Problem(Severity.ERROR, "an inventory is a mapping with name, environment and hosts",
                               source.at(()))]
     try:
         inventory = Inventory.model_validate(data)
     except ValidationError as exc:
-        return None, translate(exc, Inventory, data, source, (), None)
-    return inventory, validate_inventory(inventory, source)
+        return None, problems + translate(exc, Inventory, data, source, (), None)
+    return inventory, problems + validate_inventory(inventory, source)
+
+
+def _kind_of(data: Any) -> str:
+    if isinstance(data, list):
+        return "a list"
+    return "text" if isinstance(data, str) else f"a single value ({data!r})"
 
 
 def _step_id(raw: Any) -> str | None:
@@ -115,11 +121,14 @@ def _step_id(raw: Any) -> str | None:
 def check_plan(path: Path, *, inventory: Path | None = None) -> tuple[LoadedPlan | None, list[Problem]]:
     """Load and validate; return the plan (None when any error) and every problem found."""
     data, source, problems = _yaml_problems(path)
-    if problems:
+    if data is None and problems:  # a syntax error: nothing to validate
         return None, problems
+    # A duplicate key leaves a usable document: carry on, so every other mistake shows too.
     if not isinstance(data, dict):
-        return None, [Problem(Severity.ERROR, "a plan is a mapping with name, title, inventory and phases",
-                              source.at(()), hint="see the README, 'Plan format'")]
+        what = "the file is empty" if data is None else f"the file holds {_kind_of(data)}, not a mapping"
+        return None, sort_problems(problems + [Problem(
+            Severity.ERROR, f"{what}: a plan is a mapping with name, title, inventory and phases",
+            source.at(()), hint="start with 'name: ...' at the left margin; see 'Plan format'")])
 
     # 1. Each step on its own, so one broken step does not hide the others.
     raw_phases = data.get("phases")
@@ -156,7 +165,15 @@ def check_plan(path: Path, *, inventory: Path | None = None) -> tuple[LoadedPlan
 
     # 3. The inventory, then the rules across steps.
     inventory_path = inventory or (path.parent / plan.inventory)
-    inv, inv_problems = load_inventory(inventory_path)
+    if inventory is None and not inventory_path.is_file():
+        # The mistake is the plan's `inventory:` line (or a missing file): point there.
+        nearby = sorted(p.name for p in path.parent.glob("*.y*ml") if p != path)
+        inv, inv_problems = None, [Problem(
+            Severity.ERROR, f"inventory file '{plan.inventory}' not found (looked for {inventory_path})"
+            + did_you_mean(plan.inventory, nearby),
+            source.at(("inventory",)), hint="fix inventory:, a path relative to the plan, or pass --inventory FILE")]
+    else:
+        inv, inv_problems = load_inventory(inventory_path)
     problems += inv_problems
     problems += validate_plan(plan, data, source, inv, raw_ids)
     if errors(problems) or inv is None:

@@ -15,6 +15,7 @@ A literal ``{{`` is written ``{{ '{{' }}``.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,6 +27,11 @@ from migrator.plan.model import Step
 TEMPLATE = re.compile(r"\{\{\s*(.*?)\s*\}\}")
 _LITERAL = re.compile(r"^'([^']*)'$|^\"([^\"]*)\"$")
 HOST_FIELDS = ("address", "port", "user", "role", "private_ip", "public_ip", "name")
+
+
+def _did_you_mean(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 class UnknownReference(ValueError):
@@ -85,7 +91,11 @@ class Resolver:
         name = parts[0]
         host = self.inventory.hosts.get(name)
         if host is None:
-            raise UnknownReference(f"'{{{{ {expr} }}}}' names host '{name}', which the inventory does not have")
+            raise UnknownReference(
+                f"'{{{{ {expr} }}}}' names host '{name}', which inventory '{self.inventory.name}' does not have"
+                + _did_you_mean(name, list(self.inventory.hosts))
+                + f"; hosts: {', '.join(sorted(self.inventory.hosts)) or 'none'}"
+            )
         if len(parts) == 3:
             if parts[1] != "vars" or parts[2] not in host.vars:
                 raise UnknownReference(f"host '{name}' has no vars.{parts[2]} in the inventory")
@@ -104,7 +114,10 @@ class Resolver:
         if name in self._params:
             return self._params[name]
         if name not in self._raw_params:
-            raise UnknownReference(f"unknown parameter '{name}': declare it under params:")
+            raise UnknownReference(
+                f"unknown parameter '{name}'" + _did_you_mean(name, list(self._raw_params))
+                + ": declare it under params: at the top of the plan"
+            )
         # Parameters may use hosts.* but not other parameters: no chains, no cycles.
         value = TEMPLATE.sub(lambda m: self._no_params(m.group(1)), self._raw_params[name])
         self._params[name] = value

@@ -89,10 +89,10 @@ def _step_rules(ctx: _Ctx, step: Step) -> None:
     at = ctx.step_path
     kind = step.kind
     if kind in (StepKind.SSH, StepKind.LOCAL) and step.command is None:
-        ctx.add(f"a {kind.value} step needs a command", at(step, "kind"), step=step.id,
-                hint="add command: '...' (a shell string) or command: [argv, ...]")
+        ctx.add(f"{_article(kind)} {kind.value} step needs a command", at(step, "kind"), step=step.id,
+                hint="add command: a shell string, or a list [program, arg, ...]")
     if kind not in (StepKind.SSH, StepKind.LOCAL) and step.command is not None:
-        ctx.add(f"a {kind.value} step has no command", at(step, "command"), step=step.id, key=True,
+        ctx.add(f"{_article(kind)} {kind.value} step has no command", at(step, "command"), step=step.id, key=True,
                 hint="use kind: ssh or kind: local to run a command")
     if kind is StepKind.PROXMOX and step.call is None:
         ctx.add("a proxmox step needs a call", at(step, "kind"), step=step.id,
@@ -107,7 +107,7 @@ def _step_rules(ctx: _Ctx, step: Step) -> None:
         ctx.add(f"a local step runs on this machine, not on '{step.host}'", at(step, "host"), step=step.id,
                 hint="remove host:, or use kind: ssh")
     if kind is StepKind.SSH and step.host == LOCAL:
-        ctx.add("a ssh step needs host: an inventory host", at(step, "kind"), step=step.id,
+        ctx.add("an ssh step needs host: an inventory host", at(step, "kind"), step=step.id,
                 hint="add host: off1 (or use kind: local)")
     if step.destructive and step.rollback is None and step.irreversible is None:
         ctx.add("destructive step has neither rollback nor irreversible", at(step, "destructive"), step=step.id,
@@ -118,7 +118,9 @@ def _step_rules(ctx: _Ctx, step: Step) -> None:
     if step.rollback is not None and step.rollback.command is None and step.rollback.instructions is None:
         ctx.add("rollback needs a command or instructions", at(step, "rollback"), step=step.id)
     if step.stdin_secret is not None and step.stdin_secret not in step.secrets:
-        ctx.add(f"stdin_secret '{step.stdin_secret}' is not one of this step's secrets", at(step, "stdin_secret"),
+        declared = ", ".join(sorted(step.secrets)) or "none"
+        ctx.add(f"stdin_secret '{step.stdin_secret}' is not one of this step's secrets (declared: {declared})"
+                + did_you_mean(step.stdin_secret, sorted(step.secrets)), at(step, "stdin_secret"),
                 step=step.id, hint="declare it under secrets: with env:NAME or file:PATH")
     if step.expect_new_host_key and step.host == LOCAL:
         ctx.add("expect_new_host_key needs an SSH host", at(step, "expect_new_host_key"), step=step.id, key=True)
@@ -135,10 +137,10 @@ def _step_rules(ctx: _Ctx, step: Step) -> None:
         for index, check in enumerate(checks):
             _check_target(ctx, step, check.on, at(step, label, index, "on"))
             if isinstance(check, CommandCheck) and check.stdout_matches:
-                _regex(ctx, step, check.stdout_matches, at(step, label, index, "stdout_matches"))
+                _regex(ctx, step, "stdout_matches", check.stdout_matches, at(step, label, index, "stdout_matches"))
     for name, spec in step.outputs.items():
         if spec.regex:
-            _regex(ctx, step, spec.regex, at(step, "outputs", name, "regex"))
+            _regex(ctx, step, "regex", spec.regex, at(step, "outputs", name, "regex"))
     _check_target(ctx, step, step.host, at(step, "host"))
     if step.kind is StepKind.PROXMOX and ctx.inventory is not None and step.call is not None:
         endpoint = step.call.endpoint or ctx.inventory.resolve_target(step.host)[0]
@@ -151,6 +153,10 @@ def _step_rules(ctx: _Ctx, step: Step) -> None:
                 warning=True, hint="add estimate: 10m")
 
 
+def _article(kind: StepKind) -> str:
+    return "an" if kind is StepKind.SSH else "a"
+
+
 def _check_target(ctx: _Ctx, step: Step, target: str | None, path: PathKey) -> None:
     if target is None or ctx.inventory is None or TEMPLATE.search(target):
         return
@@ -160,11 +166,12 @@ def _check_target(ctx: _Ctx, step: Step, target: str | None, path: PathKey) -> N
                 hint=f"hosts in inventory '{ctx.inventory.name}': {', '.join(sorted(ctx.inventory.hosts))}")
 
 
-def _regex(ctx: _Ctx, step: Step, pattern: str, path: PathKey) -> None:
+def _regex(ctx: _Ctx, step: Step, field: str, pattern: str, path: PathKey) -> None:
     try:
         re.compile(pattern)
     except re.error as exc:
-        ctx.add(f"invalid regular expression: {exc}", path, step=step.id)
+        ctx.add(f"{field} {pattern!r} is not a valid regular expression: {exc}", path, step=step.id,
+                hint="Python re syntax; put a backslash before ( ) [ ] . * + ? meant literally")
 
 
 def _dependencies(ctx: _Ctx, steps: list[Step], all_ids: set[str]) -> None:
@@ -172,9 +179,11 @@ def _dependencies(ctx: _Ctx, steps: list[Step], all_ids: set[str]) -> None:
         for index, dep in enumerate(step.depends_on or []):
             if dep not in all_ids:
                 ctx.add(f"depends_on '{dep}', which is not a step of this plan" + did_you_mean(dep, sorted(all_ids)),
-                        ctx.step_path(step, "depends_on", index), step=step.id)
+                        ctx.step_path(step, "depends_on", index), step=step.id,
+                        hint="depends_on lists step ids of this plan")
             elif dep == step.id:
-                ctx.add("a step cannot depend on itself", ctx.step_path(step, "depends_on", index), step=step.id)
+                ctx.add("a step cannot depend on itself", ctx.step_path(step, "depends_on", index), step=step.id,
+                        hint=f"remove {dep} from its depends_on")
     deps = graph.effective_deps(steps)
     cycle = graph.find_cycle({k: [d for d in v if d != k] for k, v in deps.items()})
     if cycle:
