@@ -28,7 +28,13 @@ from migrator.errors import ConnectError, ExecutorError, HostKeyError, RunStateE
 from migrator.executors.base import ActionOutcome, Prompter, StepContext
 from migrator.executors.checking import UNREACHABLE, CheckProber, unreachable
 from migrator.executors.connections import Connections
-from migrator.executors.hostkeys import fetch_host_key, key_fingerprint, known_hosts_name, pin_host_key
+from migrator.executors.hostkeys import (
+    fetch_host_key,
+    key_fingerprint,
+    known_hosts_name,
+    load_known_hosts,
+    pin_host_key,
+)
 from migrator.executors.manual import LabHooks, confirm_checklist, run_manual_step
 from migrator.executors.proxmox import ProxmoxClient, open_client
 from migrator.executors.steps import (
@@ -45,6 +51,8 @@ from migrator.plan.model import StepKind
 from migrator.secrets import Redactor
 
 if TYPE_CHECKING:
+    from paramiko import PKey
+
     from migrator.checks.base import CheckResult
     from migrator.plan.checks import Check, Command
     from migrator.plan.model import Step
@@ -211,6 +219,11 @@ class Executors:
             )
         key = fetch_host_key(host.address, host.port)
         fingerprint = key_fingerprint(key)
+        entry = known_hosts_name(host.address, host.port)
+        if self._already_trusted(name, entry, key):
+            # A resumed step after the pin, or a host not reinstalled after all: this key is
+            # trusted already, so asking again would only train operators to say yes.
+            return fingerprint
         question = (
             f"{name} ({host.address}:{host.port}) now presents the SSH host key {key.get_name()} "
             f"{fingerprint} - does it match the console? "
@@ -222,9 +235,17 @@ class Executors:
                 hint="compare with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on the console; "
                 "if it differs, stop: someone else may be answering",
             )
-        pin_host_key(self._known_hosts_file(name), known_hosts_name(host.address, host.port), key)
+        pin_host_key(self._known_hosts_file(name), entry, key)
         self._reconnect(step.host)
         return fingerprint
+
+    def _already_trusted(self, name: str, entry: str, key: PKey) -> bool:
+        known = load_known_hosts(self.connections.known_hosts_for(name))
+        if known.is_revoked(key):
+            return False
+        pinned = known.keys.lookup(entry)
+        same_type = None if pinned is None else pinned.get(key.get_name())
+        return same_type is not None and same_type.asbytes() == key.asbytes()
 
     def _known_hosts_file(self, name: str) -> Path:
         """Where a confirmed key is pinned: the host's own file, else the inventory's."""

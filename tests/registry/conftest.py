@@ -145,3 +145,37 @@ def make_executors(tmp_path: Path, redactor: Redactor) -> Iterator[ExecutorsFact
     yield factory
     for executors in factory.built:
         executors.close()
+
+
+PVE_TOKEN_ID = "root@pam!migrator"
+PVE_SECRET = "5e0c7d1a-registry-token-secret"
+PVE_SECRET_ENV = "MIGRATOR_TEST_REGISTRY_PVE_TOKEN"
+
+
+@pytest.fixture
+def pve(fakepve: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The fakepve with an API token whose secret is in the environment (as in production)."""
+    fakepve.apitokens[PVE_TOKEN_ID] = PVE_SECRET
+    monkeypatch.setenv(PVE_SECRET_ENV, PVE_SECRET)
+    return fakepve
+
+
+@pytest.fixture
+def pve_inventory(pve: Any, fakepve_cafile: str) -> Inventory:
+    """An inventory whose host ``pve`` is the fakepve's single node ``pve1``."""
+    return Inventory.model_validate(
+        {
+            "name": "pve-test",
+            "environment": "lab",
+            "hosts": {"pve": {"address": "127.0.0.1"}},
+            "proxmox": {
+                "pve": {
+                    "url": pve.url,
+                    "node": "pve1",
+                    "token_id": PVE_TOKEN_ID,
+                    "token_secret": f"env:{PVE_SECRET_ENV}",
+                    "ca_file": fakepve_cafile,
+                }
+            },
+        }
+    )
