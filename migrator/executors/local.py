@@ -141,8 +141,11 @@ class LocalTransport:
         finally:
             if not finished and proc.poll() is None:
                 _stop(proc)  # interrupted (Ctrl-C): do not leave the process group behind
-            for thread in threads:
-                thread.join(timeout=1.0)
+            if finished:
+                for thread in threads:
+                    thread.join()
+            # else: a process that left the group (setsid) may hold the pipes open; the daemon
+            # reader threads end when it does, and must not delay the timeout error.
         code = proc.returncode
         return CommandResult(
             exit_code=None if code < 0 else code,

@@ -77,17 +77,24 @@ def kill_group_command(pgid: int, sig: str, sudo: list[str]) -> str:
     return shlex.join([*sudo, "kill", f"-{sig}", "--", f"-{pgid}"]) + " 2>/dev/null || true"
 
 
-def kill_by_marker_script(marker: str, sig: str) -> str:
-    """Signal every process whose environment holds ``marker`` (e.g. ``MIGRATOR_RUN=<uuid>``).
+def kill_by_marker_script(marker: str, grace: float = 3.0) -> str:
+    """Stop every process whose environment holds ``marker`` (e.g. ``MIGRATOR_RUN=<uuid>``).
 
-    Used inside containers, where the transport cannot see the process group: every
-    descendant of the command inherits the marker variable, whatever groups it made.
+    TERM them, wait up to ``grace`` seconds for them to go, KILL what is left. Used inside
+    containers, where the transport cannot see the process group: every descendant of the
+    command inherits the marker variable, whatever process groups it made. This script's
+    own processes carry the marker only in argv, never in their environment.
     """
-    return (
+    find = (
         "for e in /proc/[0-9]*/environ; do "
         f"if tr '\\0' '\\n' < \"$e\" 2>/dev/null | grep -qxF {shlex.quote(marker)}; then "
-        'p=${e#/proc/}; p=${p%/environ}; [ "$p" = "$$" ] || '
-        f'kill -{sig} "$p" 2>/dev/null; fi; done; true'
+        'p=${e#/proc/}; echo "${p%/environ}"; fi; done'
+    )
+    return (
+        f"pids() {{ {find}; }}; kill -TERM $(pids) 2>/dev/null; "
+        f"n={max(1, int(grace * 5))}; "
+        'while [ $n -gt 0 ] && [ -n "$(pids)" ]; do sleep 0.2; n=$((n-1)); done; '
+        'left=$(pids); [ -z "$left" ] || kill -KILL $left 2>/dev/null; true'
     )
 
 

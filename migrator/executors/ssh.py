@@ -83,13 +83,16 @@ class SSHTransport:
         ssh_config: Path | None = DEFAULT_SSH_CONFIG,
         base_dir: Path | None = None,
         connect_timeout: float = CONNECT_TIMEOUT,
+        follow_proxy_jump: bool = True,
     ) -> None:
         self.target = target_name
         self.host = host
         self.known_hosts = list(known_hosts)
         self.redact = redactor or _identity
         self.connect_timeout = connect_timeout
-        self.endpoint: Endpoint = resolve_endpoint(host, load_ssh_config(ssh_config), base_dir=base_dir)
+        self.endpoint: Endpoint = resolve_endpoint(
+            host, load_ssh_config(ssh_config), base_dir=base_dir, follow_proxy_jump=follow_proxy_jump
+        )
         self.via = via
         self._owned_hops: list[SSHTransport] = []
         if via is None and self.endpoint.proxy_jump:
@@ -98,7 +101,7 @@ class SSHTransport:
                 self.via = SSHTransport(
                     f"{target_name} jump {i + 1} ({hop.address})", hop,
                     known_hosts=self.known_hosts, via=self.via, redactor=redactor,
-                    ssh_config=None, connect_timeout=connect_timeout,
+                    ssh_config=ssh_config, connect_timeout=connect_timeout, follow_proxy_jump=False,
                 )  # fmt: skip
                 self._owned_hops.append(self.via)
         self._client: paramiko.SSHClient | None = None

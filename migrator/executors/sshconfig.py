@@ -64,9 +64,16 @@ def parse_jump(spec: str) -> Host:
 
 
 def resolve_endpoint(
-    host: Host, config: paramiko.SSHConfig | None, *, base_dir: Path | None = None
+    host: Host,
+    config: paramiko.SSHConfig | None,
+    *,
+    base_dir: Path | None = None,
+    follow_proxy_jump: bool = True,
 ) -> Endpoint:
-    """Merge ``host`` with the ``Host`` blocks of ``config`` matching its address."""
+    """Merge ``host`` with the ``Host`` blocks of ``config`` matching its address.
+
+    ``follow_proxy_jump=False`` for the hops of a ProxyJump chain: the chain is already laid out.
+    """
     options = config.lookup(host.address) if config is not None else {}
     explicit = host.model_fields_set
     address = options.get("hostname", host.address)
@@ -87,6 +94,6 @@ def resolve_endpoint(
         keys = tuple(p for p in (Path(f).expanduser() for f in options.get("identityfile", [])) if p.exists())
     hops: tuple[Host, ...] = ()
     jump = options.get("proxyjump")
-    if host.jump is None and jump and jump.lower() != "none":
+    if follow_proxy_jump and host.jump is None and jump and jump.lower() != "none":
         hops = tuple(parse_jump(part.strip()) for part in jump.split(","))
     return Endpoint(address, port, user, keys, host.agent, hops)
