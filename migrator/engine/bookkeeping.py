@@ -1,0 +1,108 @@
+"""The runner's memory of one run: lifecycles, write-ahead moves, events.
+
+A move fires the in-memory lifecycle (which raises on an illegal trigger), is buffered, and
+emitted to listeners. :meth:`Bookkeeper.flush` commits buffered moves in one transaction;
+the step driver flushes before every piece of I/O (check, action, prompt, sleep), so the
+store is never behind what the outside world saw, and a no-op step costs two commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from migrator.engine.events import Event, Listener, RunSummary, StepChanged
+from migrator.engine.states import RunLifecycle, RunState, StepLifecycle, StepState
+from migrator.store.db import Store
+from migrator.store.dto import Move, RunInfo, StepRecord
+
+
+class Bookkeeper:
+    def __init__(self, store: Store, run: RunInfo, *, actor: str, listeners: Sequence[Listener] = ()) -> None:
+        self.store = store
+        self.run = run
+        self.run_id = run.id
+        self.actor = actor
+        self.listeners = list(listeners)
+        self.run_fsm = RunLifecycle(f"run {run.id}", run.status)
+        self.steps: dict[str, StepLifecycle] = {}
+        self.records: dict[str, StepRecord] = {}
+        self._pending: list[Move] = []
+
+    def load(self) -> None:
+        """(Re)load step records; the lifecycles are restored without firing callbacks."""
+        for fsm in self.steps.values():
+            fsm.detach()
+        self.records = {r.step_id: r for r in self.store.steps(self.run_id)}
+        self.steps = {sid: StepLifecycle(f"step {sid}", r.state) for sid, r in self.records.items()}
+
+    def close(self) -> None:
+        for fsm in self.steps.values():
+            fsm.detach()
+        self.run_fsm.detach()
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def state(self, step_id: str) -> StepState:
+        return self.steps[step_id].current
+
+    def attempt(self, step_id: str) -> int:
+        return self.records[step_id].attempt
+
+    @property
+    def run_state(self) -> RunState:
+        return self.run_fsm.current
+
+    # -- moves ----------------------------------------------------------------------------------
+
+    def move(
+        self, step_id: str, trigger: str, why: str = "", *, attempt: int | None = None, **fields: object
+    ) -> None:
+        """Fire ``trigger`` on the step; ``why`` goes to the journal, ``fields`` to its record."""
+        source, dest = self.steps[step_id].fire(trigger)
+        record = self.records[step_id]
+        number = record.attempt if attempt is None else attempt
+        self.records[step_id] = replace(record, state=dest, attempt=number, **fields)  # type: ignore[arg-type]
+        self._pending.append(
+            Move(self.run_id, step_id, trigger, source, dest, self.actor, _now(), why, number, dict(fields))
+        )
+        self.emit(StepChanged(self.run_id, step_id, source, dest, trigger, why, number))
+
+    def move_run(self, trigger: str, reason: str = "", **fields: object) -> None:
+        source, dest = self.run_fsm.fire(trigger)
+        self._pending.append(
+            Move(self.run_id, None, trigger, source, dest, self.actor, _now(), reason, 0, dict(fields))
+        )
+        self.flush()
+
+    def flush(self) -> None:
+        """Commit buffered moves (the write-ahead point)."""
+        if self._pending:
+            moves, self._pending = self._pending, []
+            self.store.record(moves)
+
+    # -- events ---------------------------------------------------------------------------------
+
+    def emit(self, event: Event) -> None:
+        for listener in self.listeners:
+            listener(event)
+
+    def summary(self, order: Iterable[str]) -> RunSummary:
+        counts: dict[str, int] = {}
+        by_state: dict[StepState, list[str]] = {}
+        for sid in order:
+            state = self.state(sid)
+            counts[state.value] = counts.get(state.value, 0) + 1
+            by_state.setdefault(state, []).append(sid)
+        return RunSummary(
+            counts=counts,
+            failed=by_state.get(StepState.FAILED, []),
+            blocked=by_state.get(StepState.BLOCKED, []),
+            in_doubt=by_state.get(StepState.IN_DOUBT, []),
+            pending=by_state.get(StepState.PENDING, []),
+        )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

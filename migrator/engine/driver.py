@@ -1,0 +1,391 @@
+"""One step, start to end: pre-checks, confirmation, write-ahead, action, outputs,
+post-checks, retries; and the resolution of a step found in doubt after a crash.
+
+All I/O goes through the :class:`~migrator.executors.base.StepRunner` and the
+:class:`~migrator.executors.base.Prompter`. Before each piece of I/O the bookkeeper is
+flushed, so the store never lags behind the world (DESIGN rule 4).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from migrator.checks.base import CheckResult
+from migrator.engine.bookkeeping import Bookkeeper
+from migrator.engine.commands import CommandQueue
+from migrator.engine.events import CheckDone, StepWarning
+from migrator.engine.output import OutputRecorder
+from migrator.engine.states import StepState
+from migrator.errors import MigratorError, OperatorNeeded
+from migrator.executors.base import ActionOutcome, Prompter, StepContext, StepRunner
+from migrator.plan.checks import OnFail
+from migrator.plan.model import Step
+from migrator.secrets import Redactor, fingerprint
+from migrator.store.dto import CheckRecord, Decision, Evidence, OutputValue
+
+
+class Aborted(Exception):
+    """The operator chose to abort while a step needed a decision."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class DriverSettings:
+    yes: bool = False
+    """Destructive and go/no-go confirmations are given by ``--yes`` (the CLI allows it only
+    with a lab inventory or ``--i-mean-it``)."""
+    sleep: Callable[[float], Any] | None = None
+    """Wait between retries; by default an abort interrupts the wait."""
+    resume_hint: str = "migrator resume {run}"
+    values: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _interactive(prompter: Prompter | None) -> bool:
+    return prompter is not None and bool(getattr(prompter, "interactive", True))
+
+
+class StepDriver:
+    def __init__(
+        self,
+        book: Bookkeeper,
+        runner: StepRunner,
+        prompter: Prompter | None,
+        *,
+        redactor: Redactor,
+        commands: CommandQueue,
+        settings: DriverSettings,
+    ) -> None:
+        self.book, self.runner, self.prompter = book, runner, prompter
+        self.redactor, self.commands, self.settings = redactor, commands, settings
+
+    # -- entry points -------------------------------------------------------------------------
+
+    def run(self, step: Step) -> StepState:
+        """Run a pending step to succeeded or failed (or back to pending when held)."""
+        book, sid = self.book, step.id
+        book.move(sid, "start")
+        failed, done, _ = self._judge(step, step.pre, "pre", book.attempt(sid))
+        if done:
+            book.move(sid, "already_done", done, ended_at=_now(), summary=done)
+            book.flush()
+            return StepState.SUCCEEDED
+        if failed:
+            book.move(sid, "fail", failed, ended_at=_now(), summary=failed)
+            book.flush()
+            return StepState.FAILED
+        book.move(sid, "precheck_ok")
+        self._confirm(step)
+        return self._attempts(step, "launch")
+
+    def resolve_in_doubt(self, step: Step) -> StepState:
+        """A step found running after a crash: its post-checks decide; never silently re-run
+        a non-idempotent action."""
+        book, sid = self.book, step.id
+        attempt = book.attempt(sid)
+        if step.post:
+            failed, _, _ = self._judge(step, step.post, "reconcile", attempt)
+            if not failed:
+                book.move(
+                    sid,
+                    "reconciled",
+                    "reconciled: post-checks pass",
+                    ended_at=_now(),
+                    summary="reconciled after a crash",
+                )
+                book.flush()
+                return StepState.SUCCEEDED
+            why = f"post-checks do not pass ({failed})"
+        else:
+            why = "it has no post-checks to tell whether it ran"
+        if step.idempotent:
+            return self._attempts(step, "rerun", f"in doubt, {why}; idempotent: re-run")
+        return self._ask_in_doubt(step, why)
+
+    # -- operator questions -------------------------------------------------------------------
+
+    def _confirm(self, step: Step) -> None:
+        questions: list[tuple[str, str, str | None]] = []
+        if step.point_of_no_return:
+            questions.append(
+                ("go_no_go", f"Go/no-go: after step {step.id} going back costs more than going on. Go?", None)
+            )
+        if step.destructive:
+            questions.append(
+                (
+                    "confirm_destructive",
+                    f"Step {step.id} is destructive: {step.title}. Type the host name to go on",
+                    step.host,
+                )
+            )
+        for kind, question, expect in questions:
+            if self.settings.yes:
+                self._decide(step.id, kind, "yes", "--yes")
+                continue
+            if not _interactive(self.prompter):
+                self._hold(step, f"{kind} needs an operator")
+                raise OperatorNeeded(
+                    f"step {step.id} needs a confirmation ({kind.replace('_', ' ')})",
+                    where=f"step {step.id} on {step.host}",
+                    hint="run it on a terminal, or with --yes in a lab (--i-mean-it in production)",
+                )
+            assert self.prompter is not None
+            self.book.flush()
+            answer = self.prompter.confirm(question, expect=expect)
+            self._decide(step.id, kind, "yes" if answer else "no", "")
+            if not answer:
+                self._hold(step, "the operator declined")
+                raise OperatorNeeded(
+                    f"the operator declined step {step.id}",
+                    where=f"step {step.id}",
+                    hint=self.settings.resume_hint.format(run=self.book.run_id) + " when ready",
+                )
+
+    def _ask_in_doubt(self, step: Step, why: str) -> StepState:
+        sid, run = step.id, self.book.run_id
+        if not _interactive(self.prompter):
+            self.book.flush()
+            raise OperatorNeeded(
+                f"step {sid} is in doubt: it was running when migrator stopped and {why}; "
+                "it is not idempotent, so it is not re-run without you",
+                where=f"step {sid} on {step.host}",
+                hint=(
+                    f"check by hand, then one of: `migrator resume {run} --retry {sid} --reason TEXT`, "
+                    f"`migrator resume {run} --mark-done {sid} --reason TEXT`, "
+                    f"`migrator resume {run} --skip {sid} --reason TEXT`, `migrator abort {run}`"
+                ),
+            )
+        assert self.prompter is not None
+        self.book.flush()
+        choice = self.prompter.choose(
+            f"Step {sid} is in doubt ({why}). It is not idempotent. What now?",
+            ["retry", "mark done", "skip", "abort"],
+        )
+        reason = self.prompter.text("Reason (recorded in the journal)")
+        self._decide(sid, "in_doubt", choice, reason)
+        if choice == "retry":
+            return self._attempts(step, "rerun", f"in doubt, operator says retry: {reason}")
+        if choice == "mark done":
+            self.book.move(sid, "mark_done", reason, ended_at=_now(), reason=reason)
+            self.book.flush()
+            return StepState.SUCCEEDED
+        if choice == "skip":
+            self.book.move(sid, "skip", reason, ended_at=_now(), reason=reason, blocks_dependents=True)
+            self.book.flush()
+            return StepState.SKIPPED
+        raise Aborted(reason)
+
+    def _decide(self, step_id: str | None, kind: str, choice: str, reason: str) -> None:
+        self.book.flush()
+        self.book.store.add_decision(
+            Decision(self.book.run_id, step_id, _now(), self.book.actor, kind, choice, reason)
+        )
+
+    def _hold(self, step: Step, reason: str) -> None:
+        """Back to pending: nothing ran, the run pauses."""
+        self.book.move(step.id, "reset", reason)
+        self.book.flush()
+
+    # -- the attempts -------------------------------------------------------------------------
+
+    def _attempts(self, step: Step, trigger: str, reason: str = "") -> StepState:
+        book, sid = self.book, step.id
+        tries = 0
+        while True:
+            tries += 1
+            attempt = book.attempt(sid) + 1
+            book.move(
+                sid,
+                trigger,
+                reason or f"attempt {attempt}",
+                attempt=attempt,
+                started_at=_now(),
+                ended_at=None,
+                exit_code=None,
+            )
+            book.flush()  # write-ahead: "started attempt N" is durable before the action runs
+            outcome = self._execute(step, attempt)
+            if outcome.ok:
+                book.move(
+                    sid, "action_ok", outcome.summary, exit_code=outcome.exit_code, summary=outcome.summary
+                )
+                failed, _, _ = self._judge(step, step.post, "post", attempt)
+                if not failed:
+                    book.move(sid, "verify_ok", ended_at=_now())
+                    book.flush()
+                    return StepState.SUCCEEDED
+                problem = f"post-check failed: {failed}"
+            else:
+                problem = outcome.summary
+            if tries <= step.retries and not self.commands.abort_requested.is_set():
+                book.move(
+                    sid,
+                    "again",
+                    f"attempt {attempt} failed: {problem}; retry in {step.retry_delay}s",
+                    exit_code=outcome.exit_code,
+                    summary=problem,
+                )
+                book.flush()
+                self._wait(step.retry_delay)
+                trigger, reason = "launch", ""
+                continue
+            book.move(sid, "fail", problem, ended_at=_now(), exit_code=outcome.exit_code, summary=problem)
+            book.flush()
+            return StepState.FAILED
+
+    def _wait(self, seconds: float) -> None:
+        if self.settings.sleep is not None:
+            self.settings.sleep(seconds)
+        else:
+            self.commands.abort_requested.wait(seconds)
+
+    def _execute(self, step: Step, attempt: int) -> ActionOutcome:
+        from migrator.plan.params import UnknownReference, substitute_outputs
+
+        book, values = self.book, self.settings.values
+        recorder = OutputRecorder(
+            book.store,
+            run_id=book.run_id,
+            step_id=step.id,
+            attempt=attempt,
+            host=step.host,
+            redact=self.redactor,
+            emit=book.emit,
+        )
+        ctx = StepContext(
+            run_id=book.run_id,
+            attempt=attempt,
+            on_line=recorder,
+            cancel=self.commands.abort_requested.is_set,
+            outputs={k: dict(v) for k, v in values.items()},
+        )
+        try:
+            resolved = substitute_outputs(step, values)
+            outcome = self.runner.execute(resolved, ctx)
+        except UnknownReference as exc:
+            outcome = ActionOutcome(ok=False, summary=str(exc))
+        except OperatorNeeded:
+            recorder.flush()
+            # Nothing was done (the operator was needed first): back to pending, run pauses.
+            book.move(step.id, "again", "operator needed")
+            self._hold(step, "operator needed")
+            raise
+        except MigratorError as exc:
+            outcome = ActionOutcome(ok=False, summary=self.redactor(str(exc)))
+        recorder.flush()
+        outcome.summary = self.redactor(outcome.summary)
+        if outcome.evidence:
+            book.store.add_evidence(
+                Evidence(
+                    book.run_id,
+                    step.id,
+                    attempt,
+                    _now(),
+                    book.actor,
+                    self.redactor(outcome.evidence),
+                    list(step.checklist),
+                )
+            )
+        if outcome.ok:
+            self._capture(step, outcome)
+        return outcome
+
+    def _capture(self, step: Step, outcome: ActionOutcome) -> None:
+        found: list[OutputValue] = []
+        for name, spec in step.outputs.items():
+            value = outcome.values.get(name)
+            if value is None and spec.regex:
+                match = re.search(spec.regex, outcome.stdout, re.MULTILINE)
+                if match:
+                    value = match.group(1) if match.groups() else match.group(0)
+            if value is None:
+                self.book.emit(StepWarning(self.book.run_id, step.id, f"output '{name}' was not produced"))
+                continue
+            if spec.secret:
+                self.redactor.add(value)
+                found.append(OutputValue(step.id, name, None, fingerprint(value), True))
+            else:
+                self.settings.values.setdefault(step.id, {})[name] = value
+                found.append(OutputValue(step.id, name, value, None, False))
+        if found:
+            self.book.store.set_values(self.book.run_id, found)
+
+    # -- checks -------------------------------------------------------------------------------
+
+    def _judge(
+        self, step: Step, checks: Sequence[Any], stage: str, attempt: int
+    ) -> tuple[str, str, list[bool]]:
+        """Probe ``checks``; return (halting failure text, mark-done text, passed flags)."""
+        if not checks:
+            return "", "", []
+        self.book.flush()
+        results = probe_all(self.runner, step, checks, run_id=self.book.run_id, attempt=attempt)
+        records, failed, done = [], "", ""
+        for index, (check, result) in enumerate(zip(checks, results, strict=True)):
+            label = check.description or check.kind
+            records.append(
+                CheckRecord(
+                    self.book.run_id,
+                    step.id,
+                    attempt,
+                    stage,
+                    index,
+                    check.kind,
+                    check.description or "",
+                    check.on_fail.value,
+                    result.passed,
+                    self.redactor(result.observed),
+                    self.redactor(result.expected),
+                    self.redactor(result.message),
+                    _now(),
+                )
+            )
+            self.book.emit(
+                CheckDone(
+                    self.book.run_id,
+                    step.id,
+                    stage,
+                    index,
+                    label,
+                    result.passed,
+                    self.redactor(result.message),
+                    check.on_fail.value,
+                )
+            )
+            if result.passed:
+                continue
+            text = f"{label}: {self.redactor(result.message)}"
+            if check.on_fail is OnFail.WARN:
+                self.book.emit(StepWarning(self.book.run_id, step.id, f"{stage}-check warning: {text}"))
+            elif check.on_fail is OnFail.MARK_DONE and stage == "pre":
+                done = done or f"already done ({text})"
+            else:
+                failed = failed or text
+        self.book.store.add_checks(records)
+        return failed, done, [r.passed for r in results]
+
+
+def probe_all(
+    runner: StepRunner, step: Step, checks: Sequence[Any], *, run_id: int, attempt: int, dry_run: bool = False
+) -> list[CheckResult]:
+    """Probe each check; a check that cannot be probed (host down) is a failed check."""
+    ctx = StepContext(run_id=run_id, attempt=attempt, dry_run=dry_run)
+    results = []
+    for check in checks:
+        try:
+            results.append(runner.check(check, step, ctx))
+        except MigratorError as exc:
+            results.append(
+                CheckResult(passed=False, observed="could not probe", expected="", message=str(exc))
+            )
+    return results

@@ -1,0 +1,101 @@
+"""What the engine tells front ends, as frozen dataclasses, and the Listener protocol.
+
+Front ends (the CLI printer, the TUI) learn everything from these events; they never reach
+into the runner. Listeners are called on the runner's thread (or an executor's output
+thread for :class:`StepOutput`), so a listener must be quick and must not block: the TUI
+posts a message and returns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    run_id: int
+    plan_name: str
+    mode: str
+    steps: int
+    resumed: bool
+
+
+@dataclass(frozen=True)
+class StepChanged:
+    """A step moved in its lifecycle (one journal entry)."""
+
+    run_id: int
+    step_id: str
+    source: str
+    dest: str
+    trigger: str
+    reason: str
+    attempt: int
+
+
+@dataclass(frozen=True)
+class StepOutput:
+    """One redacted line of an action's output."""
+
+    run_id: int
+    step_id: str
+    host: str
+    stream: str
+    line: str
+
+
+@dataclass(frozen=True)
+class CheckDone:
+    run_id: int
+    step_id: str
+    stage: str  # pre | post | reconcile | dry-run | verify | preflight
+    index: int
+    description: str
+    passed: bool
+    message: str
+    on_fail: str
+
+
+@dataclass(frozen=True)
+class StepWarning:
+    run_id: int
+    step_id: str | None
+    message: str
+
+
+@dataclass(frozen=True)
+class StepVerdict:
+    """Dry-run and preflight: what would happen to a step."""
+
+    run_id: int
+    step_id: str
+    verdict: str  # would_run | already_done | cannot_know | would_fail
+    detail: str
+    until: str | None = None  # cannot_know: the earliest not-done step it waits for
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    counts: dict[str, int]
+    failed: list[str] = field(default_factory=list)
+    blocked: list[str] = field(default_factory=list)
+    in_doubt: list[str] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    run_id: int
+    status: str
+    message: str
+    summary: RunSummary
+    next_command: str | None
+    """The exact command to continue (``migrator resume 12``), when there is more to do."""
+
+
+Event = RunStarted | StepChanged | StepOutput | CheckDone | StepWarning | StepVerdict | RunFinished
+
+
+class Listener(Protocol):
+    def __call__(self, event: Event) -> None: ...

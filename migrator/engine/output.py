@@ -1,0 +1,70 @@
+"""Output of an action: redacted, streamed to listeners line by line, stored in batches.
+
+One row per line would cost a transaction per line; a batch is written when it holds
+``batch`` lines, when ``interval`` seconds passed since the last write, and when the attempt
+ends. Executors may call the sink from their reader threads, hence the lock.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from migrator.engine.events import Event, StepOutput
+from migrator.store.db import Store
+from migrator.store.dto import OutputChunk
+
+
+class OutputRecorder:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        run_id: int,
+        step_id: str,
+        attempt: int,
+        host: str,
+        redact: Callable[[str], str],
+        emit: Callable[[Event], None],
+        batch: int = 500,
+        interval: float = 1.0,
+    ) -> None:
+        self.store, self.run_id, self.step_id, self.attempt, self.host = store, run_id, step_id, attempt, host
+        self.redact, self.emit, self.batch, self.interval = redact, emit, batch, interval
+        self._lock = threading.Lock()
+        self._lines: dict[str, list[str]] = {}
+        self._first: dict[str, int] = {}
+        self._count: dict[str, int] = {}
+        self._last_write = time.monotonic()
+        self.total = 0
+
+    def __call__(self, stream: str, line: str) -> None:
+        clean = self.redact(line)
+        self.emit(StepOutput(self.run_id, self.step_id, self.host, stream, clean))
+        with self._lock:
+            if stream not in self._lines:
+                self._lines[stream] = []
+                self._first[stream] = self._count.get(stream, 0)
+            self._lines[stream].append(clean)
+            self._count[stream] = self._count.get(stream, 0) + 1
+            self.total += 1
+            due = self.total % self.batch == 0 or time.monotonic() - self._last_write >= self.interval
+            chunks = self._take() if due else []
+        if chunks:
+            self.store.add_output(self.run_id, chunks)
+
+    def _take(self) -> list[OutputChunk]:
+        chunks = [
+            OutputChunk(self.step_id, self.attempt, stream, self._first[stream], lines)
+            for stream, lines in self._lines.items()
+            if lines
+        ]
+        self._lines, self._first = {}, {}
+        self._last_write = time.monotonic()
+        return chunks
+
+    def flush(self) -> None:
+        with self._lock:
+            chunks = self._take()
+        self.store.add_output(self.run_id, chunks)

@@ -1,0 +1,437 @@
+"""The runner: walks a loaded plan in order and drives each step; resumes after a crash.
+
+Entry points: :func:`prepare_run` / :func:`prepare_resume` build a :class:`Runner` (its
+``commands`` queue can be handed to a TUI before it starts), :meth:`Runner.execute` runs it on
+the caller's thread; :func:`start_run` and :func:`resume_run` do both. The loaded plan is
+duck-typed (``plan``, ``inventory``, ``path``, ``fingerprint``, ``order``, ``deps``,
+``step(id)``), as built by :func:`migrator.plan.load.load_plan`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from migrator.engine.bookkeeping import Bookkeeper
+from migrator.engine.commands import CommandKind, CommandQueue
+from migrator.engine.driver import Aborted, DriverSettings, StepDriver
+from migrator.engine.events import Listener, RunFinished, RunStarted, RunSummary
+from migrator.engine.lease import LeaseKeeper, operator_name
+from migrator.engine.plandiff import PlanDiff, diff_steps, step_hashes
+from migrator.engine.states import STEP_DONE, StepState
+from migrator.errors import OperatorNeeded, RunStateError, UsageError
+from migrator.executors.base import Prompter, StepRunner
+from migrator.secrets import Redactor
+from migrator.store.db import Store
+from migrator.store.dto import Amendment, RunInfo
+
+S = StepState
+BAD_FOR_DEPENDENTS = frozenset({S.FAILED, S.BLOCKED, S.IN_DOUBT, S.ROLLED_BACK})
+
+
+class PlanChangedError(RunStateError):
+    """The plan changed since the run started; resume needs ``--accept-plan-change``."""
+
+    def __init__(self, message: str, diff: PlanDiff, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.diff = diff
+
+
+@dataclass
+class RunOptions:
+    mode: str = "live"  # live | rehearsal
+    from_step: str | None = None
+    until_step: str | None = None
+    only: tuple[str, ...] = ()
+    skip: dict[str, str] = field(default_factory=dict)  # step id -> reason
+    retry: dict[str, str] = field(default_factory=dict)  # resume: failed / in-doubt step -> reason
+    mark_done: dict[str, str] = field(default_factory=dict)  # resume: step -> reason
+    yes: bool = False
+    actor: str = field(default_factory=operator_name)
+    lease_ttl: float = 30.0
+    take_over_reason: str | None = None
+    accept_plan_change: str | None = None  # the reason; None refuses a changed plan
+    sleep: Callable[[float], Any] | None = None
+
+
+@dataclass(frozen=True)
+class RunReport:
+    run_id: int
+    status: str
+    message: str
+    summary: RunSummary
+    next_command: str | None
+
+
+class Runner:
+    def __init__(
+        self,
+        store: Store,
+        loaded: Any,
+        step_runner: StepRunner,
+        prompter: Prompter | None,
+        *,
+        run: RunInfo,
+        options: RunOptions,
+        listeners: Sequence[Listener] = (),
+        redactor: Redactor | None = None,
+    ) -> None:
+        self.store, self.loaded, self.options = store, loaded, options
+        self.order: list[str] = list(loaded.order)
+        self.deps: dict[str, list[str]] = {k: list(v) for k, v in loaded.deps.items()}
+        self.commands = CommandQueue()
+        self.book = Bookkeeper(store, run, actor=options.actor, listeners=listeners)
+        self.driver = StepDriver(
+            self.book,
+            step_runner,
+            prompter,
+            redactor=redactor or Redactor(),
+            commands=self.commands,
+            settings=DriverSettings(yes=options.yes, sleep=options.sleep),
+        )
+        self._check_selection()
+
+    @property
+    def run_id(self) -> int:
+        return self.book.run_id
+
+    def execute(self) -> RunReport:
+        lease = LeaseKeeper(self.store, self.loaded.plan.name, self.run_id, ttl=self.options.lease_ttl)
+        lease.acquire(take_over_reason=self.options.take_over_reason)
+        try:
+            return self._execute(lease)
+        finally:
+            lease.release()
+            self.book.close()
+
+    # -- the loop -----------------------------------------------------------------------------------
+
+    def _execute(self, lease: LeaseKeeper) -> RunReport:
+        book = self.book
+        book.load()
+        resumed = book.run_state.value != "created"
+        self._recover()
+        self._load_values()
+        self._apply_resolutions()
+        book.move_run("resume" if resumed else "start", "resumed" if resumed else "")
+        book.emit(RunStarted(self.run_id, self.loaded.plan.name, self.options.mode, len(self.order), resumed))
+        stop = ""
+        try:
+            for sid in self.order:
+                lease.check()
+                stop = self._apply_commands()
+                if stop:
+                    break
+                if not self._selected(sid) or book.state(sid) in STEP_DONE | {S.BLOCKED}:
+                    continue
+                result = self._step(sid)
+                if result is S.FAILED:
+                    self._block_dependents(sid)
+                    stop = "failed"
+                    break
+            else:
+                stop = self._apply_commands()
+        except OperatorNeeded as exc:
+            book.flush()
+            return self._finish("pause", str(exc), raise_exc=exc)
+        except Aborted as exc:
+            book.flush()
+            return self._finish("abort", f"aborted by the operator: {exc.reason}")
+        return self._conclude(stop)
+
+    def _step(self, sid: str) -> StepState:
+        book, step = self.book, self.loaded.step(sid)
+        state = book.state(sid)
+        if state is S.IN_DOUBT:
+            return self.driver.resolve_in_doubt(step)
+        if state is not S.PENDING:
+            raise RunStateError(f"step {sid} is {state}, cannot run it", where=f"run {self.run_id}")
+        bad = [d for d in self.deps.get(sid, []) if self._bad(d)]
+        if bad:
+            book.move(sid, "block", f"dependency {bad[0]} is {book.state(bad[0])}", reason=f"needs {bad[0]}")
+            book.flush()
+            return S.BLOCKED
+        if sid in self.options.skip:
+            why = self.options.skip[sid]
+            book.move(sid, "skip", why, reason=why)
+            book.flush()
+            return S.SKIPPED
+        return self.driver.run(step)
+
+    def _conclude(self, stop: str) -> RunReport:
+        summary = self.book.summary(self.order)
+        if stop == "abort":
+            return self._finish("abort", "aborted by the operator")
+        if all(self.book.state(s) in STEP_DONE for s in self.order):
+            return self._finish("complete", "all steps done")
+        if stop == "failed" or summary.failed or summary.blocked or summary.in_doubt:
+            what = ", ".join(summary.failed or summary.blocked or summary.in_doubt)
+            return self._finish(
+                "fail", f"stopped: step {what} failed" if summary.failed else f"stopped: {what}"
+            )
+        if stop == "pause":
+            return self._finish("pause", "paused by the operator")
+        return self._finish("pause", f"{len(summary.pending)} step(s) not selected remain pending")
+
+    def _finish(self, trigger: str, message: str, raise_exc: Exception | None = None) -> RunReport:
+        book = self.book
+        summary = book.summary(self.order)
+        final = trigger in ("complete", "abort")
+        fields: dict[str, object] = {"summary": message}
+        if final:
+            from migrator.store.db import now
+
+            fields["ended_at"] = now()
+        book.move_run(trigger, message, **fields)
+        next_command = None if final else f"migrator resume {self.run_id}"
+        report = RunReport(self.run_id, book.run_state.value, message, summary, next_command)
+        book.emit(RunFinished(self.run_id, report.status, message, summary, next_command))
+        if raise_exc is not None:
+            raise raise_exc
+        return report
+
+    # -- selection and dependencies ----------------------------------------------------------------
+
+    def _check_selection(self) -> None:
+        o = self.options
+        for sid in [o.from_step, o.until_step, *o.only, *o.skip, *o.retry, *o.mark_done]:
+            if sid is not None and sid not in self.order:
+                raise UsageError(
+                    f"no step '{sid}' in plan {self.loaded.plan.name}",
+                    hint="`migrator plan NAME` lists the step ids",
+                )
+        self._position = {sid: i for i, sid in enumerate(self.order)}
+
+    def _selected(self, sid: str) -> bool:
+        o, pos = self.options, self._position[sid]
+        if o.only and sid not in o.only:
+            return False
+        if o.from_step is not None and pos < self._position[o.from_step]:
+            return False
+        return not (o.until_step is not None and pos > self._position[o.until_step])
+
+    def _bad(self, dep: str) -> bool:
+        if dep not in self.book.steps:
+            return False
+        state = self.book.state(dep)
+        return state in BAD_FOR_DEPENDENTS or (
+            state is S.SKIPPED and self.book.records[dep].blocks_dependents
+        )
+
+    def _block_dependents(self, failed: str) -> None:
+        bad = {failed}
+        for sid in self.order:
+            if sid in bad or not any(d in bad for d in self.deps.get(sid, [])):
+                continue
+            bad.add(sid)
+            if self.book.state(sid) is S.PENDING:
+                self.book.move(sid, "block", f"dependency {failed} did not succeed", reason=f"needs {failed}")
+        self.book.flush()
+
+    def _unblock(self) -> None:
+        for sid in self.order:
+            if self.book.state(sid) is S.BLOCKED and not any(self._bad(d) for d in self.deps.get(sid, [])):
+                self.book.move(sid, "unblock", "its dependencies may succeed now", reason="")
+        self.book.flush()
+
+    # -- resume: recovery, resolutions, operator commands ------------------------------------------
+
+    def _recover(self) -> None:
+        """Steps found active after a crash: before the action -> pending; after -> in doubt."""
+        for sid, fsm in self.book.steps.items():
+            state = fsm.current
+            if state in (S.PRECHECKING, S.READY):
+                self.book.move(sid, "reset", "found before its action after a stop; nothing ran")
+            elif state in (S.RUNNING, S.VERIFYING):
+                attempt = self.book.attempt(sid)
+                self.book.move(
+                    sid, "crash_found", f"found {state} (attempt {attempt}) after a stop: in doubt"
+                )
+        self.book.flush()
+
+    def _load_values(self) -> None:
+        values = self.driver.settings.values
+        for v in self.store.values(self.run_id):
+            if v.value is not None:
+                values.setdefault(v.step_id, {})[v.name] = v.value
+
+    def _apply_resolutions(self) -> None:
+        o = self.options
+        for sid, why in o.mark_done.items():
+            self._operator(CommandKind.MARK_DONE, sid, why)
+        for sid, why in o.retry.items():
+            self._operator(CommandKind.RETRY, sid, why)
+        for sid, why in o.skip.items():
+            if self.book.state(sid) in (S.FAILED, S.IN_DOUBT, S.BLOCKED):
+                self._operator(CommandKind.SKIP, sid, why)
+        for sid in self.order:  # `resume` means: try the failed steps again
+            if self.book.state(sid) is S.FAILED and self._selected(sid):
+                self.book.move(sid, "retry", "resume: try again")
+        self._unblock()
+
+    def _operator(self, kind: CommandKind, sid: str, why: str) -> None:
+        from migrator.store.db import now
+        from migrator.store.dto import Decision
+
+        state = self.book.state(sid)
+        trigger = {CommandKind.SKIP: "skip", CommandKind.RETRY: "retry", CommandKind.MARK_DONE: "mark_done"}[
+            kind
+        ]
+        if not self.book.steps[sid].may(trigger):
+            raise RunStateError(
+                f"step {sid} is {state}: cannot {kind.value.replace('_', ' ')} it",
+                where=f"run {self.run_id}",
+                hint=f"`migrator status {self.run_id}`",
+            )
+        if not why:
+            raise UsageError(
+                f"{kind.value.replace('_', ' ')} of step {sid} needs a reason", hint="--reason TEXT"
+            )
+        self.book.flush()
+        self.store.add_decision(
+            Decision(self.run_id, sid, now(), self.book.actor, kind.value, kind.value, why)
+        )
+        if kind is CommandKind.RETRY and state is S.IN_DOUBT:
+            # The operator checked and says: run it again, without another question.
+            self.book.move(sid, "retry", f"operator: {why}")
+        elif kind is CommandKind.SKIP:
+            self.book.move(
+                sid, "skip", f"operator: {why}", reason=why, blocks_dependents=state is not S.PENDING
+            )
+        else:
+            self.book.move(sid, trigger, f"operator: {why}", reason=why)
+        self.book.flush()
+
+    def _apply_commands(self) -> str:
+        """Operator commands queued by another thread; return 'pause'/'abort' to stop."""
+        stop = ""
+        for command in self.commands.drain():
+            if command.kind in (CommandKind.PAUSE, CommandKind.ABORT):
+                stop = "abort" if command.kind is CommandKind.ABORT or stop == "abort" else "pause"
+            elif command.step_id is not None:
+                self._operator(command.kind, command.step_id, command.reason)
+                self._unblock()
+        return stop
+
+
+# -- entry points -------------------------------------------------------------------------------------
+
+
+def prepare_run(
+    store: Store,
+    loaded: Any,
+    step_runner: StepRunner,
+    prompter: Prompter | None,
+    options: RunOptions,
+    *,
+    listeners: Sequence[Listener] = (),
+    redactor: Redactor | None = None,
+) -> Runner:
+    """Record a new run of ``loaded`` and return its runner (not started)."""
+    hashes = step_hashes(loaded)
+    run = store.create_run(
+        plan_name=loaded.plan.name,
+        plan_path=str(loaded.path),
+        plan_fingerprint=loaded.fingerprint,
+        step_hashes=hashes,
+        inventory_name=loaded.inventory.name,
+        mode=options.mode,
+        operator=options.actor,
+        steps=list(loaded.order),
+    )
+    return Runner(
+        store, loaded, step_runner, prompter, run=run, options=options, listeners=listeners, redactor=redactor
+    )
+
+
+def find_run(store: Store, plan_name: str | None, run_id: int | None) -> RunInfo:
+    """The run to resume: by id, else the newest unfinished live/rehearsal run of the plan."""
+    if run_id is not None:
+        return store.run(run_id)
+    for run in store.runs(plan_name):
+        if run.mode != "dry-run" and run.status not in ("completed", "aborted"):
+            return run
+    raise UsageError(
+        "no unfinished run to resume" + (f" for plan {plan_name}" if plan_name else ""),
+        hint="see `migrator runs`",
+    )
+
+
+def prepare_resume(
+    store: Store,
+    loaded: Any,
+    run_id: int,
+    step_runner: StepRunner,
+    prompter: Prompter | None,
+    *,
+    options: RunOptions,
+    listeners: Sequence[Listener] = (),
+    redactor: Redactor | None = None,
+) -> Runner:
+    run = store.run(run_id)
+    if run.plan_name != loaded.plan.name:
+        raise UsageError(f"run {run_id} is of plan {run.plan_name}, not {loaded.plan.name}")
+    if run.status in ("completed", "aborted") or run.mode == "dry-run":
+        raise RunStateError(
+            f"run {run_id} is {run.status} ({run.mode}): nothing to resume",
+            hint="start a new run with `migrator run PLAN`",
+        )
+    if run.plan_fingerprint != loaded.fingerprint:
+        hashes = step_hashes(loaded)
+        diff = diff_steps(run.step_hashes, hashes, list(loaded.order))
+        if options.accept_plan_change is None:
+            listing = "; ".join(diff.lines()) or "no step changed (plan-level fields did)"
+            raise PlanChangedError(
+                f"plan {loaded.plan.name} changed since run {run_id} started: {listing}",
+                diff,
+                where=str(loaded.path),
+                hint="review the diff, then add --accept-plan-change --reason TEXT",
+            )
+        from migrator.store.db import now
+
+        known = {r.step_id for r in store.steps(run_id)}
+        store.add_steps(run_id, [(sid, i) for i, sid in enumerate(loaded.order) if sid not in known])
+        store.reposition(run_id, {sid: i for i, sid in enumerate(loaded.order)})
+        store.add_amendment(
+            Amendment(
+                run_id,
+                now(),
+                options.actor,
+                options.accept_plan_change,
+                run.plan_fingerprint,
+                loaded.fingerprint,
+                diff.added,
+                diff.removed,
+                diff.changed,
+            ),
+            new_hashes=hashes,
+        )
+        run = store.run(run_id)
+    return Runner(
+        store, loaded, step_runner, prompter, run=run, options=options, listeners=listeners, redactor=redactor
+    )
+
+
+def start_run(
+    store: Store,
+    loaded: Any,
+    step_runner: StepRunner,
+    prompter: Prompter | None,
+    options: RunOptions,
+    **kw: Any,
+) -> RunReport:
+    return prepare_run(store, loaded, step_runner, prompter, options, **kw).execute()
+
+
+def resume_run(
+    store: Store,
+    loaded: Any,
+    run_id: int,
+    step_runner: StepRunner,
+    prompter: Prompter | None,
+    *,
+    options: RunOptions,
+    **kw: Any,
+) -> RunReport:
+    return prepare_resume(store, loaded, run_id, step_runner, prompter, options=options, **kw).execute()
