@@ -42,6 +42,8 @@ MARKER_STYLE = {
     "irreversible": "red",
     "point_of_no_return": "magenta",
 }
+ASCII_SIMPLE_HEAD = box.Box("    \n    \n -- \n    \n    \n    \n    \n    \n", ascii=True)
+"""rich.box.SIMPLE_HEAD drawn with '-': rich's own ASCII fallback adds '|' between columns."""
 SHORT_PATH = 5
 """Critical paths up to this many steps are listed in the totals."""
 
@@ -179,7 +181,8 @@ def _checks_header(width: int) -> str:
 def _phase_table(
     phase: Phase, estimates: Mapping[str, Estimate], first: int, widths: _Widths, width: int, *, unicode: bool
 ) -> Table:
-    table = Table(box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0), pad_edge=False, show_edge=False)
+    table = Table(box=box.SIMPLE_HEAD if unicode else ASCII_SIMPLE_HEAD, padding=(0, 1, 0, 0), pad_edge=False,
+                  show_edge=False)
     table.add_column("#", justify="right", no_wrap=True, style="dim", width=widths.number)
     table.add_column("id", style="bold", overflow="fold", width=widths.id)
     table.add_column("host", no_wrap=True, overflow="crop", width=widths.host)

@@ -81,7 +81,7 @@ def action_line(step: Step) -> str:
         return f"{step.call.method} {step.call.path}"
     if step.kind is StepKind.MANUAL:
         first = one_line(step.instructions or "")
-        items = plural(len(step.checklist), "checklist item")
+        items = plural(len(step.checklist), "item")
         return f"{items}: {first}" if first else items
     if step.kind is StepKind.WAIT and step.until is not None:
         return "until " + describe_check(step.until)
