@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from migrator.checks import describe
 from migrator.errors import ConnectError, ExecutorError, HostKeyError, RunStateError
-from migrator.executors.base import ActionOutcome, Prompter, StepContext
+from migrator.executors.base import ActionOutcome, Prompter, StepContext, StepRunner
 from migrator.executors.checking import UNREACHABLE, CheckProber, unreachable
 from migrator.executors.connections import Connections
 from migrator.executors.hostkeys import (
@@ -100,6 +100,7 @@ class Executors:
     # ------------------------------------------------------------ StepRunner
 
     def execute(self, step: Step, ctx: StepContext) -> ActionOutcome:
+        self._refuse_dry_run(step, ctx, "action")
         if step.expect_new_host_key and step.kind in (StepKind.SSH, StepKind.LOCAL, StepKind.PROXMOX):
             self.accept_new_host_key(step)
         outcome = self._actions[step.kind](step, ctx)
@@ -107,6 +108,7 @@ class Executors:
         return outcome
 
     def rollback(self, step: Step, ctx: StepContext) -> ActionOutcome:
+        self._refuse_dry_run(step, ctx, "rollback")
         undo = step.rollback
         if undo is None or (undo.command is None and undo.instructions is None):
             raise RunStateError(
@@ -116,7 +118,7 @@ class Executors:
             )
         if undo.command is not None:
             # The rollback runs where the action ran, with the same secrets, sudo and timeout.
-            target = LOCAL if step.kind is StepKind.LOCAL else step.host
+            target = LOCAL if step.kind == StepKind.LOCAL else step.host
             plain = step.model_copy(update={"outputs": {}})
             return self._run_command(plain, ctx, undo.command, target)
         return confirm_checklist(
@@ -142,7 +144,7 @@ class Executors:
     def _command(self, step: Step, ctx: StepContext) -> ActionOutcome:
         if step.command is None:
             raise ExecutorError(f"a {step.kind.value} step needs a command", where=f"step {step.id}")
-        target = LOCAL if step.kind is StepKind.LOCAL else step.host
+        target = LOCAL if step.kind == StepKind.LOCAL else step.host
         return self._run_command(step, ctx, step.command, target)
 
     def _run_command(self, step: Step, ctx: StepContext, command: Command, target: str) -> ActionOutcome:
@@ -262,6 +264,16 @@ class Executors:
 
     # ------------------------------------------------------------ plumbing
 
+    @staticmethod
+    def _refuse_dry_run(step: Step, ctx: StepContext, what: str) -> None:
+        # The engine never acts in a dry-run; if it ever asked, doing real I/O would be the worst answer.
+        if ctx.dry_run:
+            raise RunStateError(
+                f"refusing to run the {what} in a dry-run",
+                where=f"step {step.id}",
+                hint="this is a bug in the engine: dry-runs may only probe checks",
+            )
+
     def _client(self, target: str) -> ProxmoxClient:
         endpoint, _ = self.inventory.resolve_target(target)
         client = self._clients.get(endpoint)
@@ -273,3 +285,8 @@ class Executors:
     def _reconnect(self, target: str) -> None:
         """Drop ``target``'s connection; it reconnects (reloading known_hosts) on next use."""
         self.connections.reconnect(target)
+
+
+def _is_a_step_runner(executors: Executors) -> StepRunner:
+    """Never called: lets mypy prove that Executors satisfies the engine's protocol."""
+    return executors

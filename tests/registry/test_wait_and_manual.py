@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from migrator.errors import RunStateError
 from migrator.executors.base import ChecklistAnswer
 from migrator.executors.manual import AUTO_CONFIRMED
 from migrator.plan.model import Step
@@ -87,3 +90,14 @@ def test_a_rollback_with_instructions_is_a_manual_confirmation(make_executors: E
     assert "Roll back s1" in title and instructions == "Re-import the pool by hand."
     auto = make_executors(confirm_manual=True).rollback(s, context())
     assert auto.ok and AUTO_CONFIRMED in auto.summary
+
+
+def test_a_dry_run_context_never_acts(make_executors: ExecutorsFactory, tmp_path: Path) -> None:
+    marker = tmp_path / "acted"
+    s = step(kind="local", command=f"touch {marker}", rollback={"command": f"touch {marker}"})
+    executors = make_executors()
+    with pytest.raises(RunStateError, match="dry-run"):
+        executors.execute(s, context(dry_run=True))
+    with pytest.raises(RunStateError, match="dry-run"):
+        executors.rollback(s, context(dry_run=True))
+    assert not marker.exists()
