@@ -190,6 +190,8 @@ class Store(LeaseMixin):
 
     def add_steps(self, run_id: int, steps: Sequence[tuple[str, int]]) -> None:
         """Records for steps added by an accepted plan change: ``(step_id, position)``."""
+        if not steps:
+            return
         with self._tx() as conn:
             conn.execute(
                 insert(STEPS),
