@@ -65,8 +65,9 @@ def render_command(
     """Replace ``{{ outputs.STEP.NAME }}`` in ``command``; return it and the env it needs.
 
     A secret output never goes into the command text: in a shell string it becomes a
-    ``"$MIGRATOR_OUTPUT_n"`` reference whose value travels in the environment. An argv list
-    cannot expand variables, so a secret output there is refused.
+    ``${MIGRATOR_OUTPUT_n}`` reference whose value travels in the environment (so write it in
+    double quotes, like any shell variable). An argv list cannot expand variables, so a
+    secret output there is refused.
     """
     env: dict[str, str] = {}
 
@@ -81,7 +82,7 @@ def render_command(
                 )
             name = f"MIGRATOR_OUTPUT_{len(env) + 1}"
             env[name] = secrets.values[key]
-            return f'"${{{name}}}"'
+            return f"${{{name}}}"
         value = ctx.outputs.get(key[0], {}).get(key[1])
         if value is None:
             raise ExecutorError(

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from migrator.errors import ExecutorError
 from migrator.executors.registry import Executors
 from migrator.plan.inventory import Inventory
 from migrator.plan.model import Step
@@ -159,3 +160,17 @@ def test_rollback_runs_its_command_on_the_same_target(on: tuple[str, Executors],
     outcome = executors.rollback(s, context())
     assert outcome.ok, outcome.summary
     assert marker.read_text().strip() == "undone"
+
+
+def test_a_secret_output_is_refused_in_an_argv_command(make_executors: ExecutorsFactory) -> None:
+    executors = make_executors()
+    gen = step(
+        id="gen",
+        kind="local",
+        command="echo psk=abcdef123456",
+        outputs={"psk": {"regex": r"psk=(\S+)", "secret": True}},
+    )
+    assert executors.execute(gen, context()).ok
+    use = step(id="use", kind="local", command=["echo", "{{ outputs.gen.psk }}"])
+    with pytest.raises(ExecutorError, match="argv"):
+        executors.execute(use, context())
