@@ -248,7 +248,18 @@ _CURL_MAX_TIME = 30  # seconds: a check must not hang a maintenance window
 
 
 def probe_http(check: HttpCheck) -> CommandProbe:
-    argv = ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", str(_CURL_MAX_TIME)]
+    # --globoff: a URL is taken literally ([::1] and {} are not curl globs).
+    argv = [
+        "curl",
+        "-sS",
+        "--globoff",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "--max-time",
+        str(_CURL_MAX_TIME),
+    ]
     if check.host_header:
         argv += ["-H", f"Host: {check.host_header}"]
     # `--` ends curl's options: a URL can never be read as one.

@@ -75,7 +75,7 @@ def evaluate(check: Check, output: ProbeOutput) -> CheckResult:
             passed=False,
             observed="unreadable output",
             expected=shorten(e.expected),
-            message=shorten(f"{describe(check)}: could not read the output: {e.reason}", 240),
+            message=shorten(f"check '{describe(check)}' could not read the output: {e.reason}", 240),
         )
     # One line each, whatever the tool printed: the TUI shows these in table cells.
     return CheckResult(

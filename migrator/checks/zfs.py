@@ -101,7 +101,8 @@ def evaluate_zpool_unique(check: ZpoolAbsentCheck, output: ProbeOutput) -> Check
         return CheckResult(True, observed, expected, f"only one pool named {check.pool}: {observed}")
     ids = [f"{pool.id} ({pool.state})" if pool.state else pool.id for pool in importable]
     count = len(importable) + (1 if check.pool in imported else 0)
-    observed = shorten(f"{here}, {len(importable)} more to import: id {listed(ids)}")
+    more = "more " if check.pool in imported else ""
+    observed = shorten(f"{here}, {len(importable)} {more}to import: id {listed(ids)}")
     message = (
         f"{count} pools are named {check.pool} (importable id {listed(ids)}); import the stale one "
         f"by id under a new name: zpool import -f <id> <newname>, "

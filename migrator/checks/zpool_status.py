@@ -135,13 +135,16 @@ def _problems(pool: str, status: PoolStatus) -> list[str]:
     for vdev in status.vdevs:
         if vdev.name == pool or _GROUP_VDEV.match(vdev.name):
             continue  # the pool and mirror-0/raidz1-0 only echo their leaves' state
-        label = _ROLE.get(vdev.section, "") + vdev.short_name
+        text = _ROLE.get(vdev.section, "") + vdev.short_name
         if vdev.state in _BAD_STATES:
-            note = f" ({vdev.note})" if vdev.note.startswith("was ") else ""
-            problems.append(f"{label} {vdev.state}{note}")
+            text += f" {vdev.state}" + (f" ({vdev.note})" if vdev.note.startswith("was ") else "")
         if vdev.has_errors:
-            read, write, cksum = vdev.errors
-            problems.append(f"{label} errors {read} read/{write} write/{cksum} cksum")
+            counts = zip(vdev.errors, ("read", "write", "cksum"), strict=True)
+            text += (
+                " with " + ", ".join(f"{count} {kind}" for count, kind in counts if count != "0") + " errors"
+            )
+        if vdev.state in _BAD_STATES or vdev.has_errors:
+            problems.append(text)
     if status.errors != _NO_ERRORS:
         problems.append(f"errors: {status.errors}")
     return problems
