@@ -133,8 +133,10 @@ def _dataset_expected(check: ZfsDatasetCheck) -> str:
 
 
 def _same_value(observed: str, wanted: str) -> bool:
-    """``zfs get -p`` prints sizes in bytes: ``quota=10G`` matches ``10737418240``."""
+    """``zfs get -p`` prints sizes in bytes: ``quota=10G`` matches ``10737418240``, ``none`` ``0``."""
     if observed == wanted:
+        return True
+    if wanted == "none" and observed == "0":  # quota=none is 0 with -p
         return True
     observed_size, wanted_size = parse_size(observed), parse_size(wanted)
     return observed_size is not None and observed_size == wanted_size

@@ -157,3 +157,13 @@ def test_bad_allowed_entry_fails_without_raising() -> None:
     result = evaluate(check, ProbeOutput(exit_code=0, stdout=""))
     assert not result.passed
     assert "'localhost' is neither an address nor a network" in result.message
+
+
+def test_zfs_sizes_compare_by_value() -> None:
+    check = CHECKS.validate_python(
+        {"kind": "zfs_dataset", "dataset": "zfs-nvme/pve", "properties": {"quota": "none", "refquota": "5G"}}
+    )
+    stdout = "zfs-nvme/pve\ttype\tfilesystem\nzfs-nvme/pve\tquota\t0\nzfs-nvme/pve\trefquota\t5368709120\n"
+    assert evaluate(check, ProbeOutput(exit_code=0, stdout=stdout)).passed
+    wrong = stdout.replace("5368709120", "5368709121")
+    assert evaluate(check, ProbeOutput(exit_code=0, stdout=wrong)).observed == "refquota=5368709121 (want 5G)"
