@@ -12,7 +12,6 @@ estimates: steps on parallel branches overlap. Everything here is pure.
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -59,7 +58,7 @@ def learned(plan: Plan, durations: Mapping[str, Sequence[float]]) -> dict[str, E
     estimates = written(plan)
     for step_id, measured in durations.items():
         if step_id in estimates and len(measured) > 0:
-            median = round(statistics.median(measured))
+            median = round(_median(measured))
             estimates[step_id] = Estimate(median, measured=True, count=len(measured))
     return estimates
 
@@ -109,6 +108,13 @@ def summarize(loaded: PlanWithDeps, estimates: Mapping[str, Estimate]) -> Window
         window_seconds=window,
         slack_seconds=window - path.seconds if window is not None else None,
     )
+
+
+def _median(values: Sequence[float]) -> float:
+    # statistics.median would do, but importing statistics costs more than this.
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
 def _seconds(estimates: Mapping[str, Estimate], step_id: str) -> int | None:

@@ -71,9 +71,10 @@ def test_risky_steps_are_styled(off1: LoadedPlan) -> None:
     assert set(noreturn.group(1).split(",")) == {ids["hardware"], ids["cluster-join"]}
 
 
-def test_labels_are_quoted_and_escaped(tmp_path: Path) -> None:
+def test_labels_are_quoted_and_escaped() -> None:
     assert label('say "hi" #1 <b> & `x`') == '"say #quot;hi#quot; #35;1 #lt;b#gt; #amp; #96;x#96;"'
     assert label("two\nlines", "host") == '"two lines<br/>host"'
+
 
 def test_a_step_named_end_does_not_close_its_subgraph(tmp_path: Path) -> None:
     text = render_mermaid(write_plan(tmp_path, window=[ssh("end", "1m"), ssh("graph", "1m")]))
