@@ -50,8 +50,14 @@ COUNTED = {"id": "count", "command": "echo x >> counter", "post": [check("test -
 def test_in_doubt_step_whose_post_checks_pass_is_reconciled_not_rerun(store: Store, work: Path) -> None:
     run_id = crashed_run(store, work, [COUNTED, {"id": "next", "command": "true"}], "count")
     runner = ShellRunner(work)
-    report = resume_run(store, loaded([COUNTED, {"id": "next", "command": "true"}]), run_id, runner, None,
-                        options=RunOptions())
+    report = resume_run(
+        store,
+        loaded([COUNTED, {"id": "next", "command": "true"}]),
+        run_id,
+        runner,
+        None,
+        options=RunOptions(),
+    )
     assert report.status == "completed"
     assert runner.executed == ["next"]
     assert (work / "counter").read_text() == "x\n"
@@ -66,8 +72,14 @@ def test_in_doubt_idempotent_step_is_rerun(store: Store, work: Path) -> None:
     run_id = crashed_run(store, work, steps, "idem")
     fixed = [{"id": "idem", "command": "echo x >> log", "idempotent": True}]
     runner = ShellRunner(work)
-    report = resume_run(store, loaded(fixed), run_id, runner, None,
-                        options=RunOptions(accept_plan_change="post-check was wrong"))
+    report = resume_run(
+        store,
+        loaded(fixed),
+        run_id,
+        runner,
+        None,
+        options=RunOptions(accept_plan_change="post-check was wrong"),
+    )
     assert report.status == "completed"
     assert runner.executed == ["idem"]
     assert store.steps(run_id)[0].attempt == 2
@@ -86,8 +98,14 @@ def test_in_doubt_non_idempotent_step_stops_for_the_operator(store: Store, work:
     assert states(store, run_id)["once"] == "in_doubt"
     assert store.run(run_id).status == "paused"
     # The operator checked by hand and marks it done.
-    report = resume_run(store, loaded(steps), run_id, runner, None,
-                        options=RunOptions(mark_done={"once": "saw the line in once"}))
+    report = resume_run(
+        store,
+        loaded(steps),
+        run_id,
+        runner,
+        None,
+        options=RunOptions(mark_done={"once": "saw the line in once"}),
+    )
     assert report.status == "completed"
     assert runner.executed == ["after"]
     assert (work / "once").read_text() == "x\n"
@@ -129,12 +147,22 @@ def test_changed_plan_shows_the_step_diff_and_needs_acceptance(store: Store, wor
         resume_run(store, loaded(new), first.run_id, ShellRunner(work), None, options=RunOptions())
     assert (info.value.diff.added, info.value.diff.removed, info.value.diff.changed) == (["d"], ["b"], ["a"])
     assert "+ d (added)" in str(info.value)
-    report = resume_run(store, loaded(new), first.run_id, ShellRunner(work), None,
-                        options=RunOptions(accept_plan_change="fixed step a"))
+    report = resume_run(
+        store,
+        loaded(new),
+        first.run_id,
+        ShellRunner(work),
+        None,
+        options=RunOptions(accept_plan_change="fixed step a"),
+    )
     assert report.status == "completed"
     amendment = store.amendments(first.run_id)[0]
     assert (amendment.added, amendment.removed, amendment.changed, amendment.reason) == (
-        ["d"], ["b"], ["a"], "fixed step a")
+        ["d"],
+        ["b"],
+        ["a"],
+        "fixed step a",
+    )
     assert store.run(first.run_id).plan_fingerprint == loaded(new).fingerprint
 
 
@@ -158,19 +186,27 @@ class Gate(ShellRunner):
         return super().execute(step, ctx)
 
 
-def test_second_concurrent_run_is_refused_with_the_holder_named(store: Store, work: Path, tmp_path: Path) -> None:
+def test_second_concurrent_run_is_refused_with_the_holder_named(
+    store: Store, work: Path, tmp_path: Path
+) -> None:
     steps = [{"id": "a", "command": "true"}]
     gate = Gate(work)
     results: list[object] = []
-    first = threading.Thread(target=lambda: results.append(
-        start_run(store, loaded(steps), gate, None, RunOptions(lease_ttl=5))))
+    first = threading.Thread(
+        target=lambda: results.append(start_run(store, loaded(steps), gate, None, RunOptions(lease_ttl=5)))
+    )
     first.start()
     try:
         assert gate.inside.wait(30)
         other = Store.open(str(tmp_path / "state.db"))  # a second operator on the same store
         with pytest.raises(LockHeldError, match=r"being run by \S+@\S+:\d+ since "):
-            start_run(other, loaded(steps), ShellRunner(work), None,
-                      RunOptions(actor="bob@elsewhere", take_over_reason="impatient"))
+            start_run(
+                other,
+                loaded(steps),
+                ShellRunner(work),
+                None,
+                RunOptions(actor="bob@elsewhere", take_over_reason="impatient"),
+            )
         other.close()
     finally:
         gate.release.set()
