@@ -10,6 +10,7 @@ import difflib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -73,13 +74,13 @@ def render_step(
     console.print()
     console.print(Text("Action", style="bold underline"))
     for line in _action(step):
-        console.print(line)
+        _print_indented(console, line)
     _checks(console, "Pre-checks", step.pre, step)
     _checks(console, "Post-checks", step.post, step)
     console.print()
     console.print(Text("Rollback", style="bold underline"))
     for line in _rollback(step):
-        console.print(line)
+        _print_indented(console, line)
     if step.outputs:
         console.print()
         console.print(Text("Outputs", style="bold underline"))
@@ -88,7 +89,7 @@ def render_step(
             line.append(f"  regex /{spec.regex}/" if spec.regex else "  whole stdout", style="dim")
             if spec.secret:
                 line.append("  secret: only a fingerprint is stored", style="yellow")
-            console.print(line)
+            _print_indented(console, line)
     if step.secrets:
         console.print()
         console.print(Text("Secrets (references only)", style="bold underline"))
@@ -96,7 +97,17 @@ def render_step(
             line = Text(f"  {name} <- {reference}")
             if step.stdin_secret == name:
                 line.append("  (fed on stdin)", style="dim")
-            console.print(line)
+            _print_indented(console, line)
+
+
+def _print_indented(console: Console, line: Text) -> None:
+    """Print ``line`` so that wrapped parts keep its indentation (long commands stay readable)."""
+    plain = line.plain
+    indent = len(plain) - len(plain.lstrip(" "))
+    if indent == 0:
+        console.print(line)
+        return
+    console.print(Padding(line[indent:], (0, 0, 0, indent)))
 
 
 def _fields(step: Step, estimate: Estimate) -> list[tuple[str, Text | str]]:
@@ -132,7 +143,7 @@ def _fields(step: Step, estimate: Estimate) -> list[tuple[str, Text | str]]:
 def _action(step: Step) -> list[Text]:
     if step.command is not None:
         prefix = "sudo " if step.sudo else ""
-        return [Text(f"  $ {prefix}{shell_text(step.command)}", style="bold")]
+        return [Text(f"  $ {prefix}{shell_text(step.command).rstrip()}", style="bold")]
     if step.call is not None:
         lines = [Text(f"  {step.call.method} {step.call.path}", style="bold")]
         lines += [Text(f"    {key} = {value}") for key, value in step.call.params.items()]
@@ -156,7 +167,7 @@ def _checks(console: Console, label: str, checks: list[Check], step: Step) -> No
         console.print(Text("  none", style="dim"))
     for i, check in enumerate(checks, start=1):
         for line in _check_lines(check, step, indent="  ", number=i):
-            console.print(line)
+            _print_indented(console, line)
 
 
 def _check_lines(check: Check, step: Step, *, indent: str, number: int | None = None) -> list[Text]:
@@ -180,7 +191,7 @@ def _rollback(step: Step) -> list[Text]:
         return [Text("  none declared", style="yellow")]
     lines = []
     if rollback.command is not None:
-        lines.append(Text(f"  $ {shell_text(rollback.command)}", style="bold"))
+        lines.append(Text(f"  $ {shell_text(rollback.command).rstrip()}", style="bold"))
     if rollback.instructions:
         lines += [Text(f"  {line}") for line in rollback.instructions.strip().splitlines()]
     if rollback.estimate is not None:
