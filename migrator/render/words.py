@@ -158,7 +158,7 @@ def fallback_description(check: Check) -> str:
             text += f", output lacks '{check.stdout_lacks}'"
         return text
     if isinstance(check, TcpCheck):
-        state = "accepts connections" if check.kind == "tcp_open" else "is closed"
+        state = "is open" if check.kind == "tcp_open" else "is closed"
         return f"TCP {check.address}:{check.port} {state}"
     if isinstance(check, ListeningCheck):
         ports = f" on ports {', '.join(map(str, check.ports))}" if check.ports else ""
