@@ -217,6 +217,15 @@ class Store(LeaseMixin):
                     update(STEPS).where(STEPS.c.run_id == run_id, STEPS.c.step_id == sid).values(position=pos)
                 )
 
+    def annotate_step(self, run_id: int, step_id: str, *, summary: str) -> None:
+        """Set a step's summary without a transition (dry-run verdicts)."""
+        with self._tx() as conn:
+            conn.execute(
+                update(STEPS)
+                .where(STEPS.c.run_id == run_id, STEPS.c.step_id == step_id)
+                .values(summary=summary)
+            )
+
     # -- steps and the journal ------------------------------------------------------------------
 
     def steps(self, run_id: int) -> list[dto.StepRecord]:
