@@ -14,9 +14,14 @@ from __future__ import annotations
 import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from migrator.plan.checks import Command
+
+if TYPE_CHECKING:
+    from migrator.checks.base import CheckResult
+    from migrator.plan.checks import Check
+    from migrator.plan.model import Step
 
 LineSink = Callable[[str, str], None]
 """``sink(stream, line)``: stream is ``"stdout"`` or ``"stderr"``; line has no trailing newline."""
@@ -109,3 +114,38 @@ class ActionOutcome:
     stdout: str = ""
     evidence: str | None = None
     values: dict[str, str] = field(default_factory=dict)
+    secret_values: set[str] = field(default_factory=set)
+    """Names in ``values`` that are secret: keep them in memory for later steps, store only
+    their :func:`migrator.secrets.fingerprint`."""
+
+
+@dataclass
+class StepContext:
+    """What an executor needs to know about the attempt it is carrying out."""
+
+    run_id: int
+    attempt: int
+    dry_run: bool = False
+    on_line: LineSink = no_output
+    cancel: Callable[[], bool] = lambda: False
+    outputs: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Values produced by earlier steps: ``outputs[step_id][name]`` (secret ones are absent)."""
+
+
+class StepRunner(Protocol):
+    """What the engine calls to act and to check. Implemented by the executor registry
+    (``migrator.executors.registry.Executors``) and, in tests, by scripted doubles."""
+
+    def execute(self, step: Step, ctx: StepContext) -> ActionOutcome:
+        """Carry out the step's action once. Never called in dry-run."""
+        ...
+
+    def rollback(self, step: Step, ctx: StepContext) -> ActionOutcome:
+        """Carry out the step's rollback once."""
+        ...
+
+    def check(self, check: Check, step: Step, ctx: StepContext) -> CheckResult:
+        """Probe one (read-only) check; safe in dry-run."""
+        ...
+
+    def close(self) -> None: ...
