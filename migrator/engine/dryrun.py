@@ -238,7 +238,7 @@ def verify(store: Store, loaded: Any, runner: StepRunner, **kw: Any) -> CheckRep
             verdicts.append(
                 Verdict(
                     sid,
-                    "would_fail" if failing else "still_done",
+                    "drift" if failing else "still_done",
                     f"drift: {failing[0]}" if failing else "post-checks still pass",
                 )
             )
