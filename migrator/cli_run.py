@@ -1,0 +1,396 @@
+"""Headless run commands: run, resume, status, runs, log, verify, abort, preflight, states.
+
+Each command builds the objects (store, loaded plan, executors, prompter, printer) and calls
+one engine function; errors are mapped to exit codes by :func:`migrator.cli.main`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from migrator.errors import ExitCode, UsageError
+
+DB_HELP = "State database: a file path or SQLAlchemy URL (default: $MIGRATOR_DB or ./state.db)."
+
+
+def _store(db: str | None) -> Any:
+    from migrator.store.db import Store
+
+    return Store.open(db)
+
+
+def _load(plan: str, inventory: str | None) -> Any:
+    from migrator.plan.load import find_plan, load_plan
+
+    return load_plan(find_plan(plan), inventory=Path(inventory) if inventory else None)
+
+
+def _tools(
+    loaded: Any, console: Console, *, yes: bool, i_mean_it: bool, confirm_manual: bool
+) -> tuple[Any, Any, Any]:
+    """Prompter, executors, redactor for a live or rehearsal run."""
+    from migrator.executors.registry import Executors
+    from migrator.plan.inventory import Environment
+    from migrator.prompter import CliPrompter
+    from migrator.secrets import Redactor
+
+    lab = loaded.inventory.environment is Environment.LAB
+    if yes and not lab and not i_mean_it:
+        raise UsageError(
+            f"--yes confirms destructive steps without a person; inventory {loaded.inventory.name} is "
+            f"{loaded.inventory.environment.value}",
+            hint="use it with a lab inventory, or add --i-mean-it",
+        )
+    if confirm_manual and not lab:
+        raise UsageError("--confirm-manual is for lab rehearsals only", hint="use a lab inventory")
+    redactor = Redactor()
+    prompter = CliPrompter(console, assume_yes=yes)
+    executors = Executors(
+        loaded.inventory,
+        inventory_dir=Path(loaded.inventory_path).parent,
+        prompter=prompter,
+        redactor=redactor,
+        confirm_manual=confirm_manual,
+    )
+    return prompter, executors, redactor
+
+
+def _reasons(ids: tuple[str, ...], reason: str | None, what: str) -> dict[str, str]:
+    if ids and not reason:
+        raise UsageError(f"{what} needs --reason TEXT (it is recorded in the journal)")
+    return dict.fromkeys(ids, reason or "")
+
+
+def _exit(status: str) -> None:
+    if status in ("failed", "aborted"):
+        raise SystemExit(int(ExitCode.FAILED))
+
+
+def common(f: Any) -> Any:
+    f = click.option("--db", help=DB_HELP)(f)
+    f = click.option(
+        "--inventory", type=click.Path(dir_okay=False), help="Inventory file (overrides the plan's)."
+    )(f)
+    return f
+
+
+def operator_options(f: Any) -> Any:
+    f = click.option("--yes", is_flag=True, help="Confirm destructive steps non-interactively (lab only).")(f)
+    f = click.option("--i-mean-it", is_flag=True, help="Allow --yes with a production inventory.")(f)
+    f = click.option("--confirm-manual", is_flag=True, help="Tick manual checklists (lab rehearsals).")(f)
+    f = click.option("--take-over", is_flag=True, help="Take over an expired lease (needs --reason).")(f)
+    f = click.option("--skip", "skip", multiple=True, metavar="ID", help="Skip this step (needs --reason).")(
+        f
+    )
+    f = click.option(
+        "--reason", help="Why: for --skip, --retry, --mark-done, --take-over, --accept-plan-change."
+    )(f)
+    return f
+
+
+@click.command("run")
+@click.argument("plan")
+@common
+@operator_options
+@click.option("--dry-run", is_flag=True, help="Run checks only and say what would happen; never act.")
+@click.option("--from", "from_step", metavar="ID", help="Start at this step.")
+@click.option("--until", "until_step", metavar="ID", help="Stop after this step.")
+@click.option("--only", multiple=True, metavar="ID", help="Run only these steps.")
+def run_command(
+    *,
+    plan: str,
+    db: str | None,
+    inventory: str | None,
+    yes: bool,
+    i_mean_it: bool,
+    confirm_manual: bool,
+    take_over: bool,
+    skip: tuple[str, ...],
+    reason: str | None,
+    dry_run: bool,
+    from_step: str | None,
+    until_step: str | None,
+    only: tuple[str, ...],
+) -> None:
+    """Run PLAN (a name in plans/ or a path) from the start."""
+    from migrator.engine.printer import Printer
+    from migrator.engine.runner import RunOptions, start_run
+
+    console = Console()
+    loaded = _load(plan, inventory)
+    store = _store(db)
+    prompter, executors, redactor = _tools(
+        loaded, console, yes=yes, i_mean_it=i_mean_it, confirm_manual=confirm_manual
+    )
+    try:
+        if dry_run:
+            from migrator.engine.dryrun import dry_run as do_dry_run
+
+            report = do_dry_run(store, loaded, executors, listeners=[Printer(console)], redactor=redactor)
+            console.print(f"dry-run recorded as run {report.run_id}")
+            if not report.go:
+                raise SystemExit(int(ExitCode.FAILED))
+            return
+        if take_over and not reason:
+            raise UsageError("--take-over needs --reason TEXT")
+        mode = "rehearsal" if loaded.inventory.environment.value == "lab" else "live"
+        options = RunOptions(
+            mode=mode,
+            from_step=from_step,
+            until_step=until_step,
+            only=only,
+            skip=_reasons(skip, reason, "--skip"),
+            yes=yes,
+            take_over_reason=reason if take_over else None,
+        )
+        result = start_run(
+            store, loaded, executors, prompter, options, listeners=[Printer(console)], redactor=redactor
+        )
+        _exit(result.status)
+    finally:
+        executors.close()
+        store.close()
+
+
+@click.command("resume")
+@click.argument("run_id", required=False, type=int)
+@common
+@operator_options
+@click.option(
+    "--retry", multiple=True, metavar="ID", help="Run this failed / in-doubt step again (needs --reason)."
+)
+@click.option(
+    "--mark-done", multiple=True, metavar="ID", help="Record this step as done by hand (needs --reason)."
+)
+@click.option(
+    "--accept-plan-change", is_flag=True, help="Continue although the plan changed (needs --reason)."
+)
+def resume_command(
+    *,
+    run_id: int | None,
+    db: str | None,
+    inventory: str | None,
+    yes: bool,
+    i_mean_it: bool,
+    confirm_manual: bool,
+    take_over: bool,
+    skip: tuple[str, ...],
+    reason: str | None,
+    retry: tuple[str, ...],
+    mark_done: tuple[str, ...],
+    accept_plan_change: bool,
+) -> None:
+    """Resume RUN (default: the newest unfinished run) where it stopped."""
+    from migrator.engine.printer import Printer
+    from migrator.engine.runner import RunOptions, find_run, resume_run
+
+    console = Console()
+    store = _store(db)
+    try:
+        run = find_run(store, None, run_id)
+        loaded = _load(run.plan_path, inventory)
+        if (take_over or accept_plan_change) and not reason:
+            raise UsageError("--take-over and --accept-plan-change need --reason TEXT")
+        prompter, executors, redactor = _tools(
+            loaded, console, yes=yes, i_mean_it=i_mean_it, confirm_manual=confirm_manual
+        )
+        try:
+            options = RunOptions(
+                mode=run.mode,
+                skip=_reasons(skip, reason, "--skip"),
+                retry=_reasons(retry, reason, "--retry"),
+                mark_done=_reasons(mark_done, reason, "--mark-done"),
+                yes=yes,
+                take_over_reason=reason if take_over else None,
+                accept_plan_change=reason if accept_plan_change else None,
+            )
+            result = resume_run(
+                store,
+                loaded,
+                run.id,
+                executors,
+                prompter,
+                options=options,
+                listeners=[Printer(console)],
+                redactor=redactor,
+            )
+        finally:
+            executors.close()
+        _exit(result.status)
+    finally:
+        store.close()
+
+
+@click.command("status")
+@click.argument("run_id", required=False, type=int)
+@click.option("--db", help=DB_HELP)
+def status_command(run_id: int | None, db: str | None) -> None:
+    """Steps of RUN (default: the newest run) with their state."""
+    store = _store(db)
+    try:
+        runs = store.runs()
+        if run_id is None and not runs:
+            raise UsageError("no runs in this database yet", hint="`migrator run PLAN`")
+        run = store.run(run_id) if run_id is not None else runs[0]
+        console = Console()
+        console.print(
+            f"[bold]run {run.id}[/] {escape(run.plan_name)} {run.mode} [bold]{run.status}[/] "
+            f"by {escape(run.operator)} since {run.created_at:%Y-%m-%d %H:%M} UTC {escape(run.summary)}"
+        )
+        table = Table("#", "step", "state", "attempt", "exit", "summary")
+        for s in store.steps(run.id):
+            table.add_row(
+                str(s.position + 1),
+                s.step_id,
+                s.state,
+                str(s.attempt),
+                "" if s.exit_code is None else str(s.exit_code),
+                escape(s.reason or s.summary),
+            )
+        console.print(table)
+        lease = store.lease(run.plan_name)
+        if lease is not None:
+            console.print(
+                f"lease: {escape(lease.holder)} (run {lease.run_id}) until {lease.expires_at:%H:%M:%S} UTC"
+            )
+    finally:
+        store.close()
+
+
+@click.command("runs")
+@click.option("--db", help=DB_HELP)
+def runs_command(db: str | None) -> None:
+    """Every run in the database, newest first."""
+    store = _store(db)
+    try:
+        table = Table("run", "plan", "mode", "status", "operator", "started (UTC)", "summary")
+        for r in store.runs():
+            table.add_row(
+                str(r.id),
+                r.plan_name,
+                r.mode,
+                r.status,
+                escape(r.operator),
+                f"{r.created_at:%Y-%m-%d %H:%M}",
+                escape(r.summary),
+            )
+        Console().print(table)
+    finally:
+        store.close()
+
+
+@click.command("log")
+@click.argument("run_id", type=int)
+@click.option("--step", "step_id", metavar="ID", help="Only this step.")
+@click.option("--db", help=DB_HELP)
+def log_command(run_id: int, step_id: str | None, db: str | None) -> None:
+    """The journal and stored output of RUN."""
+    store = _store(db)
+    try:
+        console = Console(highlight=False)
+        for e in store.journal(run_id, step_id):
+            what = e.step_id or f"run {run_id}"
+            move = f"{e.from_state} -> {e.to_state}" if e.kind == "transition" else e.trigger
+            console.print(
+                f"{e.at:%Y-%m-%d %H:%M:%S} {escape(e.actor)} {escape(what)} {move} ({e.trigger}) "
+                f"{escape(e.reason)}"
+            )
+        for chunk in store.output(run_id, step_id):
+            for line in chunk.lines:
+                console.print(
+                    f"[dim]{escape(chunk.step_id)}#{chunk.attempt} {chunk.stream} |[/] {escape(line)}"
+                )
+    finally:
+        store.close()
+
+
+def _check_command(kind: str, plan: str, db: str | None, inventory: str | None) -> None:
+    from migrator.engine import dryrun
+    from migrator.engine.printer import Printer
+
+    console = Console()
+    loaded = _load(plan, inventory)
+    store = _store(db)
+    _, executors, redactor = _tools(loaded, console, yes=False, i_mean_it=False, confirm_manual=False)
+    try:
+        function = dryrun.verify if kind == "verify" else dryrun.preflight
+        report = function(store, loaded, executors, listeners=[Printer(console)], redactor=redactor)
+    finally:
+        executors.close()
+        store.close()
+    word = ("NO DRIFT" if report.go else "DRIFT") if kind == "verify" else ("GO" if report.go else "NO-GO")
+    console.print(f"[bold]{word}[/] (recorded as run {report.run_id})")
+    if not report.go:
+        raise SystemExit(int(ExitCode.FAILED))
+
+
+@click.command("verify")
+@click.argument("plan")
+@common
+def verify_command(plan: str, db: str | None, inventory: str | None) -> None:
+    """Re-run the post-checks of the steps the latest run completed, to detect drift."""
+    _check_command("verify", plan, db, inventory)
+
+
+@click.command("preflight")
+@click.argument("plan")
+@common
+def preflight_command(plan: str, db: str | None, inventory: str | None) -> None:
+    """Run every pre-check that can run now and print a go/no-go sheet."""
+    _check_command("preflight", plan, db, inventory)
+
+
+@click.command("abort")
+@click.argument("run_id", type=int)
+@click.option("--reason", default="aborted from the command line", help="Recorded in the journal.")
+@click.option("--db", help=DB_HELP)
+def abort_command(run_id: int, reason: str, db: str | None) -> None:
+    """End RUN for good (it cannot be resumed afterwards)."""
+    from migrator.engine.control import abort_run
+
+    store = _store(db)
+    try:
+        abort_run(store, run_id, reason)
+        Console().print(f"run {run_id} aborted")
+    finally:
+        store.close()
+
+
+@click.command("states")
+@click.option("--format", "fmt", type=click.Choice(["text", "mermaid"]), default="text")
+def states_command(fmt: str) -> None:
+    """The step and run lifecycles (mermaid: two stateDiagram-v2 drawings)."""
+    from migrator.engine import states
+
+    if fmt == "mermaid":
+        click.echo(states.mermaid_all(), nl=False)
+        return
+    for title, table in (("step", states.STEP_TRANSITIONS), ("run", states.RUN_TRANSITIONS)):
+        click.echo(f"{title} lifecycle:")
+        for t in table:
+            click.echo(f"  {t.trigger:<13} {', '.join(t.sources)} -> {t.dest}")
+
+
+COMMANDS = (
+    run_command,
+    resume_command,
+    status_command,
+    runs_command,
+    log_command,
+    verify_command,
+    abort_command,
+    preflight_command,
+    states_command,
+)
+
+
+def register(cli: click.Group) -> None:
+    """Add the run commands to the ``migrator`` group."""
+    for command in COMMANDS:
+        cli.add_command(command)
