@@ -17,13 +17,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from migrator.errors import PlanError, UsageError
+from migrator.plan import graph
 from migrator.plan.inventory import Inventory
 from migrator.plan.model import Phase, Plan, Step
 from migrator.plan.params import Resolver
 from migrator.plan.problems import Problem, Severity, errors, sort_problems
 from migrator.plan.schema_errors import did_you_mean, translate
 from migrator.plan.source import Position, SourceMap, read_yaml
-from migrator.plan import graph
 from migrator.plan.validate import validate_inventory, validate_plan
 
 PLANS_DIR_ENV = "MIGRATOR_PLANS"
@@ -80,7 +80,9 @@ def find_plan(name: str) -> Path:
     found = plans_dir() / f"{name}.yaml"
     if found.is_file():
         return found
-    known = sorted(p.stem for p in plans_dir().glob("*.yaml") if not p.stem.startswith(("inventory", "tunnels")))
+    known = sorted(
+        p.stem for p in plans_dir().glob("*.yaml") if not p.stem.startswith(("inventory", "tunnels"))
+    )
     listing = ", ".join(known) if known else f"none in {plans_dir()}/"
     raise UsageError(f"no plan named '{name}'", hint=f"plans: {listing}; or give a path to a .yaml file")
 
@@ -93,14 +95,24 @@ def _yaml_problems(path: Path) -> tuple[Any, SourceMap, list[Problem]]:
 
 def load_inventory(path: Path) -> tuple[Inventory | None, list[Problem]]:
     if not path.is_file():
-        return None, [Problem(Severity.ERROR, f"inventory file {path} does not exist", Position(str(path), 1, 1),
-                              hint="create it or pass --inventory FILE")]
+        return None, [
+            Problem(
+                Severity.ERROR,
+                f"inventory file {path} does not exist",
+                Position(str(path), 1, 1),
+                hint="create it or pass --inventory FILE",
+            )
+        ]
     data, source, problems = _yaml_problems(path)
     if data is None and problems:
         return None, problems
     if not isinstance(data, dict):
-        return None, problems + [Problem(Severity.ERROR, "an inventory is a mapping with name, environment and hosts",
-                              source.at(()))]
+        return None, [
+            *problems,
+            Problem(
+                Severity.ERROR, "an inventory is a mapping with name, environment and hosts", source.at(())
+            ),
+        ]
     try:
         inventory = Inventory.model_validate(data)
     except ValidationError as exc:
@@ -126,9 +138,13 @@ def check_plan(path: Path, *, inventory: Path | None = None) -> tuple[LoadedPlan
     # A duplicate key leaves a usable document: carry on, so every other mistake shows too.
     if not isinstance(data, dict):
         what = "the file is empty" if data is None else f"the file holds {_kind_of(data)}, not a mapping"
-        return None, sort_problems(problems + [Problem(
-            Severity.ERROR, f"{what}: a plan is a mapping with name, title, inventory and phases",
-            source.at(()), hint="start with 'name: ...' at the left margin; see 'Plan format'")])
+        not_a_plan = Problem(
+            Severity.ERROR,
+            f"{what}: a plan is a mapping with name, title, inventory and phases",
+            source.at(()),
+            hint="start with 'name: ...' at the left margin; see 'Plan format'",
+        )
+        return None, sort_problems([*problems, not_a_plan])
 
     # 1. Each step on its own, so one broken step does not hide the others.
     raw_phases = data.get("phases")
@@ -159,30 +175,51 @@ def check_plan(path: Path, *, inventory: Path | None = None) -> tuple[LoadedPlan
         skeleton = Plan.model_validate(top)
     except ValidationError as exc:
         return None, sort_problems(problems + translate(exc, Plan, top, source, (), None))
-    plan = skeleton.model_copy(update={
-        "phases": [ph.model_copy(update={"steps": steps_by_phase[i]}) for i, ph in enumerate(skeleton.phases)]
-    })
+    plan = skeleton.model_copy(
+        update={
+            "phases": [
+                ph.model_copy(update={"steps": steps_by_phase[i]}) for i, ph in enumerate(skeleton.phases)
+            ]
+        }
+    )
 
     # 3. The inventory, then the rules across steps.
     inventory_path = inventory or (path.parent / plan.inventory)
     if inventory is None and not inventory_path.is_file():
         # The mistake is the plan's `inventory:` line (or a missing file): point there.
         nearby = sorted(p.name for p in path.parent.glob("*.y*ml") if p != path)
-        inv, inv_problems = None, [Problem(
-            Severity.ERROR, f"inventory file '{plan.inventory}' not found (looked for {inventory_path})"
-            + did_you_mean(plan.inventory, nearby),
-            source.at(("inventory",)), hint="fix inventory:, a path relative to the plan, or pass --inventory FILE")]
+        inv, inv_problems = (
+            None,
+            [
+                Problem(
+                    Severity.ERROR,
+                    f"inventory file '{plan.inventory}' not found (looked for {inventory_path})"
+                    + did_you_mean(plan.inventory, nearby),
+                    source.at(("inventory",)),
+                    hint="fix inventory:, a path relative to the plan, or pass --inventory FILE",
+                )
+            ],
+        )
     else:
         inv, inv_problems = load_inventory(inventory_path)
     problems += inv_problems
     problems += validate_plan(plan, data, source, inv, raw_ids)
     if errors(problems) or inv is None:
         return None, sort_problems(problems)
-    return _resolve(plan, inv, path, inventory_path, source, problems), sort_problems(problems)
+    return _resolve(
+        plan, inv, path=path, inventory_path=inventory_path, source=source, warnings=problems
+    ), sort_problems(problems)
 
 
-def _resolve(plan: Plan, inventory: Inventory, path: Path, inventory_path: Path, source: SourceMap,
-             warnings: list[Problem]) -> LoadedPlan:
+def _resolve(
+    plan: Plan,
+    inventory: Inventory,
+    *,
+    path: Path,
+    inventory_path: Path,
+    source: SourceMap,
+    warnings: list[Problem],
+) -> LoadedPlan:
     resolver = Resolver(inventory, plan.params)
     phases = []
     step_prints: dict[str, str] = {}

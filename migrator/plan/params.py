@@ -92,7 +92,8 @@ class Resolver:
         host = self.inventory.hosts.get(name)
         if host is None:
             raise UnknownReference(
-                f"'{{{{ {expr} }}}}' names host '{name}', which inventory '{self.inventory.name}' does not have"
+                f"'{{{{ {expr} }}}}' names host '{name}', "
+                f"which inventory '{self.inventory.name}' does not have"
                 + _did_you_mean(name, list(self.inventory.hosts))
                 + f"; hosts: {', '.join(sorted(self.inventory.hosts)) or 'none'}"
             )
@@ -102,7 +103,9 @@ class Resolver:
             return host.vars[parts[2]]
         field = parts[1]
         if field not in HOST_FIELDS:
-            raise UnknownReference(f"hosts.{name}.{field}: unknown field; use one of {', '.join(HOST_FIELDS)}")
+            raise UnknownReference(
+                f"hosts.{name}.{field}: unknown field; use one of {', '.join(HOST_FIELDS)}"
+            )
         if field == "name":
             return name
         value = getattr(host, field)
@@ -115,7 +118,8 @@ class Resolver:
             return self._params[name]
         if name not in self._raw_params:
             raise UnknownReference(
-                f"unknown parameter '{name}'" + _did_you_mean(name, list(self._raw_params))
+                f"unknown parameter '{name}'"
+                + _did_you_mean(name, list(self._raw_params))
                 + ": declare it under params: at the top of the plan"
             )
         # Parameters may use hosts.* but not other parameters: no chains, no cycles.

@@ -45,11 +45,7 @@ def _data_path(data: Any, loc: tuple[int | str, ...]) -> tuple[PathKey, list[str
     for part in loc:
         if isinstance(node, dict) and not tag_seen and _is_union_tag(node, part):
             tag_seen = True
-        elif isinstance(node, dict) and part in node:
-            node = node[part]
-            path.append(part)
-            tag_seen = False
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        elif _has(node, part):
             node = node[part]
             path.append(part)
             tag_seen = False
@@ -102,13 +98,17 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
 def _node_at(data: Any, path: PathKey) -> Any:
     node = data
     for part in path:
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-            node = node[part]
-        else:
+        if not _has(node, part):
             return None
+        node = node[part]
     return node
+
+
+def _has(node: Any, part: int | str) -> bool:
+    """``node[part]`` exists (a key of a mapping, an index of a list)."""
+    if isinstance(node, dict):
+        return part in node
+    return isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
 
 
 # How the members of a plain union (``str | list[str]``) read to a person.
@@ -142,15 +142,24 @@ def _message(err: Any, field: str, label: str) -> tuple[str, str | None]:
     if kind == "enum":
         choices = [c.strip(" '") for c in str(ctx.get("expected", "")).replace(" or ", ",").split(",")]
         choices = [c for c in choices if c]
-        return (f"{field} must be one of {', '.join(choices)}; got {got}"
-                + did_you_mean(str(err.get("input")), choices), None)
+        return (
+            f"{field} must be one of {', '.join(choices)}; got {got}"
+            + did_you_mean(str(err.get("input")), choices),
+            None,
+        )
     if kind.startswith("literal_error"):
         choices = [c.strip(" '") for c in str(ctx.get("expected", "")).replace(" or ", ",").split(",")]
-        return (f"{field} must be {ctx.get('expected', '')}; got {got}"
-                + did_you_mean(str(err.get("input")), [c for c in choices if c]), None)
+        return (
+            f"{field} must be {ctx.get('expected', '')}; got {got}"
+            + did_you_mean(str(err.get("input")), [c for c in choices if c]),
+            None,
+        )
     if kind == "string_pattern_mismatch" and field in ("id", "name"):
-        return (f"{field} {got} is not valid: use lower-case letters, digits, '.', '_' or '-', "
-                "starting with a letter or digit", None)
+        return (
+            f"{field} {got} is not valid: use lower-case letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit",
+            None,
+        )
     if kind == "string_pattern_mismatch" and field == "mode":
         return f"mode {got} is not an octal file mode", "write it like 0600 or 644, in quotes"
     if kind == "value_error":
@@ -159,17 +168,24 @@ def _message(err: Any, field: str, label: str) -> tuple[str, str | None]:
     if kind in ("string_type", "string_sub_type"):
         return f"{label} must be a string; got {got}", "put the value in quotes"
     if kind in ("list_type", "tuple_type", "set_type"):
-        return (f"{label} must be a list; got {got}",
-                "write [a, b] or one '- item' per line, even for a single item")
+        return (
+            f"{label} must be a list; got {got}",
+            "write [a, b] or one '- item' per line, even for a single item",
+        )
     if kind in ("dict_type", "model_type", "model_attributes_type", "mapping_type"):
-        return f"{label} must be a mapping of 'key: value'; got {got}", "check the indentation of the lines below it"
+        return (
+            f"{label} must be a mapping of 'key: value'; got {got}",
+            "check the indentation of the lines below it",
+        )
     if kind in ("int_type", "int_parsing", "int_from_float"):
         return f"{label} must be a whole number; got {got}", None
     if kind in ("bool_type", "bool_parsing"):
         return f"{label} must be true or false; got {got}", None
     if kind.startswith(("datetime", "date")):
-        return (f"{label} must be a date and time; got {got}",
-                "write it like 2026-12-18T09:00:00+01:00, ISO 8601 with a time zone")
+        return (
+            f"{label} must be a date and time; got {got}",
+            "write it like 2026-12-18T09:00:00+01:00, ISO 8601 with a time zone",
+        )
     for bound, words in (("ge", "at least"), ("gt", "more than"), ("le", "at most"), ("lt", "less than")):
         if bound in ctx and kind.endswith(("_than", "_than_equal")):
             return f"{label} must be {words} {ctx[bound]}; got {got}", None
@@ -179,7 +195,7 @@ def _message(err: Any, field: str, label: str) -> tuple[str, str | None]:
     return (f"{label}: {message}" if field else message), None
 
 
-def translate(
+def translate(  # noqa: PLR0917 - public signature, called positionally by load.py and others
     exc: ValidationError,
     model: type[BaseModel],
     data: Any,
@@ -216,8 +232,14 @@ def translate(
             missing.append((path, name))
         elif kind == "union_tag_invalid":
             tag = str(err.get("ctx", {}).get("tag", ""))
-            found.append(((*path, "kind"), f"unknown check kind '{tag}'" + did_you_mean(tag, CHECK_KINDS), False,
-                          "kinds: " + ", ".join(CHECK_KINDS)))
+            found.append(
+                (
+                    (*path, "kind"),
+                    f"unknown check kind '{tag}'" + did_you_mean(tag, CHECK_KINDS),
+                    False,
+                    "kinds: " + ", ".join(CHECK_KINDS),
+                )
+            )
         elif kind == "union_tag_not_found":
             found.append((path, "a check needs a kind", False, "add kind: one of " + ", ".join(CHECK_KINDS)))
         else:

@@ -140,22 +140,54 @@ class _Unbuildable(Exception):
 # PyYAML's words differ between the C and the Python parser and speak of tokens; say what a
 # person did wrong instead: (pattern over "problem context", message, hint, point at the context).
 _SYNTAX = (
-    ("mapping values are not allowed", "a 'key: value' cannot start here",
-     "indent this line like the key above it, or quote a value that contains ': '", False),
-    ("while scanning a quoted scalar", "a quoted value is never closed",
-     "close the quote that starts here", True),
-    ("expected a single document", "a second YAML document ('---'); a file holds one",
-     "remove the '---' line and what follows, or merge it", False),
-    ("while parsing a block mapping", "this line does not line up with the keys of its mapping",
-     "indent it exactly like the keys above it", False),
-    ("while parsing a block collection", "a 'key: value' where a '- item' was expected, or the reverse",
-     "indent the items of a list and the keys of a mapping consistently", False),
-    ("cannot start any token", "a value cannot start with this character (@, ` and % are reserved)",
-     "put the value in quotes", False),
-    ("found undefined alias", "'*name' refers to no '&name' anchor above",
-     "put the value in quotes if the '*' is meant literally", False),
-    ("while parsing a flow", "a [list] or {mapping} written on one line is not closed properly",
-     "check its commas and closing bracket; quote values that contain ':', ',', '[' or '{'", True),
+    (
+        "mapping values are not allowed",
+        "a 'key: value' cannot start here",
+        "indent this line like the key above it, or quote a value that contains ': '",
+        False,
+    ),
+    (
+        "while scanning a quoted scalar",
+        "a quoted value is never closed",
+        "close the quote that starts here",
+        True,
+    ),
+    (
+        "expected a single document",
+        "a second YAML document ('---'); a file holds one",
+        "remove the '---' line and what follows, or merge it",
+        False,
+    ),
+    (
+        "while parsing a block mapping",
+        "this line does not line up with the keys of its mapping",
+        "indent it exactly like the keys above it",
+        False,
+    ),
+    (
+        "while parsing a block collection",
+        "a 'key: value' where a '- item' was expected, or the reverse",
+        "indent the items of a list and the keys of a mapping consistently",
+        False,
+    ),
+    (
+        "cannot start any token",
+        "a value cannot start with this character (@, ` and % are reserved)",
+        "put the value in quotes",
+        False,
+    ),
+    (
+        "found undefined alias",
+        "'*name' refers to no '&name' anchor above",
+        "put the value in quotes if the '*' is meant literally",
+        False,
+    ),
+    (
+        "while parsing a flow",
+        "a [list] or {mapping} written on one line is not closed properly",
+        "check its commas and closing bracket; quote values that contain ':', ',', '[' or '{'",
+        True,
+    ),
 )
 
 
@@ -163,9 +195,16 @@ def _syntax_issue(exc: yaml.MarkedYAMLError, text: str, file: str) -> YamlIssue:
     said = f"{exc.problem or ''} {exc.context or ''}"
     mark = exc.problem_mark or exc.context_mark
     lines = text.splitlines()
-    if mark is not None and mark.line < len(lines) and lines[mark.line][mark.column:mark.column + 1] == "\t":
-        return YamlIssue("YAML syntax error: a tab character; YAML indents with spaces only",
-                         Position(file, mark.line + 1, mark.column + 1), "replace the tab with spaces")
+    if (
+        mark is not None
+        and mark.line < len(lines)
+        and lines[mark.line][mark.column : mark.column + 1] == "\t"
+    ):
+        return YamlIssue(
+            "YAML syntax error: a tab character; YAML indents with spaces only",
+            Position(file, mark.line + 1, mark.column + 1),
+            "replace the tab with spaces",
+        )
     message, hint = f"{exc.problem or 'invalid YAML'}" + (f" {exc.context}" if exc.context else ""), None
     for pattern, ours, our_hint, at_context in _SYNTAX:
         if pattern in said:
@@ -174,8 +213,11 @@ def _syntax_issue(exc: yaml.MarkedYAMLError, text: str, file: str) -> YamlIssue:
                 mark = exc.context_mark
             break
     line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-    return YamlIssue(f"YAML syntax error: {message}", Position(file, line, col),
-                     hint or "check indentation, colons and quotes on this line and the one above")
+    return YamlIssue(
+        f"YAML syntax error: {message}",
+        Position(file, line, col),
+        hint or "check indentation, colons and quotes on this line and the one above",
+    )
 
 
 def parse_yaml(text: str, file: str) -> tuple[Any, SourceMap, list[YamlIssue]]:
@@ -208,8 +250,17 @@ def read_yaml(path: Path, display: str | None = None) -> tuple[Any, SourceMap, l
         return None, SourceMap(name), [YamlIssue(f"not UTF-8 text ({exc.reason})", Position(name, 1, 1))]
     except OSError as exc:  # missing, a directory, no permission: bad input, not a crash
         reason = exc.strerror or type(exc).__name__
-        return None, SourceMap(name), [YamlIssue(f"cannot read the file: {reason}", Position(name, 1, 1),
-                                                 "check the path and its permissions")]
+        return (
+            None,
+            SourceMap(name),
+            [
+                YamlIssue(
+                    f"cannot read the file: {reason}",
+                    Position(name, 1, 1),
+                    "check the path and its permissions",
+                )
+            ],
+        )
     return parse_yaml(text, name)
 
 

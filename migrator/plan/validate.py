@@ -26,7 +26,9 @@ NOT_SECRET_KEYS = {"token_id", "stdin_secret", "secret", "secrets", "psk_identit
 
 
 class _Ctx:
-    def __init__(self, plan: Plan, raw: dict[str, Any], source: SourceMap, inventory: Inventory | None) -> None:
+    def __init__(
+        self, plan: Plan, raw: dict[str, Any], source: SourceMap, inventory: Inventory | None
+    ) -> None:
         self.plan = plan
         self.raw = raw
         self.source = source
@@ -39,8 +41,16 @@ class _Ctx:
                 if isinstance(step, dict) and isinstance(step.get("id"), str):
                     self.paths.setdefault(step["id"], ("phases", pi, "steps", si))
 
-    def add(self, message: str, path: PathKey, *, step: str | None = None, hint: str | None = None,
-            key: bool = False, warning: bool = False) -> None:
+    def add(
+        self,
+        message: str,
+        path: PathKey,
+        *,
+        step: str | None = None,
+        hint: str | None = None,
+        key: bool = False,
+        warning: bool = False,
+    ) -> None:
         severity = Severity.WARNING if warning else Severity.ERROR
         self.problems.append(Problem(severity, message, self.source.at(path, key=key), step, hint))
 
@@ -73,15 +83,22 @@ def _unique_ids(ctx: _Ctx, raw_ids: list[str]) -> None:
             path = ("phases", pi, "steps", si, "id")
             if step_id in seen:
                 first = ctx.source.at(seen[step_id]).line
-                ctx.add(f"duplicate step id '{step_id}' (first used at line {first})", path, step=step_id,
-                        hint="step ids are the resume keys: make each one unique")
+                ctx.add(
+                    f"duplicate step id '{step_id}' (first used at line {first})",
+                    path,
+                    step=step_id,
+                    hint="step ids are the resume keys: make each one unique",
+                )
             else:
                 seen[step_id] = path
     phase_ids = Counter(p.id for p in ctx.plan.phases)
     for pi, phase in enumerate(ctx.plan.phases):
         if phase_ids[phase.id] > 1 or phase.id in seen:
-            ctx.add(f"phase id '{phase.id}' is used more than once (phases and steps share ids)",
-                    ("phases", pi, "id"), hint="rename the phase")
+            ctx.add(
+                f"phase id '{phase.id}' is used more than once (phases and steps share ids)",
+                ("phases", pi, "id"),
+                hint="rename the phase",
+            )
             phase_ids[phase.id] = 0
 
 
@@ -89,55 +106,113 @@ def _step_rules(ctx: _Ctx, step: Step) -> None:
     at = ctx.step_path
     kind = step.kind
     if kind in (StepKind.SSH, StepKind.LOCAL) and step.command is None:
-        ctx.add(f"{_article(kind)} {kind.value} step needs a command", at(step, "kind"), step=step.id,
-                hint="add command: a shell string, or a list [program, arg, ...]")
+        ctx.add(
+            f"{_article(kind)} {kind.value} step needs a command",
+            at(step, "kind"),
+            step=step.id,
+            hint="add command: a shell string, or a list [program, arg, ...]",
+        )
     if kind not in (StepKind.SSH, StepKind.LOCAL) and step.command is not None:
-        ctx.add(f"{_article(kind)} {kind.value} step has no command", at(step, "command"), step=step.id, key=True,
-                hint="use kind: ssh or kind: local to run a command")
+        ctx.add(
+            f"{_article(kind)} {kind.value} step has no command",
+            at(step, "command"),
+            step=step.id,
+            key=True,
+            hint="use kind: ssh or kind: local to run a command",
+        )
     if kind is StepKind.PROXMOX and step.call is None:
-        ctx.add("a proxmox step needs a call", at(step, "kind"), step=step.id,
-                hint="add call: {method: POST, path: /nodes/NODE/lxc, params: {...}}")
+        ctx.add(
+            "a proxmox step needs a call",
+            at(step, "kind"),
+            step=step.id,
+            hint="add call: {method: POST, path: /nodes/NODE/lxc, params: {...}}",
+        )
     if kind is StepKind.MANUAL and not (step.instructions or step.checklist):
-        ctx.add("a manual step needs instructions or a checklist", at(step, "kind"), step=step.id,
-                hint="say what the person does, item by item")
+        ctx.add(
+            "a manual step needs instructions or a checklist",
+            at(step, "kind"),
+            step=step.id,
+            hint="say what the person does, item by item",
+        )
     if kind is StepKind.WAIT and step.until is None:
-        ctx.add("a wait step needs until: a check that passes when the wait is over", at(step, "kind"),
-                step=step.id, hint="e.g. until: {kind: tcp_open, address: ..., port: 22}")
+        ctx.add(
+            "a wait step needs until: a check that passes when the wait is over",
+            at(step, "kind"),
+            step=step.id,
+            hint="e.g. until: {kind: tcp_open, address: ..., port: 22}",
+        )
     if kind is StepKind.LOCAL and step.host != LOCAL:
-        ctx.add(f"a local step runs on this machine, not on '{step.host}'", at(step, "host"), step=step.id,
-                hint="remove host:, or use kind: ssh")
+        ctx.add(
+            f"a local step runs on this machine, not on '{step.host}'",
+            at(step, "host"),
+            step=step.id,
+            hint="remove host:, or use kind: ssh",
+        )
     if kind is StepKind.SSH and step.host == LOCAL:
-        ctx.add("an ssh step needs host: an inventory host", at(step, "kind"), step=step.id,
-                hint="add host: off1 (or use kind: local)")
+        ctx.add(
+            "an ssh step needs host: an inventory host",
+            at(step, "kind"),
+            step=step.id,
+            hint="add host: off1 (or use kind: local)",
+        )
     if step.destructive and step.rollback is None and step.irreversible is None:
-        ctx.add("destructive step has neither rollback nor irreversible", at(step, "destructive"), step=step.id,
-                key=True, hint="add rollback: {command: ...} or irreversible: 'why it cannot be undone'")
+        ctx.add(
+            "destructive step has neither rollback nor irreversible",
+            at(step, "destructive"),
+            step=step.id,
+            key=True,
+            hint="add rollback: {command: ...} or irreversible: 'why it cannot be undone'",
+        )
     if step.rollback is not None and step.irreversible is not None:
-        ctx.add("a step cannot have both rollback and irreversible", at(step, "irreversible"), step=step.id,
-                key=True, hint="keep the one that is true")
+        ctx.add(
+            "a step cannot have both rollback and irreversible",
+            at(step, "irreversible"),
+            step=step.id,
+            key=True,
+            hint="keep the one that is true",
+        )
     if step.rollback is not None and step.rollback.command is None and step.rollback.instructions is None:
         ctx.add("rollback needs a command or instructions", at(step, "rollback"), step=step.id)
     if step.stdin_secret is not None and step.stdin_secret not in step.secrets:
         declared = ", ".join(sorted(step.secrets)) or "none"
-        ctx.add(f"stdin_secret '{step.stdin_secret}' is not one of this step's secrets (declared: {declared})"
-                + did_you_mean(step.stdin_secret, sorted(step.secrets)), at(step, "stdin_secret"),
-                step=step.id, hint="declare it under secrets: with env:NAME or file:PATH")
+        ctx.add(
+            f"stdin_secret '{step.stdin_secret}' is not one of this step's secrets (declared: {declared})"
+            + did_you_mean(step.stdin_secret, sorted(step.secrets)),
+            at(step, "stdin_secret"),
+            step=step.id,
+            hint="declare it under secrets: with env:NAME or file:PATH",
+        )
     if step.expect_new_host_key and step.host == LOCAL:
-        ctx.add("expect_new_host_key needs an SSH host", at(step, "expect_new_host_key"), step=step.id, key=True)
+        ctx.add(
+            "expect_new_host_key needs an SSH host", at(step, "expect_new_host_key"), step=step.id, key=True
+        )
     for name, ref in step.secrets.items():
         if not is_reference(ref):
-            ctx.add(f"secret '{name}' is a literal value; secrets must be references",
-                    at(step, "secrets", name), step=step.id,
-                    hint="write env:NAME or file:PATH and keep the value out of the plan")
+            ctx.add(
+                f"secret '{name}' is a literal value; secrets must be references",
+                at(step, "secrets", name),
+                step=step.id,
+                hint="write env:NAME or file:PATH and keep the value out of the plan",
+            )
     for index, check in enumerate(step.post):
         if check.on_fail is OnFail.MARK_DONE:
-            ctx.add("on_fail: mark_done only makes sense in a pre-check", at(step, "post", index, "on_fail"),
-                    step=step.id, hint="use halt or warn after the action")
+            ctx.add(
+                "on_fail: mark_done only makes sense in a pre-check",
+                at(step, "post", index, "on_fail"),
+                step=step.id,
+                hint="use halt or warn after the action",
+            )
     for label, checks in (("pre", step.pre), ("post", step.post)):
         for index, check in enumerate(checks):
             _check_target(ctx, step, check.on, at(step, label, index, "on"))
             if isinstance(check, CommandCheck) and check.stdout_matches:
-                _regex(ctx, step, "stdout_matches", check.stdout_matches, at(step, label, index, "stdout_matches"))
+                _regex(
+                    ctx,
+                    step,
+                    "stdout_matches",
+                    check.stdout_matches,
+                    at(step, label, index, "stdout_matches"),
+                )
     for name, spec in step.outputs.items():
         if spec.regex:
             _regex(ctx, step, "regex", spec.regex, at(step, "outputs", name, "regex"))
@@ -145,12 +220,21 @@ def _step_rules(ctx: _Ctx, step: Step) -> None:
     if step.kind is StepKind.PROXMOX and ctx.inventory is not None and step.call is not None:
         endpoint = step.call.endpoint or ctx.inventory.resolve_target(step.host)[0]
         if endpoint not in ctx.inventory.proxmox:
-            ctx.add(f"inventory '{ctx.inventory.name}' has no Proxmox endpoint for '{endpoint}'",
-                    at(step, "host"), step=step.id, hint="add it under proxmox: in the inventory")
+            ctx.add(
+                f"inventory '{ctx.inventory.name}' has no Proxmox endpoint for '{endpoint}'",
+                at(step, "host"),
+                step=step.id,
+                hint="add it under proxmox: in the inventory",
+            )
     phase = ctx.plan.phase_of()[step.id]
     if phase.where is Where.WINDOW and step.estimate is None:
-        ctx.add("in-window step has no estimate: the downtime cannot be planned", at(step, "id"), step=step.id,
-                warning=True, hint="add estimate: 10m")
+        ctx.add(
+            "in-window step has no estimate: the downtime cannot be planned",
+            at(step, "id"),
+            step=step.id,
+            warning=True,
+            hint="add estimate: 10m",
+        )
 
 
 def _article(kind: StepKind) -> str:
@@ -162,34 +246,54 @@ def _check_target(ctx: _Ctx, step: Step, target: str | None, path: PathKey) -> N
         return
     if not ctx.inventory.knows(target):
         host, _ = ctx.inventory.resolve_target(target)
-        ctx.add(f"unknown host '{host}'" + did_you_mean(host, list(ctx.inventory.hosts)), path, step=step.id,
-                hint=f"hosts in inventory '{ctx.inventory.name}': {', '.join(sorted(ctx.inventory.hosts))}")
+        ctx.add(
+            f"unknown host '{host}'" + did_you_mean(host, list(ctx.inventory.hosts)),
+            path,
+            step=step.id,
+            hint=f"hosts in inventory '{ctx.inventory.name}': {', '.join(sorted(ctx.inventory.hosts))}",
+        )
 
 
 def _regex(ctx: _Ctx, step: Step, field: str, pattern: str, path: PathKey) -> None:
     try:
         re.compile(pattern)
     except re.error as exc:
-        ctx.add(f"{field} {pattern!r} is not a valid regular expression: {exc}", path, step=step.id,
-                hint="Python re syntax; put a backslash before ( ) [ ] . * + ? meant literally")
+        ctx.add(
+            f"{field} {pattern!r} is not a valid regular expression: {exc}",
+            path,
+            step=step.id,
+            hint="Python re syntax; put a backslash before ( ) [ ] . * + ? meant literally",
+        )
 
 
 def _dependencies(ctx: _Ctx, steps: list[Step], all_ids: set[str]) -> None:
     for step in steps:
         for index, dep in enumerate(step.depends_on or []):
             if dep not in all_ids:
-                ctx.add(f"depends_on '{dep}', which is not a step of this plan" + did_you_mean(dep, sorted(all_ids)),
-                        ctx.step_path(step, "depends_on", index), step=step.id,
-                        hint="depends_on lists step ids of this plan")
+                ctx.add(
+                    f"depends_on '{dep}', which is not a step of this plan"
+                    + did_you_mean(dep, sorted(all_ids)),
+                    ctx.step_path(step, "depends_on", index),
+                    step=step.id,
+                    hint="depends_on lists step ids of this plan",
+                )
             elif dep == step.id:
-                ctx.add("a step cannot depend on itself", ctx.step_path(step, "depends_on", index), step=step.id,
-                        hint=f"remove {dep} from its depends_on")
+                ctx.add(
+                    "a step cannot depend on itself",
+                    ctx.step_path(step, "depends_on", index),
+                    step=step.id,
+                    hint=f"remove {dep} from its depends_on",
+                )
     deps = graph.effective_deps(steps)
     cycle = graph.find_cycle({k: [d for d in v if d != k] for k, v in deps.items()})
     if cycle:
         first = next(s for s in steps if s.id == cycle[0])
-        ctx.add("depends_on forms a cycle: " + " -> ".join(cycle), ctx.step_path(first, "depends_on"),
-                step=first.id, hint="remove one of these dependencies")
+        ctx.add(
+            "depends_on forms a cycle: " + " -> ".join(cycle),
+            ctx.step_path(first, "depends_on"),
+            step=first.id,
+            hint="remove one of these dependencies",
+        )
 
 
 def _references(ctx: _Ctx, steps: list[Step]) -> None:
@@ -218,18 +322,33 @@ def _references(ctx: _Ctx, steps: list[Step]) -> None:
                 if parts[0] == "outputs" and len(parts) == 3:
                     producer, output = parts[1], parts[2]
                     if producer not in declared or output not in declared[producer]:
-                        ctx.add(f"'{{{{ {expr} }}}}': no step produces output '{output}'"
-                                + (f" (step {producer} declares: {', '.join(sorted(declared[producer])) or 'none'})"
-                                   if producer in declared else ""),
-                                str_path, step=step.id, hint="declare it under outputs: of the step that makes it")
+                        ctx.add(
+                            f"'{{{{ {expr} }}}}': no step produces output '{output}'"
+                            + (
+                                f" (step {producer} declares: {_listing(declared[producer])})"
+                                if producer in declared
+                                else ""
+                            ),
+                            str_path,
+                            step=step.id,
+                            hint="declare it under outputs: of the step that makes it",
+                        )
                     elif producer not in earlier:
-                        ctx.add(f"'{{{{ {expr} }}}}': step {producer} does not run before this step", str_path,
-                                step=step.id, hint=f"add {producer} to depends_on")
+                        ctx.add(
+                            f"'{{{{ {expr} }}}}': step {producer} does not run before this step",
+                            str_path,
+                            step=step.id,
+                            hint=f"add {producer} to depends_on",
+                        )
                     continue
                 try:
                     resolver.expression(expr)
                 except UnknownReference as exc:
                     ctx.add(str(exc), str_path, step=step.id)
+
+
+def _listing(names: set[str]) -> str:
+    return ", ".join(sorted(names)) or "none"
 
 
 def _at(data: Any, path: PathKey) -> Any:
@@ -243,13 +362,21 @@ def _secrets_inline(ctx: _Ctx, value: Any, path: PathKey) -> None:
     if isinstance(value, dict):
         for key, item in value.items():
             key_text = str(key)
-            if (isinstance(item, str) and SECRET_KEY.search(key_text) and key_text not in NOT_SECRET_KEYS
-                    and not is_reference(item) and not TEMPLATE.fullmatch(item.strip())
-                    and (not path or path[-1] != "secrets")):
+            if (
+                isinstance(item, str)
+                and SECRET_KEY.search(key_text)
+                and key_text not in NOT_SECRET_KEYS
+                and not is_reference(item)
+                and not TEMPLATE.fullmatch(item.strip())
+                and (not path or path[-1] != "secrets")
+            ):
                 step_id = _step_of(ctx, path)
-                ctx.add(f"'{key_text}' holds an inline secret; plans must only reference secrets",
-                        (*path, key), step=step_id,
-                        hint="move the value to the environment or a file and write env:NAME or file:PATH")
+                ctx.add(
+                    f"'{key_text}' holds an inline secret; plans must only reference secrets",
+                    (*path, key),
+                    step=step_id,
+                    hint="move the value to the environment or a file and write env:NAME or file:PATH",
+                )
             _secrets_inline(ctx, item, (*path, key))
     elif isinstance(value, list):
         for index, item in enumerate(value):
@@ -267,14 +394,29 @@ def validate_inventory(inventory: Inventory, source: SourceMap) -> list[Problem]
     problems = []
     for name, endpoint in inventory.proxmox.items():
         if not is_reference(endpoint.token_secret):
-            problems.append(Problem(Severity.ERROR, f"proxmox endpoint '{name}': token_secret is a literal value",
-                                    source.at(("proxmox", name, "token_secret")),
-                                    hint="write env:NAME or file:PATH; never the token itself"))
+            problems.append(
+                Problem(
+                    Severity.ERROR,
+                    f"proxmox endpoint '{name}': token_secret is a literal value",
+                    source.at(("proxmox", name, "token_secret")),
+                    hint="write env:NAME or file:PATH; never the token itself",
+                )
+            )
         if not endpoint.url.startswith("https://"):
-            problems.append(Problem(Severity.ERROR, f"proxmox endpoint '{name}': the API URL must use https",
-                                    source.at(("proxmox", name, "url"))))
+            problems.append(
+                Problem(
+                    Severity.ERROR,
+                    f"proxmox endpoint '{name}': the API URL must use https",
+                    source.at(("proxmox", name, "url")),
+                )
+            )
     for name, host in inventory.hosts.items():
         if host.jump is not None and host.jump not in inventory.hosts:
-            problems.append(Problem(Severity.ERROR, f"host '{name}': jump host '{host.jump}' is not in the inventory",
-                                    source.at(("hosts", name, "jump"))))
+            problems.append(
+                Problem(
+                    Severity.ERROR,
+                    f"host '{name}': jump host '{host.jump}' is not in the inventory",
+                    source.at(("hosts", name, "jump")),
+                )
+            )
     return problems

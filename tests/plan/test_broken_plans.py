@@ -6,6 +6,7 @@ word (file:line:column included). A new broken plan without an entry here fails 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -102,13 +103,15 @@ EXPECTED: dict[str, list[str]] = {
         "missing-phases.yaml:1:1: error: missing required field 'phases' (add phases: ...)",
     ],
     "output-nobody-produces.yaml": [
-        "output-nobody-produces.yaml:20:18: error: step join-cluster: '{{ outputs.read-fingerprint.fingerprnt }}'"
-        ": no step produces output 'fingerprnt' (step read-fingerprint declares: fingerprint) "
+        "output-nobody-produces.yaml:20:18: error: step join-cluster: "
+        "'{{ outputs.read-fingerprint.fingerprnt }}': no step produces output 'fingerprnt' "
+        "(step read-fingerprint declares: fingerprint) "
         "(declare it under outputs: of the step that makes it)",
     ],
     "output-of-later-step.yaml": [
-        "output-of-later-step.yaml:13:18: error: step join-cluster: '{{ outputs.read-fingerprint.fingerprint }}'"
-        ": step read-fingerprint does not run before this step (add read-fingerprint to depends_on)",
+        "output-of-later-step.yaml:13:18: error: step join-cluster: "
+        "'{{ outputs.read-fingerprint.fingerprint }}': step read-fingerprint does not run before this step "
+        "(add read-fingerprint to depends_on)",
     ],
     "proxmox-host-without-endpoint.yaml": [
         "proxmox-host-without-endpoint.yaml:11:15: error: step list-cts: inventory 'lab' has no Proxmox "
@@ -135,8 +138,9 @@ EXPECTED: dict[str, list[str]] = {
         "this step's secrets (declared: PSK) (declare it under secrets: with env:NAME or file:PATH)",
     ],
     "top-level-list.yaml": [
-        "top-level-list.yaml:1:1: error: the file holds a list, not a mapping: a plan is a mapping with name, "
-        "title, inventory and phases (start with 'name: ...' at the left margin; see 'Plan format')",
+        "top-level-list.yaml:1:1: error: the file holds a list, not a mapping: "
+        "a plan is a mapping with name, title, inventory and phases "
+        "(start with 'name: ...' at the left margin; see 'Plan format')",
     ],
     "unknown-check-field.yaml": [
         "unknown-check-field.yaml:17:13: error: step check-pools: unknown field 'stdout_contain' "
@@ -191,7 +195,7 @@ LOADS_WITH_WARNING = {"window-step-without-estimate.yaml"}
 LEAKED_VALUES = ("0123456789abcdef0123456789abcdef", "hunter2hunter2", "5f1b2c3d-aaaa-bbbb-cccc-0123456789ab")
 
 
-def _rendered(problems: list[object]) -> list[str]:
+def _rendered(problems: Sequence[object]) -> list[str]:
     return [str(p).replace(f"{BROKEN}/", "") for p in problems]
 
 
