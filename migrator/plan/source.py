@@ -73,7 +73,12 @@ _RESOLVE = _Loader("")
 def _scalar(node: yaml.ScalarNode) -> Any:
     if node.tag == "tag:yaml.org,2002:timestamp":
         return node.value
-    return _RESOLVE.construct_object(node, deep=True)
+    try:
+        return _RESOLVE.construct_object(node, deep=True)
+    finally:
+        # PyYAML caches every constructed node; a long-lived process (the TUI) must not grow.
+        _RESOLVE.constructed_objects.clear()
+        _RESOLVE.recursive_objects.clear()
 
 
 _MAX_NODES = 200_000  # alias bombs ("billion laughs") stop here
