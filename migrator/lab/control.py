@@ -1,0 +1,410 @@
+"""Bring the lab up and down: per host an sshd in its own mount namespace, a fakepve API.
+
+``up`` is idempotent: what runs is left alone, what died is restarted, keys and state
+already made are kept. Every process started is recorded in ``DIR/pids.json`` with the
+command line it was started with, and ``down`` stops exactly those (plus the daemons the
+stand-in ``systemctl`` started, recorded in each host's state).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import migrator
+from migrator.errors import LabError
+from migrator.lab import sshd as sshd_mod
+from migrator.lab import state as host_state
+from migrator.lab.inventory_file import write_inventory
+from migrator.lab.layout import (
+    CONTAINER_BINDS,
+    EXTRA_SSH_PORT,
+    HOST_BINDS,
+    HOSTS,
+    PVE_PORT,
+    SSH_PORT,
+    STANDIN_DIR,
+    LabHost,
+    LabPaths,
+    host,
+    read_json,
+    write_json,
+)
+from migrator.lab.procs import stop_recorded_daemons
+from migrator.lab.standins import TOOLS
+
+PVE_START_TIMEOUT = 20.0
+TOKEN_ID = "root@pam!migrator"
+
+
+@dataclass(frozen=True)
+class ProcessInfo:
+    key: str
+    pid: int
+    running: bool
+
+
+def require_root() -> None:
+    if os.geteuid() != 0:
+        raise LabError(
+            "the lab needs root: each host's sshd runs in its own mount namespace with bind mounts",
+            hint="run `migrator lab up` as root (sudo), or inside a user namespace "
+            "(unshare --user --map-root-user --mount ...)",
+        )
+    for tool in ("unshare", "mount", "stunnel"):
+        if shutil.which(tool) is None:
+            raise LabError(f"{tool} not found", hint="apt-get install util-linux mount stunnel4")
+
+
+class Lab:
+    """The lab in ``directory`` (default ``.lab/``)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.paths = LabPaths(directory)
+
+    # ------------------------------------------------------------ processes
+
+    def _pids(self) -> dict[str, dict[str, object]]:
+        data = read_json(self.paths.pids, {})
+        assert isinstance(data, dict)
+        return data
+
+    def _record(self, key: str, pid: int, argv: list[str]) -> None:
+        pids = self._pids()
+        pids[key] = {"pid": pid, "argv": argv}
+        write_json(self.paths.pids, pids)
+
+    def _forget(self, key: str) -> None:
+        pids = self._pids()
+        pids.pop(key, None)
+        write_json(self.paths.pids, pids)
+
+    def running(self, key: str) -> int | None:
+        """The PID of ``key`` if it still runs the command recorded for it."""
+        entry = self._pids().get(key)
+        if entry is None:
+            return None
+        pid = int(str(entry["pid"]))
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            return None
+        # A recycled PID runs something else: compare the config file argument we passed.
+        argv = [str(a) for a in entry["argv"]]  # type: ignore[attr-defined]
+        # sshd rewrites its process title ("sshd: /usr/sbin/sshd -D -e -f CFG [listener] ..."):
+        # look for the config path anywhere in it.
+        if not sshd_mod.alive(pid) or argv[-1].encode() not in b" ".join(cmdline):
+            return None
+        return pid
+
+    def status(self) -> list[ProcessInfo]:
+        return [
+            ProcessInfo(key, int(str(v["pid"])), self.running(key) is not None)
+            for key, v in self._pids().items()
+        ]
+
+    # ------------------------------------------------------------ up
+
+    def up(self) -> list[str]:
+        """Start what is not running; returns one line per host."""
+        require_root()
+        sshd_mod.require_tools()
+        self.paths.dir.mkdir(parents=True, exist_ok=True)
+        self._write_standins()
+        if not self.paths.client_key.exists():
+            sshd_mod.keygen(self.paths.client_key)
+        for lab_host in HOSTS:
+            self._prepare_host(lab_host)
+        if not self.paths.clusters.exists():
+            off2 = host_state.load(self.paths.state_dir("off2"))
+            write_json(self.paths.clusters, {"off-free": {"members": ["off2"], "storages": off2["storages"]}})
+        lines = []
+        for lab_host in HOSTS:
+            started = []
+            if self.running(f"sshd:{lab_host.name}") is None:
+                self.start_sshd(lab_host)
+                started.append("sshd")
+            if lab_host.proxmox and self.running(f"pve:{lab_host.name}") is None:
+                self._start_pve(lab_host)
+                started.append("fakepve")
+            what = f"started {', '.join(started)}" if started else "already running"
+            lines.append(f"{lab_host.name:5} {lab_host.address}:{SSH_PORT}  {what}")
+        self.write_known_hosts()
+        write_inventory(self.paths, TOKEN_ID)
+        return lines
+
+    def _write_standins(self) -> None:
+        """One tiny script per tool; all run the same dispatcher with this interpreter."""
+        self.paths.bin.mkdir(parents=True, exist_ok=True)
+        repo = Path(migrator.__file__).resolve().parent.parent
+        script = (
+            f"#!{sys.executable}\n"
+            "# migrator lab stand-in: see migrator/lab/standins (a fake of the real tool)\n"
+            "import sys\n"
+            f"sys.path.insert(0, {str(repo)!r})\n"
+            "from migrator.lab.standins.main import main\n"
+            "sys.exit(main(sys.argv))\n"
+        )
+        for tool in TOOLS:
+            path = self.paths.bin / tool
+            if not path.exists() or path.read_text(encoding="utf-8") != script:
+                path.write_text(script, encoding="utf-8")
+                path.chmod(0o755)
+
+    def _prepare_host(self, lab_host: LabHost) -> None:
+        name = lab_host.name
+        root = self.paths.root(name)
+        for bound in HOST_BINDS:
+            (root / bound.lstrip("/")).mkdir(parents=True, exist_ok=True)
+            # The mount point must exist on the machine: an empty directory, nothing else.
+            Path(bound).mkdir(parents=True, exist_ok=True)
+        state_dir = self.paths.state_dir(name)
+        write_json(
+            state_dir / "host.json",
+            {"name": name, "lab_dir": str(self.paths.dir), "address": lab_host.address, "node": name},
+        )
+        if not host_state.state_file(state_dir).exists():
+            initial = host_state.initial(name, lab_host.profile)
+            host_state.save(state_dir, initial)
+            for dataset in initial["datasets"]:
+                if dataset.split("/")[0] in ("zfs-hdd", "zfs-nvme"):
+                    (root / dataset).mkdir(parents=True, exist_ok=True)
+        for ctid in lab_host.containers:
+            self.prepare_container(name, ctid)
+        directory = self.paths.host_dir(name)
+        if not (directory / "host_ed25519").exists():
+            sshd_mod.keygen(directory / "host_ed25519")
+        if lab_host.proxmox:
+            self._prepare_pve(lab_host)
+
+    def prepare_container(self, name: str, ctid: int) -> None:
+        ct_dir = self.paths.state_dir(name) / "ct" / str(ctid)
+        for bound in CONTAINER_BINDS:
+            (ct_dir / "root" / bound.lstrip("/")).mkdir(parents=True, exist_ok=True)
+        ct_state = ct_dir / "root" / "var/lib/migrator-lab"
+        write_json(
+            ct_state / "host.json",
+            {"name": f"{name}/ct:{ctid}", "lab_dir": str(self.paths.dir), "host": name, "ctid": ctid},
+        )
+        if not host_state.state_file(ct_state).exists():
+            host_state.save(ct_state, host_state.container_state(ctid))
+
+    def _boot_script(self, lab_host: LabHost) -> Path:
+        """Bind the host's own directories, then exec sshd (argv), all in the new namespace."""
+        root = self.paths.root(lab_host.name)
+        binds = [f"mount --bind {root}{p} {p}" for p in HOST_BINDS]
+        binds.append(f"mount --bind {self.paths.bin} {STANDIN_DIR}")
+        script = self.paths.host_dir(lab_host.name) / "boot.sh"
+        script.write_text("#!/bin/sh\nset -e\n" + "\n".join(binds) + '\nexec "$@"\n', encoding="utf-8")
+        return script
+
+    def start_sshd(self, lab_host: LabHost) -> int:
+        directory = self.paths.host_dir(lab_host.name)
+        (directory / "home").mkdir(exist_ok=True)
+        authorized = directory / "authorized_keys"
+        authorized.write_text(
+            self.paths.client_key.with_name("client_ed25519.pub").read_text(), encoding="utf-8"
+        )
+        config = directory / "sshd_config"
+        ports = [SSH_PORT] + ([EXTRA_SSH_PORT] if _port_free(lab_host.address, EXTRA_SSH_PORT) else [])
+        sshd_mod.write_config(
+            config,
+            address=lab_host.address,
+            ports=ports,
+            host_key=directory / "host_ed25519",
+            authorized_keys=authorized,
+            pid_file=directory / "sshd.pid",
+            home=directory / "home",
+        )
+        wrapper = [
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "/bin/sh",
+            str(self._boot_script(lab_host)),
+        ]
+        pid = sshd_mod.launch(config, directory / "sshd.log", wrapper=wrapper)
+        self._record(f"sshd:{lab_host.name}", pid, [str(sshd_mod.SSHD), "-D", "-e", "-f", str(config)])
+        return pid
+
+    def stop_sshd(self, name: str) -> None:
+        pid = self.running(f"sshd:{name}")
+        if pid is not None:
+            sshd_mod.kill_family(pid)
+        self._forget(f"sshd:{name}")
+
+    def write_known_hosts(self) -> None:
+        lines = [
+            sshd_mod.known_hosts_line(h.address, SSH_PORT, self.paths.host_dir(h.name) / "host_ed25519.pub")
+            for h in HOSTS
+        ]
+        self.paths.known_hosts.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    # ------------------------------------------------------------ fakepve
+
+    def _prepare_pve(self, lab_host: LabHost) -> None:
+        pve_dir = self.paths.pve_dir(lab_host.name)
+        pve_dir.mkdir(parents=True, exist_ok=True)
+        pve_dir.chmod(0o700)
+        for secret_file in (self.paths.token_file(lab_host.name), pve_dir / "password"):
+            if not secret_file.exists():
+                fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w") as out:
+                    out.write(secrets.token_hex(16) + "\n")
+        if not (pve_dir / "fakepve.crt").exists():
+            from fakepve.certs import make_cert
+
+            make_cert(str(pve_dir), hosts=(lab_host.address,))
+            shutil.copyfile(pve_dir / "fakepve.crt", self.paths.ca_file(lab_host.name))
+        self.install_node_cert(lab_host.name)
+
+    def install_node_cert(self, name: str) -> None:
+        """A Proxmox node has /etc/pve/local/pve-ssl.pem: the API's certificate (fingerprints agree)."""
+        if host_state.load(self.paths.state_dir(name)).get("profile") != "pve":
+            return
+        local = self.paths.root(name) / "etc/pve/local"
+        local.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(self.paths.pve_dir(name) / "fakepve.crt", local / "pve-ssl.pem")
+
+    def _start_pve(self, lab_host: LabHost) -> int:
+        pve_dir = self.paths.pve_dir(lab_host.name)
+        config = pve_dir / "config.json"
+        write_json(
+            config,
+            {
+                "address": lab_host.address,
+                "port": PVE_PORT,
+                "node": lab_host.name,
+                "token_id": TOKEN_ID,
+                "token_file": str(self.paths.token_file(lab_host.name)),
+                "password_file": str(pve_dir / "password"),
+                "cert": str(pve_dir / "fakepve.crt"),
+                "key": str(pve_dir / "fakepve.key"),
+                "state_file": str(host_state.state_file(self.paths.state_dir(lab_host.name))),
+                "clusters_file": str(self.paths.clusters),
+                "faults_file": str(self.paths.faults(lab_host.name)),
+                "guests": [
+                    {"vmid": ctid, "name": f"ct{ctid}"}
+                    for ctid in lab_host.containers
+                    if lab_host.profile == "pve"
+                ],
+            },
+        )
+        log = pve_dir / "fakepve.log"
+        argv = [sys.executable, "-m", "migrator.lab.pve", str(config)]
+        with log.open("ab") as out:
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+                start_new_session=True,
+                cwd=str(Path(migrator.__file__).parent.parent),
+            )
+        deadline = time.monotonic() + PVE_START_TIMEOUT
+        while time.monotonic() < deadline:
+            if not _port_free(lab_host.address, PVE_PORT):
+                self._record(f"pve:{lab_host.name}", proc.pid, argv)
+                return proc.pid
+            if proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        proc.kill()
+        proc.wait()
+        raise LabError(
+            f"fakepve for {lab_host.name} did not start:\n{log.read_text(errors='replace')[-2000:]}"
+        )
+
+    # ------------------------------------------------------------ physical effects
+
+    def reinstall(self, name: str) -> str:
+        """A fresh Proxmox install on ``name``: new state and files, new host key, sshd restarted."""
+        lab_host = host(name)
+        self.stop_sshd(name)
+        stop_recorded_daemons(self.paths.state_dir(name))
+        shutil.rmtree(self.paths.root(name), ignore_errors=False)
+        state_dir = self.paths.state_dir(name)
+        state_dir.mkdir(parents=True)
+        fresh = host_state.fresh_pve(name)
+        fresh["routes"] = host_state.routes(name)
+        host_state.save(state_dir, fresh)
+        clusters = read_json(self.paths.clusters, {})
+        assert isinstance(clusters, dict)
+        for record in clusters.values():
+            if name in record.get("members", []):
+                record["members"].remove(name)
+        write_json(self.paths.clusters, clusters)
+        self._prepare_host(lab_host)
+        interfaces = self.paths.root(name) / "etc/network/interfaces"
+        interfaces.write_text(
+            "auto lo\niface lo inet loopback\n\niface eno1 inet manual\n\n"
+            "auto vmbr0\niface vmbr0 inet static\n"
+            f"\taddress {lab_host.address}/24\n\tgateway 127.0.1.254\n\tbridge-ports eno1\n"
+            "\tbridge-stp off\n\tbridge-fd 0\n",
+            encoding="utf-8",
+        )
+        sshd_mod.keygen(self.paths.host_dir(name) / "host_ed25519")
+        if lab_host.proxmox:
+            self.install_node_cert(name)
+        self.start_sshd(lab_host)
+        return self.host_key_fingerprint(name)
+
+    def reboot(self, name: str, pause: float = 1.0) -> None:
+        """sshd goes away for ``pause`` seconds and comes back (daemons do not survive it)."""
+        self.stop_sshd(name)
+        stop_recorded_daemons(self.paths.state_dir(name))
+        time.sleep(pause)
+        self.start_sshd(host(name))
+
+    def host_key_fingerprint(self, name: str) -> str:
+        result = subprocess.run(
+            ["ssh-keygen", "-lf", str(self.paths.host_dir(name) / "host_ed25519.pub")],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        return result.stdout.split()[1]
+
+    # ------------------------------------------------------------ down
+
+    def down(self) -> list[str]:
+        """Stop every process ``up`` (or a stand-in, or a fault) started; returns what was stopped."""
+        stopped = []
+        for key in list(self._pids()):
+            pid = self.running(key)
+            if pid is not None:
+                sshd_mod.kill_family(pid)
+                stopped.append(f"{key} (pid {pid})")
+            self._forget(key)
+        for lab_host in HOSTS:
+            stopped += stop_recorded_daemons(self.paths.state_dir(lab_host.name))
+        return stopped
+
+    def record_extra(self, key: str, pid: int, argv: list[str]) -> None:
+        """For other lab parts (fault squatters): stopped by ``down`` like the rest."""
+        self._record(key, pid, argv)
+
+    def stop_extra(self, key: str) -> None:
+        pid = self.running(key)
+        if pid is not None:
+            sshd_mod.kill_family(pid)
+        self._forget(key)
+
+
+def _port_free(address: str, port: int) -> bool:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((address, port))
+        except OSError:
+            return False
+    return True

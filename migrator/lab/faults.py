@@ -1,0 +1,126 @@
+"""Fault knobs: make one lab host misbehave the way production once did.
+
+Faults are stored per host in ``DIR/hosts/NAME/faults.json`` (the stand-ins read them on
+every call); two need processes or keys changed right away: ``host-key-changed`` (a new
+sshd host key) and ``stunnel-port-busy`` (a squatter bound on the stunnel accept ports).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from migrator.errors import LabError
+from migrator.lab import sshd as sshd_mod
+from migrator.lab.control import Lab
+from migrator.lab.layout import HOSTS, host, read_json, write_json
+
+FAULTS: dict[str, str] = {
+    "degraded-pool": "a disk of each redundant pool is FAULTED (zpool status DEGRADED)",
+    "stale-rpool": "an old pool named rpool waits in `zpool import` (first boot after a reinstall)",
+    "missing-nvme": "the NVMe disks are gone (bifurcation, dead card): UNAVAIL in pools, not in lsblk",
+    "zfs-labels": "reused devices carry old ZFS labels: zpool create fails until `zpool labelclear -f`",
+    "stunnel-port-busy": "something already listens on the stunnel accept ports",
+    "route-missing": "the private route (vmbr1, 10.0.0.0/8) is missing from `ip route`",
+    "host-key-changed": "the host presents a different SSH host key than the one pinned",
+    "cluster-no-quorum": "the cluster lost quorum (pvecm status: Quorate: No; API writes refused)",
+}
+
+SQUATTER = (
+    "import socket,sys,time\n"
+    "socks=[]\n"
+    "for spec in sys.argv[2:]:\n"
+    "    a,p=spec.rsplit(':',1); s=socket.socket(); s.bind((a,int(p))); s.listen(); socks.append(s)\n"
+    "print('bound',flush=True)\n"
+    "while True: time.sleep(3600)\n"
+)
+_ACCEPT = re.compile(r"^\s*accept\s*=\s*(\S+)\s*$", re.M)
+
+
+def _check(name: str, fault: str | None) -> None:
+    if name not in {h.name for h in HOSTS}:
+        raise LabError(f"no lab host '{name}'", hint=f"lab hosts: {', '.join(h.name for h in HOSTS)}")
+    if fault is not None and fault not in FAULTS:
+        raise LabError(
+            f"unknown fault '{fault}'", hint=f"faults: {', '.join(FAULTS)} (see `migrator lab faults`)"
+        )
+
+
+def active_faults(lab: Lab, name: str) -> list[str]:
+    data = read_json(lab.paths.faults(name), [])
+    assert isinstance(data, list)
+    return [str(item) for item in data]
+
+
+def accept_addresses(lab: Lab, name: str) -> list[str]:
+    """``address:port`` of every stunnel ``accept`` on the host and in its containers (loopback)."""
+    root = lab.paths.root(name)
+    confs = list((root / "etc/stunnel").glob("*.conf"))
+    confs += list(root.glob("var/lib/migrator-lab/ct/*/root/etc/stunnel/*.conf"))
+    found = []
+    for conf in confs:
+        for value in _ACCEPT.findall(conf.read_text(encoding="utf-8", errors="replace")):
+            address, _, port = value.rpartition(":")
+            # A bare port binds every address; the squatter holds 127.0.0.1 of it, which blocks that too.
+            found.append(f"{address if address.startswith('127.') else '127.0.0.1'}:{port}")
+    return sorted(set(found))
+
+
+def set_fault(lab: Lab, name: str, fault: str) -> str:
+    _check(name, fault)
+    faults = active_faults(lab, name)
+    if fault in faults:
+        return f"{fault} already set on {name}"
+    if fault == "host-key-changed":
+        key = lab.paths.host_dir(name) / "host_ed25519"
+        for suffix in ("", ".pub"):
+            shutil.copyfile(f"{key}{suffix}", f"{key}.before-fault{suffix}")
+        sshd_mod.keygen(key)
+        lab.stop_sshd(name)
+        lab.start_sshd(host(name))
+    elif fault == "stunnel-port-busy":
+        _squat(lab, name)
+    write_json(lab.paths.faults(name), [*faults, fault])
+    return f"{fault} set on {name}: {FAULTS[fault]}"
+
+
+def _squat(lab: Lab, name: str) -> None:
+    addresses = accept_addresses(lab, name)
+    if not addresses:
+        raise LabError(
+            f"no stunnel accept address on {name}",
+            hint="write /etc/stunnel/off.conf on the host or one of its containers first",
+        )
+    argv = [sys.executable, "-c", SQUATTER, str(lab.paths.dir), *addresses]
+    log = lab.paths.host_dir(name) / "squatter.log"
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True
+        )
+    deadline = time.monotonic() + 5
+    while b"bound" not in log.read_bytes() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if proc.poll() is not None:
+        raise LabError(f"could not bind {', '.join(addresses)}: {log.read_text(errors='replace')[-300:]}")
+    lab.record_extra(f"squatter:{name}", proc.pid, argv)
+
+
+def clear_fault(lab: Lab, name: str, fault: str | None = None) -> list[str]:
+    _check(name, fault)
+    faults = active_faults(lab, name)
+    cleared = [f for f in faults if fault is None or f == fault]
+    for item in cleared:
+        if item == "host-key-changed":
+            key = lab.paths.host_dir(name) / "host_ed25519"
+            for suffix in ("", ".pub"):
+                Path(f"{key}.before-fault{suffix}").replace(f"{key}{suffix}")
+            lab.stop_sshd(name)
+            lab.start_sshd(host(name))
+        elif item == "stunnel-port-busy":
+            lab.stop_extra(f"squatter:{name}")
+    write_json(lab.paths.faults(name), [f for f in faults if f not in cleared])
+    return cleared

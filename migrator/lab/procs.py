@@ -1,0 +1,70 @@
+"""Daemons the stand-ins start (stunnel through ``systemctl``), recorded so ``down`` stops them.
+
+A stand-in records ``{"pid", "argv"}`` for each daemon in the host's (or container's)
+state under ``units``; a PID is only signalled while its command line still matches, so a
+recycled PID is never killed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+
+def cmdline(pid: int) -> list[str]:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+
+
+def matches(pid: int, argv: list[str]) -> bool:
+    """Whether ``pid`` still runs ``argv`` (and is not a zombie)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return False
+    return stat[0] != "Z" and cmdline(pid) == argv
+
+
+def terminate(pid: int, argv: list[str], timeout: float = 3.0) -> bool:
+    """SIGTERM then SIGKILL ``pid`` if it still runs ``argv``; whether it was running."""
+    if not matches(pid, argv):
+        return False
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not matches(pid, argv):
+            return True
+        time.sleep(0.02)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return True
+    return True
+
+
+def _state_files(state_dir: Path) -> list[Path]:
+    files = [state_dir / "state.json"]
+    files += sorted(state_dir.glob("ct/*/root/var/lib/migrator-lab/state.json"))
+    return [f for f in files if f.exists()]
+
+
+def stop_recorded_daemons(state_dir: Path) -> list[str]:
+    """Stop the daemons recorded in a host's state and its containers' states."""
+    stopped = []
+    for path in _state_files(state_dir):
+        state: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        for unit, info in state.get("units", {}).items():
+            pid, argv = info.get("pid"), info.get("argv")
+            if pid and argv and terminate(int(pid), list(argv)):
+                stopped.append(f"{unit} (pid {pid})")
+    return stopped

@@ -1,0 +1,30 @@
+"""Stand-ins (fakes) for the tools that cannot run on the lab machine: ZFS, Proxmox, systemd.
+
+Each is a tiny script in ``DIR/standins`` (bound over /usr/local/sbin on every lab host)
+that runs :func:`migrator.lab.standins.main.main`, which dispatches on ``argv[0]``. They
+keep per-host state in /var/lib/migrator-lab and print what the real tools print (the
+formats recorded in ``tests/data/checks``), so the same checks read lab and production.
+"""
+
+from __future__ import annotations
+
+TOOLS: tuple[str, ...] = (
+    "zpool",
+    "zfs",
+    "pvecm",
+    "pvesm",
+    "pveam",
+    "pct",
+    "pveversion",
+    "systemctl",
+    "syncoid",
+    "sanoid",
+    "smartctl",
+    "apt-get",
+    "apt",
+    "adduser",
+    "parted",
+    "lsblk",
+    "ip",
+    "ifreload",
+)

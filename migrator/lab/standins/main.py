@@ -1,0 +1,55 @@
+"""The one entry point of every stand-in tool: dispatch on the name it was called by."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+from migrator.lab.standins.context import Context, ToolError, make_context
+
+
+def _handlers() -> dict[str, Callable[[Context], int]]:
+    # Imported here so each call loads only what dispatching needs.
+    from migrator.lab.standins import pvetools, system, zfs
+
+    return {
+        "zpool": zfs.zpool,
+        "zfs": zfs.zfs,
+        "pvecm": pvetools.pvecm,
+        "pvesm": pvetools.pvesm,
+        "pveam": pvetools.pveam,
+        "pct": pvetools.pct,
+        "pveversion": pvetools.pveversion,
+        "systemctl": system.systemctl,
+        "syncoid": zfs.syncoid,
+        "sanoid": zfs.sanoid,
+        "smartctl": system.smartctl,
+        "apt-get": system.apt_get,
+        "apt": system.apt_get,
+        "adduser": system.adduser,
+        "parted": system.parted,
+        "lsblk": system.lsblk,
+        "ip": system.ip,
+        "ifreload": system.ifreload,
+    }
+
+
+PVE_ONLY = {"pvecm", "pvesm", "pveam", "pct", "pveversion"}
+
+
+def main(argv: list[str]) -> int:
+    ctx = make_context(argv)
+    try:
+        state = ctx.load()
+        profile = state.get("profile")
+        zfs_missing = ctx.tool in ("zpool", "zfs", "syncoid", "sanoid") and profile in ("debian", "container")
+        if (ctx.tool in PVE_ONLY and profile != "pve") or zfs_missing:
+            # Not installed on this (lab) machine: what bash says for a missing command.
+            raise ToolError(f"bash: {ctx.tool}: command not found", 127)
+        return _handlers()[ctx.tool](ctx)
+    except ToolError as exc:
+        if exc.message:
+            sys.stderr.write(exc.message.rstrip("\n") + "\n")
+        return exc.code
+    except BrokenPipeError:
+        return 141

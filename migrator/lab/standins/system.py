@@ -1,0 +1,372 @@
+"""Fake ``systemctl``, ``ip route``, ``lsblk``, ``smartctl``, ``parted``, ``apt-get``, ``adduser``.
+
+``systemctl`` starts the real stunnel for ``stunnel@NAME`` with the host's (or container's)
+``/etc/stunnel/NAME.conf`` and records its PID, so ``is-active`` tells the truth and
+``migrator lab down`` stops it. ``ip`` fakes only the routing table (the fault route-missing
+drops the private route); every other ``ip`` command runs the real one.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from migrator.lab.procs import cmdline, matches, terminate
+from migrator.lab.standins.context import Context, ToolError, out
+from migrator.lab.standins.devices import SECTOR, resolve, short, visible_disks
+
+ALWAYS_ACTIVE = {"ssh", "sshd", "cron", "networking", "systemd-timesyncd"}
+PVE_ACTIVE = {"pve-cluster", "pveproxy", "pvedaemon", "pvestatd"}
+START_GRACE = 0.6  # seconds a started daemon must survive to count as started
+
+
+def _unit(name: str) -> str:
+    return name.removesuffix(".service")
+
+
+def _unit_state(ctx: Context, state: dict[str, Any], unit: str) -> tuple[str, int]:
+    """(``is-active`` word, exit code) of ``unit``."""
+    info = state.get("units", {}).get(unit)
+    if info is not None:
+        if info.get("pid"):
+            return ("active", 0) if matches(int(info["pid"]), info["argv"]) else ("failed", 3)
+        return (str(info.get("state", "inactive")), 0 if info.get("state") == "active" else 3)
+    pve = state.get("profile") == "pve"
+    if unit in ALWAYS_ACTIVE or (pve and unit in PVE_ACTIVE) or (unit == "corosync" and state.get("cluster")):
+        return "active", 0
+    known = (
+        unit.startswith(("stunnel@", "apache2@"))
+        or (Path("/etc/systemd/system") / f"{unit}.service").exists()
+    )
+    return "inactive", 3 if known else 4
+
+
+def _start_stunnel(ctx: Context, state: dict[str, Any], unit: str) -> int:
+    instance = unit.split("@", 1)[1]
+    conf = Path(f"/etc/stunnel/{instance}.conf")
+    if not conf.exists():
+        raise ToolError(
+            f"Job for {unit}.service failed because the control process exited with error code.", 1
+        )
+    runtime = Path(f"/run/stunnel-{instance}")
+    runtime.mkdir(exist_ok=True)
+    runtime.chmod(0o775)
+    if shutil.which("stunnel") is None:
+        raise ToolError("stunnel not found: apt-get install stunnel4", 1)
+    log_dir = ctx.state_dir / "journal"
+    log_dir.mkdir(exist_ok=True)
+    with (log_dir / f"{unit}.log").open("ab") as log:
+        proc = subprocess.Popen(
+            ["stunnel", str(conf)], stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
+        )
+    time.sleep(START_GRACE)
+    code = proc.poll()
+    pid = proc.pid
+    if code == 0:  # stunnel daemonized (no foreground=yes): its pid file names the daemon
+        pid_line = re.search(r"^\s*pid\s*=\s*(\S+)", conf.read_text(), re.M)
+        pid_file = Path(pid_line.group(1)) if pid_line else None
+        pid = int(pid_file.read_text().strip()) if pid_file and pid_file.exists() else 0
+    if code not in (None, 0) or not pid:
+        state["units"][unit] = {"state": "failed"}
+        raise ToolError(
+            f"Job for {unit}.service failed because the control process exited with error code.\n"
+            f'See "systemctl status {unit}.service" and "journalctl -xeu {unit}.service" for details.',
+            1,
+        )
+    state["units"][unit] = {"pid": pid, "argv": cmdline(pid), "since": time.time(), "enabled": True}
+    return 0
+
+
+def _stop(state: dict[str, Any], unit: str) -> None:
+    info = state["units"].get(unit, {})
+    if info.get("pid"):
+        terminate(int(info["pid"]), info["argv"])
+    state["units"][unit] = {"state": "inactive", "enabled": info.get("enabled", False)}
+
+
+def systemctl(ctx: Context) -> int:
+    args = [a for a in ctx.args if a not in ("--", "--quiet", "-q", "--no-pager", "--now")]
+    now = "--now" in ctx.args
+    if not args:
+        raise ToolError("systemctl: missing verb", 1)
+    verb, units = args[0], [_unit(u) for u in args[1:] if not u.startswith("-")]
+    with ctx.locked() as state:
+        state.setdefault("units", {})
+        if verb in ("is-active", "status"):
+            code = 0
+            for unit in units:
+                word, unit_code = _unit_state(ctx, state, unit)
+                out(word if verb == "is-active" else f"● {unit}.service\n     Active: {word}")
+                code = code or unit_code
+            return code
+        if verb == "is-enabled":
+            enabled = state["units"].get(units[0], {}).get("enabled")
+            out("enabled" if enabled else "disabled")
+            return 0 if enabled else 1
+        if verb in ("daemon-reload", "reset-failed"):
+            return 0
+        if verb == "list-units":
+            failed = [u for u in state["units"] if _unit_state(ctx, state, u)[0] == "failed"]
+            out(
+                "\n".join(f"● {u}.service loaded failed failed" for u in failed)
+                + f"\n{len(failed)} loaded units listed."
+            )
+            return 0
+        if verb == "show":
+            prop = args[args.index("-p") + 1] if "-p" in args else "ActiveState"
+            info = state["units"].get(units[0], {})
+            since = (
+                time.strftime("%a %Y-%m-%d %H:%M:%S UTC", time.gmtime(info["since"]))
+                if "since" in info
+                else ""
+            )
+            value = since if prop == "ActiveEnterTimestamp" else _unit_state(ctx, state, units[0])[0]
+            out(value if "--value" in ctx.args else f"{prop}={value}")
+            return 0
+        for unit in units:
+            if unit == "networking" and verb in ("restart", "reload"):
+                _reload_network(state)
+            elif verb in ("enable", "disable"):
+                state["units"].setdefault(unit, {"state": "inactive"})["enabled"] = verb == "enable"
+                if now and verb == "enable":
+                    _start(ctx, state, unit)
+                elif now:
+                    _stop(state, unit)
+            elif verb in ("start", "restart", "reload", "try-restart"):
+                if verb != "start" or _unit_state(ctx, state, unit)[0] != "active":
+                    _stop(state, unit)
+                    _start(ctx, state, unit)
+            elif verb == "stop":
+                _stop(state, unit)
+            else:
+                raise ToolError(f"Unknown command verb {verb}.", 1)
+    return 0
+
+
+def _start(ctx: Context, state: dict[str, Any], unit: str) -> None:
+    if unit.startswith("stunnel@"):
+        _start_stunnel(ctx, state, unit)
+    else:
+        enabled = state["units"].get(unit, {}).get("enabled", False)
+        state["units"][unit] = {"state": "active", "since": time.time(), "enabled": enabled}
+
+
+# --------------------------------------------------------------------------- network
+
+
+def _reload_network(state: dict[str, Any]) -> None:
+    """Routes from /etc/network/interfaces: each iface's subnet, its gateway, post-up routes."""
+    path = Path("/etc/network/interfaces")
+    if not path.exists():
+        return
+    routes, iface = [], ""
+    for raw in path.read_text().splitlines():
+        line = raw.strip()
+        if line.startswith("iface "):
+            iface = line.split()[1]
+        elif line.startswith("address ") and "/" in line:
+            address, bits = line.split()[1].split("/")
+            import ipaddress
+
+            net = ipaddress.ip_network(f"{address}/{bits}", strict=False)
+            routes.append(f"{net} dev {iface} proto kernel scope link src {address}")
+        elif line.startswith("gateway "):
+            routes.insert(0, f"default via {line.split()[1]} dev {iface} proto kernel onlink")
+        elif (m := re.search(r"ip route add (\S+) (.*?)\s*(\|\||$)", line)) and line.startswith(
+            ("post-up", "up")
+        ):
+            routes.append(f"{m.group(1)} {m.group(2)}")
+    state["routes"] = routes
+
+
+def ip(ctx: Context) -> int:
+    words = [a for a in ctx.args if a not in ("-4", "-6")]
+    if words and words[0] in ("route", "r", "ro") and (len(words) == 1 or words[1] in ("list", "show", "ls")):
+        routes = ctx.load().get("routes", [])
+        if "route-missing" in ctx.faults():
+            routes = [r for r in routes if " dev vmbr1 " not in f" {r} " and not r.startswith("10.")]
+        out("\n".join(routes))
+        return 0
+    real = next(
+        (p for p in ("/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip") if os.path.exists(p)), "ip"
+    )
+    os.execv(real, [real, *ctx.args])
+    return 127
+
+
+def ifreload(ctx: Context) -> int:
+    with ctx.locked() as state:
+        _reload_network(state)
+    return 0
+
+
+# --------------------------------------------------------------------------- disks
+
+
+def lsblk(ctx: Context) -> int:
+    state = ctx.load()
+    disks = visible_disks(state, ctx.faults())
+    out("NAME        MAJ:MIN RM   SIZE RO TYPE MOUNTPOINTS")
+    for number, (name, disk) in enumerate(sorted(disks.items())):
+        out(
+            f"{name:<11} {8 if name.startswith('sd') else 259}:{number * 16:<3} 0 "
+            f"{_size(int(disk['size'])):>6}  0 disk "
+        )
+        for part in disk["parts"]:
+            label = f"{name}{'p' if name.startswith('nvme') else ''}{part['num']}"
+            size = (int(part["end"]) - int(part["start"]) + 1) * SECTOR
+            out(
+                f"├─{label:<9} {8 if name.startswith('sd') else 259}:{number * 16 + part['num']:<3} 0 "
+                f"{_size(size):>6}  0 part "
+            )
+    return 0
+
+
+def _size(size: float) -> str:
+    for unit in ("B", "K", "M", "G", "T"):
+        if size < 1024 or unit == "T":
+            return f"{size:.1f}{unit}".replace(".0", "")
+        size /= 1024
+    return str(size)
+
+
+def smartctl(ctx: Context) -> int:
+    device = next((a for a in ctx.args if a.startswith("/dev/")), "")
+    disks = visible_disks(ctx.load(), ctx.faults())
+    disk = disks.get(re.sub(r"^(nvme\d+)$", r"\1n1", short(device)))
+    if disk is None:
+        raise ToolError(f"Smartctl open device: {device} failed: No such device", 2)
+    out(
+        "smartctl 7.3 2022-02-28 r5338 [x86_64-linux-5.15.102-1-pve] (local build)\n\n"
+        "=== START OF INFORMATION SECTION ===\n"
+        f"Model Number:                       {disk['model']}\n"
+        f"Serial Number:                      {disk['serial']}\n"
+        f"Total NVM Capacity:                 {disk['size']:,} [{_size(disk['size'])}]\n\n"
+        "=== START OF SMART DATA SECTION ===\nSMART overall-health self-assessment test result: PASSED"
+    )
+    return 0
+
+
+def _sectors(text: str, total: int) -> int:
+    """``70g``, ``100%``, ``136316928s``, ``1MiB`` -> a sector number."""
+    match = re.fullmatch(r"([\d.]+)\s*(%|s|b|kb|mb|gb|tb|kib|mib|gib|tib|k|m|g|t)?", text.lower())
+    if match is None:
+        raise ToolError(f'Error: Invalid number: "{text}"', 1)
+    value, unit = float(match.group(1)), match.group(2) or "mb"
+    if unit == "%":
+        return min(int(total * value / 100), total - 34)
+    if unit == "s":
+        return int(value)
+    scale = {
+        "b": 1,
+        "k": 10**3,
+        "kb": 10**3,
+        "m": 10**6,
+        "mb": 10**6,
+        "g": 10**9,
+        "gb": 10**9,
+        "t": 10**12,
+        "tb": 10**12,
+        "kib": 2**10,
+        "mib": 2**20,
+        "gib": 2**30,
+        "tib": 2**40,
+    }[unit]
+    return int(value * scale / SECTOR)
+
+
+def parted(ctx: Context) -> int:
+    args = [a for a in ctx.args if a not in ("-s", "--script", "-a", "optimal")]
+    device = next((a for a in args if a.startswith("/dev/")), "")
+    words = args[args.index(device) + 1 :] if device else []
+    with ctx.locked() as state:
+        resolve(state, ctx.faults(), device)
+        disk = state["disks"][short(device)]
+        total = int(disk["size"]) // SECTOR
+        while words:
+            command = words.pop(0)
+            if command == "unit":
+                words.pop(0)
+            elif command == "print":
+                out(
+                    f"Model: ATA {disk['model']} (scsi)\nDisk {device}: {total}s\n"
+                    "Sector size (logical/physical): "
+                    "512B/4096B\nPartition Table: gpt\nDisk Flags:\n\n"
+                    "Number  Start       End           Size          "
+                    "File system  Name     Flags"
+                )
+                for part in disk["parts"]:
+                    size = int(part["end"]) - int(part["start"]) + 1
+                    out(
+                        f" {part['num']:<6} {part['start']}s{'':<4} {part['end']}s{'':<4} {size}s{'':<4} "
+                        f"{part['fs']:<12} {part['name']}"
+                    )
+            elif command == "mkpart":
+                name, fs, start, end = words[0], words[1], words[2], words[3]
+                del words[:4]
+                first, last = _sectors(start, total), _sectors(end, total) - 1
+                if any(int(p["start"]) <= last and first <= int(p["end"]) for p in disk["parts"]):
+                    raise ToolError(
+                        "Error: You requested a partition from "
+                        f"{start} to {end}.\nThe closest location we can manage is ...",
+                        1,
+                    )
+                number = max([int(p["num"]) for p in disk["parts"]] + [0]) + 1
+                disk["parts"].append({"num": number, "start": first, "end": last, "name": name, "fs": fs})
+            elif command == "resizepart":
+                number, end = int(words[0]), words[1]
+                del words[:2]
+                for part in disk["parts"]:
+                    if int(part["num"]) == number:
+                        part["end"] = _sectors(end, total) - 1
+            elif command == "mklabel":
+                words.pop(0)
+                disk["parts"] = []
+            elif command == "rm":
+                number = int(words.pop(0))
+                disk["parts"] = [p for p in disk["parts"] if int(p["num"]) != number]
+            else:
+                raise ToolError(f'Error: Unknown command "{command}"', 1)
+    return 0
+
+
+# --------------------------------------------------------------------------- packages, users
+
+
+def apt_get(ctx: Context) -> int:
+    words = [a for a in ctx.args if not a.startswith("-")]
+    if not words:
+        raise ToolError("E: No command given", 100)
+    out("Reading package lists... Done\nBuilding dependency tree... Done")
+    if words[0] == "install":
+        with ctx.locked() as state:
+            state["packages"] = sorted(set(state.get("packages", [])) | set(words[1:]))
+        out(f"{len(words) - 1} newly installed, 0 to remove and 0 not upgraded.")
+    return 0
+
+
+def adduser(ctx: Context) -> int:
+    skip_next = {"--shell", "--gecos", "--uid", "--home", "--ingroup"}
+    words: list[str] = []
+    args = iter(ctx.args)
+    for arg in args:
+        if arg in skip_next:
+            next(args, None)
+        elif not arg.startswith("-"):
+            words.append(arg)
+    with ctx.locked() as state:
+        users = state.setdefault("users", {"root": 0})
+        if len(words) == 2:  # adduser USER GROUP
+            out(f"Adding user `{words[0]}' to group `{words[1]}' ...\nDone.")
+            return 0
+        if words[0] in users:
+            raise ToolError(f"adduser: The user `{words[0]}' already exists.", 1)
+        uid = max([1000, *[u + 1 for u in users.values() if u >= 1000]])
+        users[words[0]] = uid
+        out(f"Adding user `{words[0]}' ...\nAdding new user `{words[0]}' ({uid}) with group `{words[0]}' ...")
+    return 0
