@@ -51,12 +51,19 @@ def _tools(
         raise UsageError("--confirm-manual is for lab rehearsals only", hint="use a lab inventory")
     redactor = Redactor()
     prompter = CliPrompter(console, assume_yes=yes)
+    hooks = None
+    if lab:
+        # A lab inventory lives in its lab's directory: the hooks act on that lab.
+        from migrator.lab.hooks import hooks_for_inventory
+
+        hooks = hooks_for_inventory(Path(loaded.inventory_path))
     executors = Executors(
         loaded.inventory,
         inventory_dir=Path(loaded.inventory_path).parent,
         prompter=prompter,
         redactor=redactor,
         confirm_manual=confirm_manual,
+        lab=hooks,
     )
     return prompter, executors, redactor
 
