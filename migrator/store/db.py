@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, create_engine, event, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from migrator.errors import StoreError
@@ -85,6 +85,8 @@ class Store(LeaseMixin):
     def __init__(self, url: str, *, engine: Engine) -> None:
         self.url = url
         self._engine = engine
+        self._statements: dict[tuple[bool, tuple[str, ...]], Any] = {}
+        self._journal_insert = insert(JOURNAL)
 
     @classmethod
     def open(cls, db: str | None = None) -> Store:
@@ -236,40 +238,56 @@ class Store(LeaseMixin):
     def record(self, moves: Sequence[dto.Move]) -> None:
         """Apply and journal ``moves`` in one transaction. A row not in the move's source state
         means somebody else changed it: refuse (the transaction rolls back)."""
+        journal = []
         with self._tx() as conn:
             for move in moves:
-                table = RUNS if move.step_id is None else STEPS
-                column = "status" if move.step_id is None else "state"
-                where = [table.c[column] == move.source]
-                if move.step_id is None:
-                    where.append(RUNS.c.id == move.run_id)
-                else:
-                    where += [STEPS.c.run_id == move.run_id, STEPS.c.step_id == move.step_id]
-                values = {column: move.dest, **move.fields}
+                values = dict(move.fields)
                 if move.step_id is not None:
                     values.setdefault("attempt", move.attempt)
-                done = conn.execute(update(table).where(*where).values(**values)).rowcount
-                if done != 1:
+                params = {f"v_{k}": v for k, v in values.items()}
+                params.update(w_run=move.run_id, w_src=move.source, v_state=move.dest)
+                if move.step_id is not None:
+                    params["w_step"] = move.step_id
+                statement = self._move_statement(move.step_id is None, tuple(sorted(values)))
+                if conn.execute(statement, params).rowcount != 1:
                     what = f"step {move.step_id}" if move.step_id else f"run {move.run_id}"
                     raise StoreError(
                         f"{what} is no longer {move.source}",
                         where=self.url,
                         hint="another process changed this run; see `migrator status`",
                     )
-                conn.execute(
-                    insert(JOURNAL).values(
-                        run_id=move.run_id,
-                        step_id=move.step_id,
-                        at=move.at,
-                        actor=move.actor,
-                        kind="transition",
-                        trigger=move.trigger,
-                        from_state=move.source,
-                        to_state=move.dest,
-                        reason=move.reason,
-                        attempt=move.attempt,
-                    )
+                journal.append(
+                    {
+                        "run_id": move.run_id,
+                        "step_id": move.step_id,
+                        "at": move.at,
+                        "actor": move.actor,
+                        "kind": "transition",
+                        "trigger": move.trigger,
+                        "from_state": move.source,
+                        "to_state": move.dest,
+                        "reason": move.reason,
+                        "attempt": move.attempt,
+                    }
                 )
+            conn.execute(self._journal_insert, journal)
+
+    def _move_statement(self, is_run: bool, columns: tuple[str, ...]) -> Any:
+        """Prepared UPDATE for a move touching ``columns``; built once per shape, because
+        building SQLAlchemy statements costs more than running them (bench/engine_overhead.py)."""
+        key = (is_run, columns)
+        statement = self._statements.get(key)
+        if statement is None:
+            table, state = (RUNS, "status") if is_run else (STEPS, "state")
+            where = [table.c[state] == bindparam("w_src")]
+            if is_run:
+                where.append(RUNS.c.id == bindparam("w_run"))
+            else:
+                where += [STEPS.c.run_id == bindparam("w_run"), STEPS.c.step_id == bindparam("w_step")]
+            values: dict[str, Any] = {state: bindparam("v_state"), **{c: bindparam(f"v_{c}") for c in columns}}
+            statement = update(table).where(*where).values(values)
+            self._statements[key] = statement
+        return statement
 
     def note(
         self,

@@ -129,7 +129,9 @@ class FakeLoaded:
     step_fingerprints: dict[str, str]
 
     def step(self, step_id: str) -> Step:
-        return {s.id: s for s in self.plan.steps()}[step_id]
+        if not hasattr(self, "_by_id"):
+            self._by_id = {s.id: s for s in self.plan.steps()}
+        return self._by_id[step_id]
 
     def phase(self, step_id: str) -> Phase:
         return self.plan.phase_of()[step_id]
