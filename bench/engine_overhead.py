@@ -11,6 +11,7 @@ Last line: ``engine_ms_per_step=X resume_s=Y``.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import tempfile
 import time
@@ -55,10 +56,8 @@ def resume_time(base: Path) -> float:
         [{"id": f"s{i:04d}", "command": "true", "idempotent": True} for i in range(1000)], name="big"
     )
     runner = prepare_run(store, plan, FirstAction(crash_at="s0500"), None, RunOptions())
-    try:
+    with contextlib.suppress(KeyboardInterrupt):  # the simulated crash
         runner.execute()
-    except KeyboardInterrupt:
-        pass  # the simulated crash
     chunk = [f"output line {n} of a chatty command, with some length to it" for n in range(1000)]
     store.add_output(runner.run_id, [OutputChunk(f"s{i:04d}", 1, "stdout", 0, chunk) for i in range(100)])
     store.close()

@@ -284,7 +284,8 @@ class Store(LeaseMixin):
                 where.append(RUNS.c.id == bindparam("w_run"))
             else:
                 where += [STEPS.c.run_id == bindparam("w_run"), STEPS.c.step_id == bindparam("w_step")]
-            values: dict[str, Any] = {state: bindparam("v_state"), **{c: bindparam(f"v_{c}") for c in columns}}
+            values: dict[str, Any] = {c: bindparam(f"v_{c}") for c in columns}
+            values[state] = bindparam("v_state")
             statement = update(table).where(*where).values(values)
             self._statements[key] = statement
         return statement
