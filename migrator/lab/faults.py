@@ -78,7 +78,7 @@ def set_fault(lab: Lab, name: str, fault: str) -> str:
     if fault == "host-key-changed":
         key = lab.paths.host_dir(name) / "host_ed25519"
         for suffix in ("", ".pub"):
-            shutil.copyfile(f"{key}{suffix}", f"{key}.before-fault{suffix}")
+            shutil.copy2(f"{key}{suffix}", f"{key}.before-fault{suffix}")  # keeps the 0600 mode
         sshd_mod.keygen(key)
         lab.stop_sshd(name)
         lab.start_sshd(host(name))

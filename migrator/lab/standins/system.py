@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -72,12 +73,13 @@ def _start_stunnel(ctx: Context, state: dict[str, Any], unit: str) -> int:
         pid_file = Path(pid_line.group(1)) if pid_line else None
         pid = int(pid_file.read_text().strip()) if pid_file and pid_file.exists() else 0
     if code not in (None, 0) or not pid:
+        # Recorded (not raised) so the locked state with "failed" is saved.
         state["units"][unit] = {"state": "failed"}
-        raise ToolError(
+        sys.stderr.write(
             f"Job for {unit}.service failed because the control process exited with error code.\n"
-            f'See "systemctl status {unit}.service" and "journalctl -xeu {unit}.service" for details.',
-            1,
+            f'See "systemctl status {unit}.service" and "journalctl -xeu {unit}.service" for details.\n'
         )
+        return 1
     state["units"][unit] = {"pid": pid, "argv": cmdline(pid), "since": time.time(), "enabled": True}
     return 0
 
@@ -128,32 +130,34 @@ def systemctl(ctx: Context) -> int:
             value = since if prop == "ActiveEnterTimestamp" else _unit_state(ctx, state, units[0])[0]
             out(value if "--value" in ctx.args else f"{prop}={value}")
             return 0
+        code = 0
         for unit in units:
             if unit == "networking" and verb in ("restart", "reload"):
                 _reload_network(state)
             elif verb in ("enable", "disable"):
                 state["units"].setdefault(unit, {"state": "inactive"})["enabled"] = verb == "enable"
                 if now and verb == "enable":
-                    _start(ctx, state, unit)
+                    code = _start(ctx, state, unit) or code
                 elif now:
                     _stop(state, unit)
             elif verb in ("start", "restart", "reload", "try-restart"):
                 if verb != "start" or _unit_state(ctx, state, unit)[0] != "active":
                     _stop(state, unit)
-                    _start(ctx, state, unit)
+                    code = _start(ctx, state, unit) or code
             elif verb == "stop":
                 _stop(state, unit)
             else:
                 raise ToolError(f"Unknown command verb {verb}.", 1)
-    return 0
+    return code
 
 
-def _start(ctx: Context, state: dict[str, Any], unit: str) -> None:
+def _start(ctx: Context, state: dict[str, Any], unit: str) -> int:
     if unit.startswith("stunnel@"):
-        _start_stunnel(ctx, state, unit)
+        return _start_stunnel(ctx, state, unit)
     else:
         enabled = state["units"].get(unit, {}).get("enabled", False)
         state["units"][unit] = {"state": "active", "since": time.time(), "enabled": enabled}
+        return 0
 
 
 # --------------------------------------------------------------------------- network

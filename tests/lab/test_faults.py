@@ -1,0 +1,165 @@
+"""Each fault knob makes its intended check fail (real checks, real SSH) and nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from migrator.errors import HostKeyError
+from migrator.lab.faults import FAULTS, active_faults, clear_fault, set_fault
+from migrator.lab.sshd import free_port
+from tests.lab.conftest import RunningLab
+
+HEALTHY_HDD = {"kind": "zpool_healthy", "pool": "zfs-hdd"}
+QUORATE_1 = {"kind": "pve_quorate", "nodes": 1}
+RPOOL_UNIQUE = {"kind": "zpool_unique", "pool": "rpool"}
+
+
+@pytest.fixture
+def fault(lab: RunningLab) -> Iterator[object]:
+    """Set faults with fault(host, name); every fault set is cleared after the test."""
+    touched: set[str] = set()
+
+    def set_it(host: str, name: str) -> None:
+        touched.add(host)
+        set_fault(lab.lab, host, name)
+
+    yield set_it
+    for host in touched:
+        clear_fault(lab.lab, host)
+    lab.reconnect()
+
+
+def test_every_fault_is_listed_with_a_test() -> None:
+    tested = {"degraded-pool", "stale-rpool", "missing-nvme", "zfs-labels", "stunnel-port-busy",
+              "route-missing", "host-key-changed", "cluster-no-quorum"}  # fmt: skip
+    assert set(FAULTS) == tested
+
+
+def test_degraded_pool(lab: RunningLab, fault) -> None:  # type: ignore[no-untyped-def]
+    assert lab.check("off2", HEALTHY_HDD).passed
+    fault("off2", "degraded-pool")
+    result = lab.check("off2", HEALTHY_HDD)
+    assert not result.passed
+    assert "zpool zfs-hdd is DEGRADED: sdb4 FAULTED" in result.message
+    status_x = {"kind": "command", "command": "zpool status -x", "stdout_contains": "all pools are healthy"}
+    assert not lab.check("off2", status_x).passed
+    assert lab.check("off2", QUORATE_1).passed
+    assert lab.check("off2", RPOOL_UNIQUE).passed
+
+
+def test_stale_rpool(lab: RunningLab, fault) -> None:  # type: ignore[no-untyped-def]
+    assert lab.check("off2", RPOOL_UNIQUE).passed
+    fault("off2", "stale-rpool")
+    result = lab.check("off2", RPOOL_UNIQUE)
+    assert not result.passed
+    assert "zpool import -f 9184375294717263012 rpool-old" in result.message
+    assert lab.check("off2", {"kind": "zpool_healthy", "pool": "rpool"}).passed
+    # The remedy from the facts sheet works on the stand-in too: import by id under a new name.
+    assert lab.run("off2", "zpool import -f rpool").exit_code == 1
+    assert lab.run("off2", "zpool import -f 9184375294717263012 rpool-old").ok
+    assert lab.check("off2", RPOOL_UNIQUE).passed
+    assert lab.run("off2", "zpool export rpool-old").ok  # leave off2 as it was
+
+
+def test_missing_nvme(lab: RunningLab, fault) -> None:  # type: ignore[no-untyped-def]
+    nvme = {"kind": "zpool_healthy", "pool": "zfs-nvme"}
+    assert lab.check("off2", nvme).passed
+    fault("off2", "missing-nvme")
+    result = lab.check("off2", nvme)
+    assert not result.passed
+    assert "UNAVAIL (was /dev/nvme0n1)" in result.message
+    assert "nvme" not in lab.run("off2", "lsblk").stdout
+    assert lab.check("off2", {"kind": "zpool_healthy", "pool": "rpool"}).passed
+    assert lab.check("off2", QUORATE_1).passed
+
+
+def test_zfs_labels(lab: RunningLab, fault) -> None:  # type: ignore[no-untyped-def]
+    create = {"kind": "command", "command": "zpool create -o ashift=12 tank mirror /dev/nvme0n1 /dev/nvme1n1"}
+    fault("ovh2", "zfs-labels")
+    result = lab.check("ovh2", create)
+    assert not result.passed
+    run = lab.run("ovh2", create["command"])
+    assert "/dev/nvme0n1 is part of potentially active pool 'off-zfs'" in run.stderr
+    assert lab.check("ovh2", {"kind": "zpool_healthy", "pool": "rpool"}).passed
+    # What off1 did in December 2023: labelclear, then create.
+    assert lab.run("ovh2", "zpool labelclear -f /dev/nvme0n1 && zpool labelclear -f /dev/nvme1n1").ok
+    assert lab.check("ovh2", create).passed
+    assert lab.check("ovh2", {"kind": "zpool_healthy", "pool": "tank"}).passed
+    assert lab.run("ovh2", "zpool destroy tank").ok
+
+
+def test_stunnel_port_busy(lab: RunningLab, fault) -> None:  # type: ignore[no-untyped-def]
+    port = free_port("127.0.1.11")
+    conf = lab.lab.paths.root("ovh1") / "var/lib/migrator-lab/ct/113/root/etc/stunnel/off.conf"
+    conf.write_text(
+        "foreground = yes\npid = /run/stunnel-off/stunnel.pid\n[MongoDB]\nclient = yes\n"
+        f"accept = 127.0.1.11:{port}\nconnect = 127.0.1.2:{port}\nciphers = PSK\n"
+        "PSKsecrets = /etc/stunnel/psk/mongodb-psk.txt\n"
+    )
+    assert lab.run(
+        "ovh1/ct:113",
+        "mkdir -p /etc/stunnel/psk && echo lab-mongo:0123456789abcdef0123456789abcdef "
+        "> /etc/stunnel/psk/mongodb-psk.txt && chmod 600 /etc/stunnel/psk/mongodb-psk.txt",
+    ).ok
+    active = {"kind": "systemd_active", "unit": "stunnel@off"}
+    assert lab.run("ovh1/ct:113", "systemctl restart stunnel@off").ok
+    assert lab.check("ovh1/ct:113", active).passed
+    assert lab.run("ovh1/ct:113", "systemctl stop stunnel@off").ok
+    assert not lab.check("ovh1/ct:113", active).passed
+
+    fault("ovh1", "stunnel-port-busy")
+    restart = lab.run("ovh1/ct:113", "systemctl restart stunnel@off")
+    assert restart.exit_code == 1
+    assert "Job for stunnel@off.service failed" in restart.stderr
+    result = lab.check("ovh1/ct:113", active)
+    assert not result.passed
+    assert result.observed == "failed"
+    assert lab.check("ovh1", {"kind": "zpool_healthy", "pool": "rpool"}).passed
+
+
+def test_route_missing(lab: RunningLab, fault) -> None:  # type: ignore[no-untyped-def]
+    private = {"kind": "command", "command": "ip route list", "stdout_contains": "10.0.0.0/8 dev vmbr1"}
+    default = {
+        "kind": "command",
+        "command": "ip route list",
+        "stdout_contains": "default via 127.0.1.254 dev vmbr0",
+    }
+    assert lab.check("off2", private).passed
+    fault("off2", "route-missing")
+    result = lab.check("off2", private)
+    assert not result.passed
+    assert "10.0.0.0/8 dev vmbr1" in result.message
+    assert lab.check("off2", default).passed
+
+
+def test_host_key_changed(lab: RunningLab, fault) -> None:  # type: ignore[no-untyped-def]
+    assert lab.run("ovh3", "true").ok
+    fault("ovh3", "host-key-changed")
+    lab.reconnect()
+    with pytest.raises(HostKeyError):
+        lab.run("ovh3", "true")
+    assert lab.run("ovh2", "true").ok
+    clear_fault(lab.lab, "ovh3", "host-key-changed")
+    lab.reconnect()
+    assert lab.run("ovh3", "true").ok
+
+
+def test_cluster_no_quorum(lab: RunningLab, fault) -> None:  # type: ignore[no-untyped-def]
+    assert lab.check("off2", QUORATE_1).passed
+    fault("off2", "cluster-no-quorum")
+    result = lab.check("off2", QUORATE_1)
+    assert not result.passed
+    assert "is not quorate" in result.message
+    assert lab.check("off2", HEALTHY_HDD).passed
+    assert lab.run("off2", "pvesm add dir extra --path /srv").exit_code == 255
+
+
+def test_faults_are_cleared_one_by_one(lab: RunningLab) -> None:
+    set_fault(lab.lab, "ovh2", "route-missing")
+    set_fault(lab.lab, "ovh2", "degraded-pool")
+    assert clear_fault(lab.lab, "ovh2", "route-missing") == ["route-missing"]
+    assert active_faults(lab.lab, "ovh2") == ["degraded-pool"]
+    assert clear_fault(lab.lab, "ovh2") == ["degraded-pool"]
+    assert active_faults(lab.lab, "ovh2") == []
