@@ -1,0 +1,143 @@
+"""Measured step durations of earlier runs, for learned estimates (``migrator plan``).
+
+``migrator plan`` must start in 0.3 s, and SQLAlchemy alone costs more than that to import.
+So for SQLite (a bare path, a ``sqlite:///`` URL, or the default ``state.db``) the journal is
+read with the standard library's :mod:`sqlite3`, read-only (``file:...?mode=ro``): looking
+never creates or changes a database. Other URLs (PostgreSQL) go through the
+:class:`~migrator.store.db.Store`, imported only then.
+
+A duration is that of one *succeeded attempt*: from its ``launch`` (or ``rerun`` after a crash)
+to its ``verify_ok`` in the journal, i.e. the action and its post-checks. Steps found already
+done by a pre-check, marked done or reconciled by an operator, and skipped steps never reach
+``verify_ok``: they measured nothing. Only runs that executed actions count (``live`` and
+``rehearsal``); dry-runs, preflights and verifies run checks only.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import quote
+
+from migrator.errors import StoreError
+
+DEFAULT_DB = "state.db"  # same as migrator.store.db.DEFAULT_DB (not imported: it pulls SQLAlchemy)
+ENV_DB = "MIGRATOR_DB"
+EXECUTED_MODES = ("live", "rehearsal")
+STARTS = ("launch", "rerun")
+SUCCESS = "verify_ok"
+
+Row = tuple[int, str, int, str, datetime]
+"""``(run_id, step_id, attempt, trigger, at)`` of one journal transition."""
+
+
+def measured_durations(
+    plan_name: str, db: str | None, *, before_run: int | None = None
+) -> dict[str, list[float]]:
+    """Step id -> seconds of each succeeded attempt in earlier executed runs of ``plan_name``.
+
+    ``db`` is ``--db`` (None: ``$MIGRATOR_DB``, else ``state.db`` here). A database that does
+    not exist yet gives ``{}`` and is not created. ``before_run`` keeps only runs with a smaller
+    id (a report shows the estimates as they stood when that run started).
+    """
+    value = db or os.environ.get(ENV_DB) or DEFAULT_DB
+    path = _sqlite_path(value)
+    if path is None:
+        return _durations(_rows_from_store(value, plan_name, before_run))
+    if path == ":memory:" or not Path(path).expanduser().is_file():
+        return {}
+    return _durations(_rows_from_sqlite(Path(path).expanduser(), plan_name, before_run))
+
+
+def pair_attempts(rows: Iterable[Row]) -> dict[str, list[float]]:
+    """Journal transitions in order -> durations of succeeded attempts per step (pure)."""
+    return _durations(rows)
+
+
+def _sqlite_path(value: str) -> str | None:
+    """The file of a SQLite URL or bare path; None for another database URL."""
+    if "://" not in value:
+        return value
+    for prefix in ("sqlite:///", "sqlite+pysqlite:///"):
+        if value.startswith(prefix):
+            return value[len(prefix) :].split("?", 1)[0] or ":memory:"
+    if value.startswith(("sqlite://", "sqlite+pysqlite://")):
+        return ":memory:"
+    return None
+
+
+QUERY = """
+SELECT j.run_id, j.step_id, j.attempt, j.trigger, j.at
+FROM journal AS j JOIN runs AS r ON r.id = j.run_id
+WHERE r.plan_name = ? AND r.mode IN ({modes}) AND j.kind = 'transition'
+  AND j.step_id IS NOT NULL AND j.trigger IN ({triggers}) AND r.id < ?
+ORDER BY j.id
+"""
+
+
+def _rows_from_sqlite(path: Path, plan_name: str, before_run: int | None) -> list[Row]:
+    uri = "file:" + quote(str(path.resolve())) + "?mode=ro"
+    modes = ", ".join("?" * len(EXECUTED_MODES))
+    triggers = ", ".join("?" * (len(STARTS) + 1))
+    limit = before_run if before_run is not None else 2**62
+    try:
+        conn = sqlite3.connect(uri, uri=True, timeout=5.0)
+        try:
+            tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if not {"runs", "journal"} <= tables:
+                return []  # an empty database (or one no run ever used): nothing measured yet
+            cursor = conn.execute(
+                QUERY.format(modes=modes, triggers=triggers),
+                (plan_name, *EXECUTED_MODES, *STARTS, SUCCESS, limit),
+            )
+            return [(int(r), str(s), int(a), str(t), _parse_time(at)) for r, s, a, t, at in cursor]
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise StoreError(
+            f"cannot read measured durations: {exc}",
+            where=str(path),
+            hint="is it a migrator state database? point --db at the right file",
+        ) from exc
+
+
+def _rows_from_store(url: str, plan_name: str, before_run: int | None) -> list[Row]:
+    from migrator.store.db import Store
+
+    store = Store.open(url)
+    try:
+        rows: list[Row] = []
+        for run in sorted(store.runs(plan_name), key=lambda r: r.id):
+            if run.mode not in EXECUTED_MODES or (before_run is not None and run.id >= before_run):
+                continue
+            for e in store.journal(run.id):
+                if e.step_id is not None and e.kind == "transition" and e.trigger in (*STARTS, SUCCESS):
+                    rows.append((run.id, e.step_id, e.attempt, e.trigger, _aware(e.at)))
+        return rows
+    finally:
+        store.close()
+
+
+def _durations(rows: Iterable[Row]) -> dict[str, list[float]]:
+    started: dict[tuple[int, str, int], datetime] = {}
+    found: dict[str, list[float]] = {}
+    for run_id, step_id, attempt, trigger, at in rows:
+        key = (run_id, step_id, attempt)
+        if trigger in STARTS:
+            started[key] = at
+        elif key in started:
+            seconds = (at - started.pop(key)).total_seconds()
+            found.setdefault(step_id, []).append(max(seconds, 0.0))
+    return found
+
+
+def _parse_time(text: object) -> datetime:
+    # SQLAlchemy stores DateTime in SQLite as 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC, no zone).
+    return _aware(datetime.fromisoformat(str(text)))
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
