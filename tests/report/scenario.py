@@ -58,31 +58,66 @@ class OperatorDouble:
 
 
 def local(step_id: str, command: str, **extra: Any) -> dict[str, Any]:
-    return {"id": step_id, "title": extra.pop("title", f"Step {step_id}"), "kind": "local", "command": command,
-            **extra}
+    return {
+        "id": step_id,
+        "title": extra.pop("title", f"Step {step_id}"),
+        "kind": "local",
+        "command": command,
+        **extra,
+    }
 
 
 def plan_steps(work: Path, *, amended: bool = False) -> dict[str, list[dict[str, Any]]]:
     counter = work / "tries"
     before = [
-        local("prep", f"echo snapshot ready; echo token={SECRET}; touch {work}/prep", title="Snapshot the data",
-              estimate="1m", outputs={"snap": {"regex": r"snapshot (\w+)"},
-                                      "token": {"regex": r"token=(\S+)", "secret": True}},
-              rollback={"command": "echo undo snapshot", "estimate": "2m"},
-              post=[{"kind": "command", "command": f"test -f {work}/prep", "description": "snapshot marker"}]),
+        local(
+            "prep",
+            f"echo snapshot ready; echo token={SECRET}; touch {work}/prep",
+            title="Snapshot the data",
+            estimate="1m",
+            outputs={
+                "snap": {"regex": r"snapshot (\w+)"},
+                "token": {"regex": r"token=(\S+)", "secret": True},
+            },
+            rollback={"command": "echo undo snapshot", "estimate": "2m"},
+            post=[{"kind": "command", "command": f"test -f {work}/prep", "description": "snapshot marker"}],
+        ),
     ]
     window = [
-        local("flaky", f"echo copying; echo try >> {counter}; test $(wc -l < {counter}) -ge 2", title=SCRIPT_TITLE,
-              retries=1, retry_delay=0, estimate="5m", rollback={"command": "echo restore", "estimate": "10m"}),
-        {"id": "console", "title": "Reinstall from the iDRAC console", "kind": "manual",
-         "instructions": "On the rear screen: F2, set the PERC to HBA mode, install PVE.",
-         "checklist": ["PERC in HBA mode", "ZFS RAID1 on the 4 HDDs"], "estimate": "30m",
-         "rollback": {"instructions": "Boot the old system disk", "estimate": "20m"}},
+        local(
+            "flaky",
+            f"echo copying; echo try >> {counter}; test $(wc -l < {counter}) -ge 2",
+            title=SCRIPT_TITLE,
+            retries=1,
+            retry_delay=0,
+            estimate="5m",
+            rollback={"command": "echo restore", "estimate": "10m"},
+        ),
+        {
+            "id": "console",
+            "title": "Reinstall from the iDRAC console",
+            "kind": "manual",
+            "instructions": "On the rear screen: F2, set the PERC to HBA mode, install PVE.",
+            "checklist": ["PERC in HBA mode", "ZFS RAID1 on the 4 HDDs"],
+            "estimate": "30m",
+            "rollback": {"instructions": "Boot the old system disk", "estimate": "20m"},
+        },
         local("optional", "echo warming", title="Warm the caches", estimate="2m"),
-        local("broken", "echo starting app >&2; exit 4", title="Start the app", estimate="1m",
-              rollback={"command": "echo stop app"}),
-        local("switch", "echo switched", title="Switch DNS to the new host", estimate="1m",
-              irreversible="DNS caches keep the new address for the TTL", point_of_no_return=True),
+        local(
+            "broken",
+            "echo starting app >&2; exit 4",
+            title="Start the app",
+            estimate="1m",
+            rollback={"command": "echo stop app"},
+        ),
+        local(
+            "switch",
+            "echo switched",
+            title="Switch DNS to the new host",
+            estimate="1m",
+            irreversible="DNS caches keep the new address for the TTL",
+            point_of_no_return=True,
+        ),
     ]
     if amended:
         window.append(local("notify", "echo told the team", title="Tell the team on Slack"))
@@ -111,8 +146,9 @@ def write_plan(work: Path, *, amended: bool = False, length: str = "4h", start: 
 
 
 def executors(loaded: LoadedPlan, prompter: OperatorDouble, redactor: Redactor) -> Executors:
-    return Executors(loaded.inventory, inventory_dir=loaded.inventory_path.parent, prompter=prompter,
-                     redactor=redactor)
+    return Executors(
+        loaded.inventory, inventory_dir=loaded.inventory_path.parent, prompter=prompter, redactor=redactor
+    )
 
 
 @dataclass
@@ -129,15 +165,30 @@ def rehearse(store: Store, work: Path) -> Rehearsal:
     path = write_plan(work)
     loaded = load_plan(path)
     prompter, redactor = OperatorDouble(), Redactor()
-    first = start_run(store, loaded, executors(loaded, prompter, redactor), prompter,
-                      RunOptions(mode="rehearsal", skip={"optional": SKIP_REASON}, sleep=lambda s: None),
-                      redactor=redactor)
+    first = start_run(
+        store,
+        loaded,
+        executors(loaded, prompter, redactor),
+        prompter,
+        RunOptions(mode="rehearsal", skip={"optional": SKIP_REASON}, sleep=lambda s: None),
+        redactor=redactor,
+    )
     assert first.status == "failed", first
     path = write_plan(work, amended=True)
     loaded = load_plan(path)
-    final = resume_run(store, loaded, first.run_id, executors(loaded, prompter, redactor), prompter,
-                       options=RunOptions(mode="rehearsal", mark_done={"broken": MARK_DONE_REASON},
-                                          accept_plan_change=AMEND_REASON, sleep=lambda s: None),
-                       redactor=redactor)
+    final = resume_run(
+        store,
+        loaded,
+        first.run_id,
+        executors(loaded, prompter, redactor),
+        prompter,
+        options=RunOptions(
+            mode="rehearsal",
+            mark_done={"broken": MARK_DONE_REASON},
+            accept_plan_change=AMEND_REASON,
+            sleep=lambda s: None,
+        ),
+        redactor=redactor,
+    )
     assert final.status == "completed", final
     return Rehearsal(store, path, first.run_id, first, final)
