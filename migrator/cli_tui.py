@@ -1,0 +1,478 @@
+"""``migrator tui``: build the engine and the store, inject them into the Textual app.
+
+This module is the TUI's composition root (harlequin's ``cli.py``): the app itself may not
+import the store or the executors (import-linter), so :class:`EngineSession` wraps them
+behind the :class:`tui.facade.Session` protocol. Every method here may block; the app only
+calls them from thread workers. Textual is imported only when the command runs.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from migrator.cli_run import DB_HELP, _load, _store
+from migrator.engine.commands import CommandKind, OperatorCommand
+from migrator.engine.events import Event, Listener
+from migrator.engine.lease import LeaseKeeper, holder_gone, operator_name
+from migrator.engine.runner import Runner, RunOptions, find_run, prepare_resume, prepare_run
+from migrator.errors import OperatorNeeded, RunStateError, UsageError
+from migrator.executors.base import ChecklistAnswer, StepRunner
+from migrator.secrets import Redactor
+from migrator.store.db import Store
+
+if TYPE_CHECKING:
+    from tui.facade import OperatorPrompter, PlanInfo, RunView, StepInfo
+
+FINAL = frozenset({"completed", "aborted"})
+STAGES = {"pre": 0, "reconcile": 1, "post": 2}
+
+
+def _ignore(event: Event) -> None:
+    """The listener until the app attaches its own."""
+
+
+class PrompterProxy:
+    """The executors' Prompter, forwarding to the TUI once it is attached (the executors are
+    built before the app exists)."""
+
+    interactive = True
+
+    def __init__(self) -> None:
+        self.target: OperatorPrompter | None = None
+
+    def _to(self) -> OperatorPrompter:
+        if self.target is None:
+            raise OperatorNeeded("no operator interface is attached", hint="start `migrator tui`")
+        return self.target
+
+    def confirm(self, question: str, *, expect: str | None = None) -> bool:
+        return self._to().confirm(question, expect=expect)
+
+    def checklist(self, title: str, instructions: str, items: list[str]) -> ChecklistAnswer | None:
+        reply = self._to().checklist(title, instructions, items)
+        return None if reply is None else ChecklistAnswer(list(reply.confirmed), reply.evidence)
+
+    def choose(self, question: str, choices: list[str]) -> str:
+        return self._to().choose(question, choices)
+
+    def text(self, question: str) -> str:
+        return self._to().text(question)
+
+
+def _aware(at: datetime | None) -> datetime | None:
+    return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
+
+
+def _step_info(loaded: Any, sid: str, estimate: Any) -> StepInfo:
+    from migrator.plan.model import StepKind, Where
+    from migrator.render.words import action_line, describe_check, shell_text
+    from tui.facade import StepInfo
+
+    step, phase = loaded.step(sid), loaded.phase(sid)
+    if step.kind is StepKind.MANUAL:
+        action = "\n".join([step.instructions or step.title, *[f"[ ] {item}" for item in step.checklist]])
+    else:
+        action = action_line(step)
+    rollback = ""
+    if step.rollback is not None:
+        if step.rollback.command is not None:
+            rollback = shell_text(step.rollback.command)
+        rollback = "\n".join(t for t in (rollback, step.rollback.instructions or "") if t)
+    checks = tuple(
+        [f"pre: {describe_check(c)}" for c in step.pre] + [f"post: {describe_check(c)}" for c in step.post]
+    )
+    return StepInfo(
+        id=sid,
+        title=step.title,
+        phase_id=phase.id,
+        phase_title=phase.title,
+        host=step.host,
+        kind=step.kind.value,
+        description=step.description or "",
+        action=action,
+        checks=checks,
+        rollback=rollback,
+        rollback_seconds=step.rollback.estimate if step.rollback is not None else None,
+        irreversible=step.irreversible,
+        estimate_seconds=estimate.seconds,
+        estimate_measured=estimate.measured,
+        in_window=phase.where is Where.WINDOW,
+        destructive=step.destructive,
+        manual=step.kind is StepKind.MANUAL,
+        point_of_no_return=step.point_of_no_return,
+        idempotent=step.idempotent,
+    )
+
+
+def _measured(store: Store, plan_name: str, exclude: int | None) -> dict[str, list[float]]:
+    """Seconds each step took in earlier runs of the plan (for learned estimates)."""
+    durations: dict[str, list[float]] = {}
+    for run in store.runs(plan_name):
+        if run.id == exclude or run.mode == "dry-run":
+            continue
+        for r in store.steps(run.id):
+            start, end = _aware(r.started_at), _aware(r.ended_at)
+            if r.state == "succeeded" and start is not None and end is not None:
+                durations.setdefault(r.step_id, []).append((end - start).total_seconds())
+    return durations
+
+
+class EngineSession:
+    """Implements :class:`tui.facade.Session` with the real engine and store."""
+
+    def __init__(
+        self,
+        store: Store,
+        loaded: Any,
+        step_runner: StepRunner,
+        proxy: PrompterProxy,
+        *,
+        redactor: Redactor,
+        mode: str,
+        run_id: int | None,
+        observer_reason: str = "",
+        actor: str | None = None,
+    ) -> None:
+        from migrator.estimates import learned
+
+        self.store, self.loaded, self.step_runner, self.proxy = store, loaded, step_runner, proxy
+        self.redactor, self.mode, self._run_id = redactor, mode, run_id
+        self.actor = actor or operator_name()
+        self.observer = bool(observer_reason)
+        self.observer_reason = observer_reason
+        self.listener: Listener = _ignore
+        self._runner: Runner | None = None
+        self._lock = threading.Lock()
+        estimates = learned(loaded.plan, _measured(store, loaded.plan.name, run_id))
+        self.plan = self._plan_info(estimates)
+
+    # -- building -------------------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        store: Store,
+        loaded: Any,
+        step_runner: StepRunner,
+        proxy: PrompterProxy,
+        *,
+        redactor: Redactor | None = None,
+        dry_run: bool = False,
+        run_id: int | None = None,
+        observe: bool = False,
+        actor: str | None = None,
+    ) -> EngineSession:
+        """Start or resume the plan's run (or open ``run_id``); watch it read-only when asked
+        to, when it is finished, or when another operator holds the plan's lease."""
+        lab = loaded.inventory.environment.value == "lab"
+        redactor = redactor or Redactor()
+        if dry_run:
+            return cls(store, loaded, step_runner, proxy, redactor=redactor, mode="dry-run", run_id=None,
+                       actor=actor)  # fmt: skip
+        if run_id is None:
+            try:
+                run_id = find_run(store, loaded.plan.name, None).id
+            except UsageError:
+                if observe:
+                    raise
+                options = RunOptions(mode="rehearsal" if lab else "live", actor=actor or operator_name())
+                runner = prepare_run(store, loaded, step_runner, proxy, options)
+                runner.book.close()
+                run_id = runner.run_id
+        run = store.run(run_id)
+        reason = ""
+        lease = store.lease(loaded.plan.name)
+        if observe:
+            reason = "--observe"
+        elif run.status in FINAL:
+            reason = f"run {run.id} is {run.status}"
+        elif lease is not None and lease.expires_at > datetime.now(UTC) and not holder_gone(lease.holder):
+            reason = f"{lease.holder} holds the lease"
+        return cls(store, loaded, step_runner, proxy, redactor=redactor, mode=run.mode, run_id=run.id,
+                   observer_reason=reason, actor=actor)  # fmt: skip
+
+    def _plan_info(self, estimates: dict[str, Any]) -> PlanInfo:
+        from tui.facade import PlanInfo
+
+        plan, inventory = self.loaded.plan, self.loaded.inventory
+        return PlanInfo(
+            name=plan.name,
+            title=plan.title,
+            inventory_name=inventory.name,
+            environment=inventory.environment.value,
+            mode=self.mode,
+            operator=self.actor,
+            window_seconds=plan.window.length if plan.window is not None else None,
+            steps=tuple(_step_info(self.loaded, sid, estimates[sid]) for sid in self.loaded.order),
+        )
+
+    # -- Session ---------------------------------------------------------------------------------
+
+    @property
+    def run_id(self) -> int | None:
+        return self._run_id
+
+    @property
+    def running(self) -> bool:
+        return self._runner is not None
+
+    def attach(self, listener: Listener, prompter: OperatorPrompter) -> None:
+        self.listener = listener
+        self.proxy.target = prompter
+
+    def snapshot(self, *, with_output: bool = False) -> RunView:
+        from tui.facade import CheckLine, RunView, StepStatus
+
+        if self._run_id is None:
+            return RunView(None, "not started")
+        run = self.store.run(self._run_id)
+        records = self.store.steps(run.id)
+        steps = {
+            r.step_id: StepStatus(
+                r.state, r.attempt, _aware(r.started_at), _aware(r.ended_at), r.summary, r.reason
+            )
+            for r in records
+        }
+        latest: dict[str, int] = {}
+        found = self.store.checks(run.id)
+        for c in found:
+            latest[c.step_id] = max(latest.get(c.step_id, 0), c.attempt)
+        checks: dict[str, list[Any]] = {}
+        for c in sorted(found, key=lambda c: (STAGES.get(c.stage, 3), c.position)):
+            if c.attempt == latest[c.step_id]:
+                line = CheckLine(
+                    c.stage, c.description or c.kind, c.passed, c.observed, c.expected, c.message
+                )
+                checks.setdefault(c.step_id, []).append(line)
+        lease = self.store.lease(run.plan_name)
+        holder = lease.holder if lease is not None and lease.run_id == run.id else None
+        output: tuple[str, ...] = ()
+        running = [r.step_id for r in records if r.state in ("running", "verifying")]
+        if with_output and running:
+            output = tuple(self.output(running[0], limit=10_000))
+        return RunView(run.id, run.status, steps, {k: tuple(v) for k, v in checks.items()}, holder, output)
+
+    def run(self, until: str | None) -> str:
+        if self.mode == "dry-run":
+            from migrator.engine.dryrun import dry_run
+
+            report = dry_run(self.store, self.loaded, self.step_runner, listeners=[self.listener],
+                             redactor=self.redactor)  # fmt: skip
+            self._run_id = report.run_id
+            return f"dry-run recorded as run {report.run_id}: {'GO' if report.go else 'NO-GO'}"
+        return self._execute(RunOptions(until_step=until))
+
+    def _execute(self, options: RunOptions) -> str:
+        if self.observer or self._run_id is None:
+            raise RunStateError("this TUI only watches the run", hint="it is in observer mode")
+        options.mode, options.actor = self.mode, self.actor
+        with self._lock:
+            if self._runner is not None:
+                raise RunStateError("a step is already running", hint="wait for it, or pause")
+            self._runner = prepare_resume(
+                self.store,
+                self.loaded,
+                self._run_id,
+                self.step_runner,
+                self.proxy,
+                options=options,
+                listeners=[self.listener],
+                redactor=self.redactor,
+            )
+        try:
+            report = self._runner.execute()
+        except OperatorNeeded as exc:
+            return str(exc)
+        finally:
+            with self._lock:
+                self._runner = None
+        return report.message
+
+    def pause(self) -> str:
+        runner = self._runner
+        if runner is None:
+            return "nothing is running"
+        runner.commands.pause()
+        return "pausing after the current step"
+
+    def abort(self, reason: str) -> str:
+        runner = self._runner
+        if runner is not None:
+            runner.commands.abort(reason)
+            return "aborting after the current step"
+        if self._run_id is None:
+            return "no run to abort"
+        from migrator.engine.control import abort_run
+
+        abort_run(self.store, self._run_id, reason, actor=self.actor)
+        return f"run {self._run_id} aborted: {reason}"
+
+    def resolve(self, kind: str, step_id: str, reason: str) -> str:
+        command = CommandKind(kind)
+        if command not in (CommandKind.SKIP, CommandKind.RETRY, CommandKind.MARK_DONE):
+            raise UsageError(f"'{kind}' is not a step resolution", hint="skip, retry or mark_done")
+        if not reason.strip():
+            raise UsageError(f"{kind.replace('_', ' ')} of step {step_id} needs a reason")
+        runner = self._runner
+        if runner is not None:
+            runner.commands.put(OperatorCommand(command, step_id, reason))
+            return f"{kind.replace('_', ' ')} of {step_id} queued: applied after the current step"
+        field = {CommandKind.SKIP: "skip", CommandKind.RETRY: "retry", CommandKind.MARK_DONE: "mark_done"}
+        options = RunOptions(only=(step_id,))
+        setattr(options, field[command], {step_id: reason})
+        return self._execute(options)
+
+    def rollback(self, step_id: str, reason: str) -> str:
+        if self.observer or self._run_id is None:
+            raise RunStateError("this TUI only watches the run", hint="it is in observer mode")
+        with self._lock:
+            if self._runner is not None:
+                raise RunStateError("a step is running", hint="roll back once it ended")
+            return roll_back_step(
+                self.store, self.loaded, self._run_id, step_id, reason=reason, step_runner=self.step_runner,
+                actor=self.actor, redactor=self.redactor, listener=self.listener,
+            )  # fmt: skip
+
+    def output(self, step_id: str, limit: int = 2000) -> list[str]:
+        if self._run_id is None:
+            return []
+        chunks = self.store.output(self._run_id, step_id)
+        if not chunks:
+            return []
+        last = max(c.attempt for c in chunks)
+        lines = [line for c in chunks if c.attempt == last for line in c.lines]
+        return lines[-limit:]
+
+    def close(self) -> None:
+        self.step_runner.close()
+
+
+def roll_back_step(
+    store: Store,
+    loaded: Any,
+    run_id: int,
+    step_id: str,
+    *,
+    reason: str,
+    step_runner: StepRunner,
+    actor: str,
+    redactor: Redactor,
+    listener: Listener,
+) -> str:
+    """Run one step's rollback under the plan's lease and record it (decision, output, the
+    ``roll_back`` move). The runner has no rollback entry point yet; this uses the same
+    bookkeeper, output recorder and lease as the runner, so the journal reads the same."""
+    from migrator.engine.bookkeeping import Bookkeeper
+    from migrator.engine.output import OutputRecorder
+    from migrator.errors import MigratorError
+    from migrator.executors.base import ActionOutcome, StepContext
+    from migrator.store.dto import Decision
+
+    step = loaded.step(step_id)
+    if step.rollback is None:
+        raise UsageError(
+            f"step {step_id} has no rollback" + (f": {step.irreversible}" if step.irreversible else ""),
+            where=str(loaded.path),
+        )
+    if not reason.strip():
+        raise UsageError(f"rolling back step {step_id} needs a reason")
+    book = Bookkeeper(store, store.run(run_id), actor=actor, listeners=[listener])
+    lease = LeaseKeeper(store, loaded.plan.name, run_id)
+    lease.acquire()
+    try:
+        book.load()
+        if not book.steps[step_id].may("roll_back"):
+            raise RunStateError(
+                f"step {step_id} is {book.state(step_id)}: cannot roll it back",
+                where=f"run {run_id}",
+                hint="only a succeeded, failed or in-doubt step can be rolled back",
+            )
+        store.add_decision(
+            Decision(run_id, step_id, datetime.now(UTC), actor, "roll_back", "roll_back", reason)
+        )
+        attempt = book.attempt(step_id)
+        recorder = OutputRecorder(
+            store, run_id=run_id, step_id=step_id, attempt=attempt, host=step.host, redact=redactor,
+            emit=book.emit,
+        )  # fmt: skip
+        try:
+            outcome = step_runner.rollback(
+                step, StepContext(run_id=run_id, attempt=attempt, on_line=recorder)
+            )
+        except MigratorError as exc:
+            outcome = ActionOutcome(ok=False, summary=redactor(str(exc)))
+        recorder.flush()
+        if not outcome.ok:
+            store.annotate_step(run_id, step_id, summary=f"rollback failed: {redactor(outcome.summary)}")
+            return f"rollback of {step_id} FAILED: {redactor(outcome.summary)}"
+        book.move(step_id, "roll_back", f"operator: {reason}", reason=reason, summary="rolled back")
+        book.flush()
+        return f"step {step_id} rolled back"
+    finally:
+        lease.release()
+        book.close()
+
+
+@click.command("tui")
+@click.argument("plan", required=False)
+@click.option("--inventory", type=click.Path(dir_okay=False), help="Inventory file (overrides the plan's).")
+@click.option("--dry-run", is_flag=True, help="Checks only: say what would happen, never act.")
+@click.option("--run", "run_id", type=int, metavar="ID", help="Open this run (resume or watch it).")
+@click.option("--observe", is_flag=True, help="Watch read-only (polls the store).")
+@click.option("--confirm-manual", is_flag=True, help="Tick manual checklists (lab rehearsals).")
+@click.option("--db", help=DB_HELP)
+def tui_command(
+    *,
+    plan: str | None,
+    inventory: str | None,
+    dry_run: bool,
+    run_id: int | None,
+    observe: bool,
+    confirm_manual: bool,
+    db: str | None,
+) -> None:
+    """The maintenance-window TUI: start or resume PLAN's run, or open --run ID."""
+    from migrator.executors.registry import Executors
+
+    if plan is None and run_id is None:
+        raise UsageError("say which plan (migrator tui PLAN) or which run (--run ID)")
+    store = _store(db)
+    try:
+        if plan is None:
+            assert run_id is not None
+            plan = store.run(run_id).plan_path
+        loaded = _load(plan, inventory)
+        lab = loaded.inventory.environment.value == "lab"
+        if confirm_manual and not lab:
+            raise UsageError("--confirm-manual is for lab rehearsals only", hint="use a lab inventory")
+        redactor, proxy = Redactor(), PrompterProxy()
+        executors = Executors(
+            loaded.inventory,
+            inventory_dir=Path(loaded.inventory_path).parent,
+            prompter=proxy,
+            redactor=redactor,
+            confirm_manual=confirm_manual,
+        )
+        session = EngineSession.open(
+            store,
+            loaded,
+            executors,
+            proxy,
+            redactor=redactor,
+            dry_run=dry_run,
+            run_id=run_id,
+            observe=observe,
+        )
+        try:
+            from tui.app import MigratorApp
+
+            MigratorApp(session).run()
+        finally:
+            session.close()
+    finally:
+        store.close()

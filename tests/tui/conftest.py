@@ -1,0 +1,115 @@
+"""Helpers for the TUI tests: a real SQLite store, the real engine behind EngineSession,
+step runners that are ScriptedExecutor, real local commands (Executors) or the real sshd."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+
+from migrator.cli_tui import EngineSession, PrompterProxy
+from migrator.executors.base import StepRunner
+from migrator.plan.inventory import Environment, Inventory
+from migrator.plan.model import Phase, Plan, Step, Where, Window
+from migrator.secrets import Redactor
+from migrator.store.db import Store
+from tests.engine.doubles import FakeLoaded
+from tui.app import MigratorApp
+
+FIXED = datetime(2024, 12, 3, 22, 0, tzinfo=UTC)
+
+
+class FakeClock:
+    """The app's clock in tests: it moves only when told to (snapshots must not see time)."""
+
+    def __init__(self, at: datetime = FIXED) -> None:
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    s = Store.open(str(tmp_path / "state.db"))
+    yield s
+    s.close()
+
+
+def plan_of(steps: list[dict[str, Any]], *, name: str = "demo", window: str | None = "2h") -> FakeLoaded:
+    """A plan of ``steps`` (Step fields; kind defaults to local; ``phase`` names the phase,
+    default ``prepare``), each step depending on the one before, with a window."""
+    phases: dict[str, list[Step]] = {}
+    for s in steps:
+        fields = {k: v for k, v in s.items() if k != "phase"}
+        model = Step.model_validate({"kind": "local", "title": f"step {s['id']}", **fields})
+        phases.setdefault(s.get("phase", "prepare"), []).append(model)
+    plan = Plan(
+        name=name,
+        title=f"{name} rehearsal plan",
+        inventory="lab.yaml",
+        window=Window.model_validate({"length": window}) if window else None,
+        phases=[
+            Phase(id=pid, title=pid.capitalize(), where=Where.WINDOW, steps=models)
+            for pid, models in phases.items()
+        ],
+    )
+    order = [st.id for st in plan.steps()]
+    models = plan.steps()
+    deps = {
+        st.id: (list(st.depends_on) if st.depends_on is not None else order[i - 1 : i])
+        for i, st in enumerate(models)
+    }
+    prints = {st.id: hashlib.sha256(st.model_dump_json().encode()).hexdigest() for st in models}
+    fp = hashlib.sha256("".join(prints.values()).encode()).hexdigest()
+    inventory = Inventory(name="lab", environment=Environment.LAB)
+    return FakeLoaded(plan, inventory, Path(f"plans/{name}.yaml"), fp, order, deps, prints)
+
+
+def session_for(
+    store: Store,
+    plan: FakeLoaded,
+    runner: StepRunner,
+    proxy: PrompterProxy | None = None,
+    **kw: Any,
+) -> EngineSession:
+    return EngineSession.open(
+        store, plan, runner, proxy or PrompterProxy(), redactor=Redactor(), actor="tester@lab", **kw
+    )
+
+
+def app_for(session: EngineSession, **kw: Any) -> MigratorApp:
+    return MigratorApp(session, clock=FakeClock(), **kw)
+
+
+async def until(
+    pilot: Pilot[Any], condition: Callable[[], bool], what: str = "", limit: float = 20.0
+) -> None:
+    """Let the app run until ``condition`` holds; fail (not hang) after ``limit`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"never happened: {what or condition}")
+        await pilot.pause(0.02)
+
+
+async def idle(pilot: Pilot[Any], app: MigratorApp) -> None:
+    """Wait for the engine action to end and its snapshot to be shown."""
+    await until(pilot, lambda: app.busy is None, "the engine action to end")
+    await until(pilot, lambda: all(w.is_finished for w in app.workers), "the workers to finish")
+    await pilot.pause()
+
+
+def table_states(app: MigratorApp) -> dict[str, str]:
+    return {sid: s.state for sid, s in app.statuses.items()}
+
+
+def store_states(store: Store, run_id: int) -> dict[str, str]:
+    return {r.step_id: r.state for r in store.steps(run_id)}

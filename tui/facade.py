@@ -1,0 +1,161 @@
+"""What the TUI needs from the engine, as a protocol and plain frozen records.
+
+The TUI never opens the store nor talks to a host (import-linter forbids it): the CLI builds
+an object that satisfies :class:`Session` (``migrator.cli_tui.EngineSession``) and injects it.
+Every :class:`Session` method may block (SQLite, SSH), so the app calls them from thread
+workers only; engine events come back through the listener given to :meth:`Session.attach`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from migrator.engine.events import Listener
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    """One step of the plan, as the TUI shows it (static for a session)."""
+
+    id: str
+    title: str
+    phase_id: str
+    phase_title: str
+    host: str
+    kind: str
+    description: str = ""
+    action: str = ""
+    """What the action does: the command, the API call, the manual instructions."""
+    checks: tuple[str, ...] = ()
+    """``pre: ...`` / ``post: ...`` lines describing the checks."""
+    rollback: str = ""
+    rollback_seconds: int | None = None
+    irreversible: str | None = None
+    estimate_seconds: int | None = None
+    estimate_measured: bool = False
+    in_window: bool = True
+    destructive: bool = False
+    manual: bool = False
+    point_of_no_return: bool = False
+    idempotent: bool = False
+
+
+@dataclass(frozen=True)
+class PlanInfo:
+    name: str
+    title: str
+    inventory_name: str
+    environment: str  # production | staging | lab
+    mode: str  # dry-run | rehearsal | live
+    operator: str
+    window_seconds: int | None
+    steps: tuple[StepInfo, ...]
+
+    def step(self, step_id: str) -> StepInfo:
+        for s in self.steps:
+            if s.id == step_id:
+                return s
+        raise KeyError(step_id)
+
+
+@dataclass(frozen=True)
+class StepStatus:
+    state: str
+    attempt: int = 0
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    summary: str = ""
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class CheckLine:
+    stage: str  # pre | post | reconcile | dry-run ...
+    description: str
+    passed: bool
+    observed: str = ""
+    expected: str = ""
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class RunView:
+    """The run as the store has it now."""
+
+    run_id: int | None
+    status: str
+    steps: Mapping[str, StepStatus] = field(default_factory=dict)
+    checks: Mapping[str, tuple[CheckLine, ...]] = field(default_factory=dict)
+    """The checks of each step's latest attempt, in order."""
+    lease_holder: str | None = None
+    running_output: tuple[str, ...] = ()
+    """Observer mode: stored output of the step that is running (latest attempt)."""
+
+    @property
+    def started_at(self) -> datetime | None:
+        times = [s.started_at for s in self.steps.values() if s.started_at is not None]
+        return min(times) if times else None
+
+
+@dataclass(frozen=True)
+class ChecklistReply:
+    """A manual step's checklist as the operator left it."""
+
+    confirmed: list[bool]
+    evidence: str = ""
+
+
+class OperatorPrompter(Protocol):
+    """The operator, as the engine asks them (the TUI answers with modals). Called on the
+    runner's thread; each call blocks until the operator answered."""
+
+    def confirm(self, question: str, *, expect: str | None = None) -> bool: ...
+
+    def checklist(self, title: str, instructions: str, items: list[str]) -> ChecklistReply | None: ...
+
+    def choose(self, question: str, choices: list[str]) -> str: ...
+
+    def text(self, question: str) -> str: ...
+
+
+class Session(Protocol):
+    """One plan's run, driven (or watched) from the TUI. Methods block: call them from workers."""
+
+    plan: PlanInfo
+    observer: bool
+    """Read-only: the TUI only watches (``--observe``, or another operator holds the lease)."""
+    observer_reason: str
+
+    @property
+    def run_id(self) -> int | None: ...
+
+    @property
+    def running(self) -> bool: ...
+
+    def attach(self, listener: Listener, prompter: OperatorPrompter) -> None:
+        """Where engine events go and who answers the engine's questions."""
+
+    def snapshot(self, *, with_output: bool = False) -> RunView: ...
+
+    def run(self, until: str | None) -> str:
+        """Run the pending steps up to and including ``until`` (all when None); a message."""
+
+    def pause(self) -> str:
+        """Stop after the current step."""
+
+    def abort(self, reason: str) -> str:
+        """End the run for good (after the current step when one is running)."""
+
+    def resolve(self, kind: str, step_id: str, reason: str) -> str:
+        """``skip`` | ``retry`` | ``mark_done`` a step, with a reason recorded in the journal."""
+
+    def rollback(self, step_id: str, reason: str) -> str:
+        """Run the step's rollback and record it."""
+
+    def output(self, step_id: str, limit: int = 2000) -> list[str]:
+        """The stored output of the step's latest attempt (last ``limit`` lines)."""
+
+    def close(self) -> None: ...

@@ -1,0 +1,175 @@
+"""The operator's modals: yes/no, type-the-host-name, go/no-go with the window arithmetic,
+a manual step's checklist with evidence, a choice (in-doubt steps), a reason.
+
+Every modal works with the keyboard alone; escape always means the safe answer (no / stop /
+cancel), except where the engine needs an answer (choice, engine reason).
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Checkbox, Input, Label, OptionList, Static
+from textual.widgets.option_list import Option
+
+from tui.facade import ChecklistReply
+
+
+class ConfirmModal(ModalScreen[bool]):
+    """Yes or no: ``y`` / ``n`` (escape is no)."""
+
+    BINDINGS = [Binding("y", "answer(True)", "Yes"), Binding("n,escape", "answer(False)", "No")]
+
+    def __init__(self, question: str, *, title: str = "Confirm", details: list[str] | None = None) -> None:
+        super().__init__()
+        self.question, self.title_text, self.details = question, title, details or []
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.title_text, classes="dialog-title")
+            yield Static(self.question, classes="question")
+            for line in self.details:
+                yield Static(line, classes="detail-line")
+            yield Static("[b]y[/] yes   [b]n[/]/[b]esc[/] no", classes="keys")
+
+    def action_answer(self, value: bool) -> None:
+        self.dismiss(value)
+
+
+class GoNoGoModal(ConfirmModal):
+    """A point of no return: the window arithmetic, then yes or no."""
+
+    def __init__(self, question: str, arithmetic: list[str]) -> None:
+        super().__init__(question, title="GO / NO-GO: point of no return", details=arithmetic)
+        self.add_class("gonogo")
+
+
+class TypeNameModal(ModalScreen[bool]):
+    """A destructive step: the operator types the host name; anything else is refused."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, question: str, expect: str) -> None:
+        super().__init__()
+        self.question, self.expect = question, expect
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog destructive"):
+            yield Label("DESTRUCTIVE STEP", classes="dialog-title")
+            yield Static(self.question, classes="question")
+            yield Static(f"Type [b]{self.expect}[/] and press enter (esc: do not run it).", classes="keys")
+            yield Input(placeholder=self.expect, id="typed")
+            yield Static("", id="mismatch", classes="error")
+
+    def on_mount(self) -> None:
+        self.query_one("#typed", Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if event.value.strip() == self.expect:
+            self.dismiss(True)
+        else:
+            self.query_one("#mismatch", Static).update(f"'{event.value}' is not {self.expect}")
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+
+class ChecklistModal(ModalScreen[ChecklistReply | None]):
+    """A manual step: tick each item (space), write the evidence, ctrl+s to finish; esc stops."""
+
+    BINDINGS = [
+        Binding("ctrl+s", "submit", "Done", priority=True),
+        Binding("escape", "stop", "Stop the run"),
+    ]
+
+    def __init__(self, title: str, instructions: str, items: list[str]) -> None:
+        super().__init__()
+        self.title_text, self.instructions, self.items = title, instructions, items
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog checklist"):
+            yield Label(f"MANUAL STEP  {self.title_text}", classes="dialog-title")
+            with VerticalScroll(classes="instructions"):
+                yield Static(self.instructions)
+            for index, item in enumerate(self.items):
+                yield Checkbox(item, id=f"item-{index}")
+            yield Input(
+                placeholder="evidence: what you saw (console output, ticket, photo ref)", id="evidence"
+            )
+            yield Static(
+                "[b]tab[/] next  [b]space[/] tick  [b]ctrl+s[/] done  [b]esc[/] stop the run", classes="keys"
+            )
+
+    def on_mount(self) -> None:
+        if self.items:
+            self.query_one("#item-0", Checkbox).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_submit()
+
+    def action_submit(self) -> None:
+        ticks = [self.query_one(f"#item-{i}", Checkbox).value for i in range(len(self.items))]
+        self.dismiss(ChecklistReply(ticks, self.query_one("#evidence", Input).value.strip()))
+
+    def action_stop(self) -> None:
+        self.dismiss(None)
+
+
+class ChoiceModal(ModalScreen[str]):
+    """Pick one answer (up/down, enter). Used for in-doubt steps, with what reconciling found."""
+
+    def __init__(self, question: str, choices: list[str], details: list[str] | None = None) -> None:
+        super().__init__()
+        self.question, self.choices, self.details = question, choices, details or []
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label("DECISION NEEDED", classes="dialog-title")
+            yield Static(self.question, classes="question")
+            for line in self.details:
+                yield Static(line, classes="detail-line")
+            yield OptionList(*[Option(c, id=c) for c in self.choices], id="choices")
+
+    def on_mount(self) -> None:
+        self.query_one(OptionList).focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.dismiss(str(event.option.id))
+
+
+class ReasonModal(ModalScreen[str | None]):
+    """A reason, recorded in the journal. Empty is refused; esc cancels when ``cancellable``."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, question: str, *, value: str = "", cancellable: bool = True) -> None:
+        super().__init__()
+        self.question, self.value, self.cancellable = question, value, cancellable
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label("REASON", classes="dialog-title")
+            yield Static(self.question, classes="question")
+            yield Input(value=self.value, placeholder="why (recorded in the journal)", id="reason")
+            yield Static("", id="empty", classes="error")
+            keys = "[b]enter[/] ok" + ("   [b]esc[/] cancel" if self.cancellable else "")
+            yield Static(keys, classes="keys")
+
+    def on_mount(self) -> None:
+        self.query_one("#reason", Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if not event.value.strip():
+            self.query_one("#empty", Static).update("a reason is required")
+            return
+        self.dismiss(event.value.strip())
+
+    def action_cancel(self) -> None:
+        if self.cancellable:
+            self.dismiss(None)
