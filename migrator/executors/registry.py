@@ -4,7 +4,9 @@
   local machine), secrets by environment or stdin (:mod:`migrator.executors.steps`);
 * ``proxmox``: the call on the endpoint's client, one client per endpoint, cached;
 * ``wait``: ``step.until`` probed every ``step.interval`` until it passes or the timeout ends;
-* ``manual``: the operator walks the checklist (:mod:`migrator.executors.manual`).
+* ``manual``: the operator walks the checklist (:mod:`migrator.executors.manual`);
+* ``stunnel``: PSK, config or verify on a tunnel host (:mod:`migrator.executors.stunnel_step`),
+  the tunnel file read relative to ``plan_dir``.
 
 ``expect_new_host_key`` (a host was reinstalled): the registry fetches the key the host now
 presents, shows its ``SHA256:`` fingerprint and asks the operator to compare it with the
@@ -46,7 +48,9 @@ from migrator.executors.steps import (
     run_proxmox_step,
     run_wait_step,
 )
+from migrator.executors.stunnel_step import StunnelStepOptions, StunnelSteps
 from migrator.plan.inventory import LOCAL, Inventory
+from migrator.plan.load import plans_dir
 from migrator.plan.model import StepKind
 from migrator.secrets import Redactor
 
@@ -71,6 +75,8 @@ class Executors:
         confirm_manual: bool = False,
         lab: LabHooks | None = None,
         connections: Connections | None = None,
+        plan_dir: Path | None = None,
+        stunnel_options: StunnelStepOptions | None = None,
     ) -> None:
         self.inventory = loaded_plan_inventory
         self.inventory_dir = inventory_dir
@@ -82,6 +88,9 @@ class Executors:
             loaded_plan_inventory, inventory_dir=inventory_dir, redactor=redactor
         )
         self._clients: dict[str, ProxmoxClient] = {}
+        # stunnel steps name their tunnel file relative to the plan (default: the plans dir)
+        self._stunnel = StunnelSteps(self.connections.for_target, redactor,
+                                     plan_dir=plan_dir or plans_dir(), options=stunnel_options)
         self._secret_outputs = SecretOutputs()
         self._prober = CheckProber(
             loaded_plan_inventory,
@@ -95,6 +104,7 @@ class Executors:
             StepKind.PROXMOX: self._proxmox,
             StepKind.WAIT: self._wait,
             StepKind.MANUAL: self._manual,
+            StepKind.STUNNEL: self._stunnel.run,
         }
 
     # ------------------------------------------------------------ StepRunner

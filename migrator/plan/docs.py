@@ -18,7 +18,7 @@ from pydantic.fields import FieldInfo
 from migrator.plan import checks as check_models
 from migrator.plan.durations import _coerce, format_duration
 from migrator.plan.inventory import Host, Inventory, ProxmoxEndpoint
-from migrator.plan.model import OutputSpec, Phase, Plan, ProxmoxCall, Rollback, Step, Window
+from migrator.plan.model import OutputSpec, Phase, Plan, ProxmoxCall, Rollback, Step, StunnelAction, Window
 
 SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("Plan", Plan),
@@ -28,6 +28,7 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("Rollback", Rollback),
     ("Outputs", OutputSpec),
     ("Proxmox call", ProxmoxCall),
+    ("stunnel action", StunnelAction),
     ("Inventory", Inventory),
     ("Inventory host", Host),
     ("Proxmox endpoint", ProxmoxEndpoint),

@@ -4,7 +4,7 @@ A plan file (YAML, in ``plans/``) is a :class:`Plan`. Every field carries a desc
 ends up in the JSON Schema (``migrator schema``) and in the README's plan-format section.
 Models are pure data: nothing here runs, connects or opens a database.
 
-Steps are one model with a ``kind`` (ssh, local, proxmox, manual, wait) and the fields of each
+Steps are one model with a ``kind`` (ssh, local, proxmox, manual, wait, stunnel) and the fields of each
 kind; cross-field rules (a ssh step needs a command, ...) live in :mod:`migrator.plan.validate`
 so that every problem of a plan is reported in one pass, each with its line.
 """
@@ -46,6 +46,7 @@ class StepKind(StrEnum):
     PROXMOX = "proxmox"
     MANUAL = "manual"
     WAIT = "wait"
+    STUNNEL = "stunnel"
 
 
 class ProxmoxCall(_Strict):
@@ -75,6 +76,35 @@ class OutputSpec(_Strict):
     secret: bool = Field(False, description="Store only a fingerprint of the value, never the value.")
 
 
+class StunnelAction(_Strict):
+    """stunnel: deploy one piece of a tunnel inventory (plans/tunnels.yaml) on the step's host."""
+
+    action: Literal["psk", "config", "verify"] = Field(
+        description="psk: make the service's PSK file identical on the server (the step host) and every "
+        "client, generating it if missing (0600, only fingerprints are shown); config: render the host's "
+        "off.conf and systemd drop-in, parse-test them on the host, then move them into place; verify: "
+        "`ss -ltnH` matches the rendered config (client listeners only on private or loopback addresses) "
+        "and stunnel@off is active."
+    )
+    tunnels: str = Field(
+        description="Tunnel inventory file, relative to the plan (e.g. tunnels.yaml; a {{ params.NAME }} "
+        "lets each inventory name its own). It must pass the January 2024 invariants at plan validation."
+    )
+    service: str | None = Field(
+        None, description="psk: the tunnel's service, e.g. MongoDB (its server is the step host)."
+    )
+    restart: bool = Field(
+        False,
+        description="config: `systemctl restart stunnel@off` after the parse test passed. A restart cuts "
+        "every tunnel on that host.",
+    )
+    services: list[str] = Field(
+        default_factory=list,
+        description="config/verify: only the sections of these services (the tunnels rolled out so far, "
+        "one at a time); empty: every tunnel of the host. Sections left out are removed from off.conf.",
+    )
+
+
 class LabEffect(StrEnum):
     """What a manual step does to a lab host; applied only when the inventory is a lab."""
 
@@ -93,7 +123,7 @@ class Step(_Strict):
         "local",
         description="Target: an inventory host, a container on a Proxmox host (off2/ct:101) or `local`.",
     )
-    kind: StepKind = Field(description="ssh, local, proxmox, manual or wait.")
+    kind: StepKind = Field(description="ssh, local, proxmox, manual, wait or stunnel.")
 
     # action, by kind
     command: Command | None = Field(
@@ -105,6 +135,7 @@ class Step(_Strict):
     checklist: list[str] = Field(default_factory=list, description="manual: items the person confirms one by one.")
     lab_effect: LabEffect = Field(LabEffect.NONE, description="manual: what the step does to a lab host.")
     until: Check | None = Field(None, description="wait: the check that must pass.")
+    stunnel: StunnelAction | None = Field(None, description="stunnel: what to deploy or check on the host.")
     interval: Duration = Field(5, description="wait: time between two probes.")
     expect_new_host_key: bool = Field(
         False,

@@ -1,13 +1,15 @@
 """Rules across fields and steps, each problem with its line, step id and a fix.
 
 Runs on the steps that passed the model's own validation (see :mod:`migrator.plan.load`).
-Pure: reads the plan, the raw YAML (for positions of strings) and the inventory; no I/O.
+Pure: reads the plan, the raw YAML (for positions of strings) and the inventory; no I/O but reading
+the tunnel inventory a stunnel step names (:mod:`migrator.plan.stunnel_rules`).
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from migrator.plan import graph
@@ -18,6 +20,7 @@ from migrator.plan.params import TEMPLATE, Resolver, UnknownReference
 from migrator.plan.problems import Problem, Severity
 from migrator.plan.schema_errors import did_you_mean
 from migrator.plan.source import PathKey, SourceMap, walk_strings
+from migrator.plan.stunnel_rules import TunnelFiles, stunnel_step_problems
 from migrator.secrets import is_reference
 
 # Keys whose values are secrets: a literal there is a leak waiting to happen.
@@ -35,6 +38,8 @@ class _Ctx:
         self.inventory = inventory
         self.problems: list[Problem] = []
         self.paths: dict[str, PathKey] = {}
+        # stunnel steps name tunnel files relative to the plan (source.file is the plan's path)
+        self.tunnel_files = TunnelFiles(Path(source.file).parent)
         for pi, phase in enumerate(raw.get("phases") or []):
             steps = phase.get("steps") if isinstance(phase, dict) else None
             for si, step in enumerate(steps if isinstance(steps, list) else []):
@@ -217,6 +222,8 @@ def _step_rules(ctx: _Ctx, step: Step) -> None:
         if spec.regex:
             _regex(ctx, step, "regex", spec.regex, at(step, "outputs", name, "regex"))
     _check_target(ctx, step, step.host, at(step, "host"))
+    for found in stunnel_step_problems(step, _tunnels_file(ctx, step), ctx.tunnel_files):
+        ctx.add(found.message, at(step, *found.path), step=step.id, hint=found.hint, key=found.key)
     if step.kind is StepKind.PROXMOX and ctx.inventory is not None and step.call is not None:
         endpoint = step.call.endpoint or ctx.inventory.resolve_target(step.host)[0]
         if endpoint not in ctx.inventory.proxmox:
@@ -235,6 +242,18 @@ def _step_rules(ctx: _Ctx, step: Step) -> None:
             warning=True,
             hint="add estimate: 10m",
         )
+
+
+def _tunnels_file(ctx: _Ctx, step: Step) -> str | None:
+    """The step's stunnel tunnels file with {{ ... }} resolved; None if it cannot be (yet)."""
+    if step.stunnel is None or not TEMPLATE.search(step.stunnel.tunnels):
+        return None if step.stunnel is None else step.stunnel.tunnels
+    if ctx.inventory is None:
+        return None
+    try:
+        return Resolver(ctx.inventory, ctx.plan.params).text(step.stunnel.tunnels)
+    except UnknownReference:
+        return None  # reported with its line by _references
 
 
 def _article(kind: StepKind) -> str:
