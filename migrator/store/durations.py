@@ -20,7 +20,6 @@ import sqlite3
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import quote
 
 from migrator.errors import StoreError
 
@@ -79,7 +78,10 @@ ORDER BY j.id
 
 
 def _rows_from_sqlite(path: Path, plan_name: str, before_run: int | None) -> list[Row]:
-    uri = "file:" + quote(str(path.resolve())) + "?mode=ro"
+    # Only these three characters mean something in a SQLite file: URI path (urllib.parse
+    # would do it too, at 2 ms of the cold-start budget).
+    escaped = str(path.resolve()).replace("%", "%25").replace("?", "%3f").replace("#", "%23")
+    uri = "file:" + escaped + "?mode=ro"
     modes = ", ".join("?" * len(EXECUTED_MODES))
     triggers = ", ".join("?" * (len(STARTS) + 1))
     limit = before_run if before_run is not None else 2**62

@@ -114,3 +114,14 @@ def test_migrator_plan_off1_uses_durations_recorded_for_its_steps(store: Store, 
     assert estimates[first] == {"seconds": 900, "measured": True, "count": 3, "label": "15m (measured, n=3)"}
     assert estimates[second]["seconds"] == 90 and estimates[second]["measured"]
     assert not estimates[order[2]]["measured"]
+
+
+def test_a_path_with_uri_characters_is_read(tmp_path: Path) -> None:
+    odd = tmp_path / "window?night#2 100%"
+    odd.mkdir()
+    store = Store.open(str(odd / "state.db"))
+    try:
+        inject_run(store, "p", {"a": 42})
+    finally:
+        store.close()
+    assert measured_durations("p", str(odd / "state.db")) == {"a": [42.0]}
