@@ -104,7 +104,7 @@ class MigratorApp(App[None]):
         )
         self.bridge = EngineBridge(
             self,
-            modals=ModalFactory(self._confirm_modal, ChecklistModal, self._choice_modal, ReasonModal),
+            modals=ModalFactory(self._confirm_modal, ChecklistModal, self._choice_modal, self._text_modal),
             batch=batch,
             interval=flush_interval,
         )
@@ -538,6 +538,9 @@ class MigratorApp(App[None]):
     ) -> Screen[Any]:
         details = ["what reconciling found:", *[f"  {line}" for line in found]] if found else []
         return ChoiceModal(question, choices, details)
+
+    def _text_modal(self, question: str) -> Screen[Any]:
+        return ReasonModal(question, cancellable=False)  # the engine waits for an answer
 
     def save_svg(self, directory: Path, name: str) -> Path:
         """A screenshot (for the README and the tests)."""

@@ -77,6 +77,7 @@ class EngineBridge:
             if event.dest == "prechecking" or event.trigger == "crash_found":
                 self.checks[event.step_id] = []
         elif isinstance(event, CheckDone):
+            self.current_step = event.step_id  # e.g. reconciling an in-doubt step
             mark = "pass" if event.passed else "FAIL"
             self.checks.setdefault(event.step_id, []).append(
                 f"{mark} {event.stage}: {event.description}" + ("" if event.passed else f" ({event.message})")
@@ -104,6 +105,7 @@ class EngineBridge:
         with self._lock:
             self._waiting.add(future)
         try:
+
             def show() -> None:
                 self.app.push_screen(build(), future.set_result)
 

@@ -7,13 +7,15 @@ from collections.abc import Mapping
 from tui.facade import PlanInfo
 
 DONE = frozenset({"succeeded", "skipped", "rolled_back", "already_done"})
+WAITING = frozenset({"blocked"})
+"""Cannot run until the operator settles what blocks it; the runner passes over it."""
 
 
 def next_step(plan: PlanInfo, states: Mapping[str, str]) -> str | None:
     """The first step that is not done (a failed or in-doubt step comes first: it must be
-    settled before anything after it runs)."""
+    settled before anything after it runs); blocked steps are passed over, as the runner does."""
     for step in plan.steps:
-        if states.get(step.id, "pending") not in DONE:
+        if states.get(step.id, "pending") not in DONE | WAITING:
             return step.id
     return None
 

@@ -15,6 +15,8 @@ from textual.pilot import Pilot
 
 from migrator.cli_tui import EngineSession, PrompterProxy
 from migrator.executors.base import StepRunner
+from migrator.executors.connections import Connections
+from migrator.executors.registry import Executors
 from migrator.plan.inventory import Environment, Inventory
 from migrator.plan.model import Phase, Plan, Step, Where, Window
 from migrator.secrets import Redactor
@@ -42,7 +44,13 @@ def store(tmp_path: Path) -> Iterator[Store]:
     s.close()
 
 
-def plan_of(steps: list[dict[str, Any]], *, name: str = "demo", window: str | None = "2h") -> FakeLoaded:
+def plan_of(
+    steps: list[dict[str, Any]],
+    *,
+    name: str = "demo",
+    window: str | None = "2h",
+    inventory: Inventory | None = None,
+) -> FakeLoaded:
     """A plan of ``steps`` (Step fields; kind defaults to local; ``phase`` names the phase,
     default ``prepare``), each step depending on the one before, with a window."""
     phases: dict[str, list[Step]] = {}
@@ -68,7 +76,7 @@ def plan_of(steps: list[dict[str, Any]], *, name: str = "demo", window: str | No
     }
     prints = {st.id: hashlib.sha256(st.model_dump_json().encode()).hexdigest() for st in models}
     fp = hashlib.sha256("".join(prints.values()).encode()).hexdigest()
-    inventory = Inventory(name="lab", environment=Environment.LAB)
+    inventory = inventory or Inventory(name="lab", environment=Environment.LAB)
     return FakeLoaded(plan, inventory, Path(f"plans/{name}.yaml"), fp, order, deps, prints)
 
 
@@ -113,3 +121,26 @@ def table_states(app: MigratorApp) -> dict[str, str]:
 
 def store_states(store: Store, run_id: int) -> dict[str, str]:
     return {r.step_id: r.state for r in store.steps(run_id)}
+
+
+def local_executors(tmp_path: Path, proxy: PrompterProxy, inventory: Inventory | None = None) -> Executors:
+    """The real executor registry (local commands, manual checklists through the TUI); it
+    reads only the test's files, never ~/.ssh."""
+    inventory = inventory or Inventory(name="lab", environment=Environment.LAB)
+    redactor = Redactor()
+    connections = Connections(
+        inventory, inventory_dir=tmp_path, redactor=redactor, user_known_hosts=None, ssh_config=None
+    )
+    return Executors(
+        inventory, inventory_dir=tmp_path, prompter=proxy, redactor=redactor, connections=connections
+    )
+
+
+def screen_text(app: MigratorApp) -> str:
+    """Everything the screen (and an open modal) shows, as plain text."""
+    from textual.widgets import Static
+
+    parts = []
+    for widget in app.screen.query(Static):
+        parts.append(str(widget.render()))
+    return "\n".join(parts)
