@@ -68,6 +68,8 @@ class StepDriver:
     ) -> None:
         self.book, self.runner, self.prompter = book, runner, prompter
         self.redactor, self.commands, self.settings = redactor, commands, settings
+        self._secret_keys: set[tuple[str, str]] = set()
+        """Secret outputs produced in this process (their values live in the StepRunner only)."""
 
     # -- entry points -------------------------------------------------------------------------
 
@@ -261,6 +263,7 @@ class StepDriver:
             host=step.host,
             redact=self.redactor,
             emit=book.emit,
+            hold=any(spec.secret for spec in step.outputs.values()),
         )
         ctx = StepContext(
             run_id=book.run_id,
@@ -269,19 +272,25 @@ class StepDriver:
             cancel=self.commands.abort_requested.is_set,
             outputs={k: dict(v) for k, v in values.items()},
         )
+        secrets: dict[str, str] = {}
         try:
-            resolved = substitute_outputs(step, values)
+            # A secret output made in this process stays a reference: the StepRunner, which
+            # holds the value, passes it by environment (never in the command text).
+            resolved = substitute_outputs(step, _with_secret_references(values, self._secret_keys))
             outcome = self.runner.execute(resolved, ctx)
         except UnknownReference as exc:
             outcome = ActionOutcome(ok=False, summary=str(exc))
         except OperatorNeeded:
+            self._seal_secrets(step, recorder, None)
             recorder.flush()
             # Nothing was done (the operator was needed first): back to pending, run pauses.
             book.move(step.id, "again", "operator needed")
             self._hold(step, "operator needed")
             raise
         except MigratorError as exc:
+            self._seal_secrets(step, recorder, None)
             outcome = ActionOutcome(ok=False, summary=self.redactor(str(exc)))
+        secrets = self._seal_secrets(step, recorder, outcome)
         recorder.flush()
         outcome.summary = self.redactor(outcome.summary)
         if outcome.evidence:
@@ -297,14 +306,36 @@ class StepDriver:
                 )
             )
         if outcome.ok:
-            self._capture(step, outcome)
+            self._capture(step, outcome, secrets)
         return outcome
 
-    def _capture(self, step: Step, outcome: ActionOutcome) -> None:
+    def _seal_secrets(
+        self, step: Step, recorder: OutputRecorder, outcome: ActionOutcome | None
+    ) -> dict[str, str]:
+        """Find the step's secret output values (even of a failed attempt: it may have printed
+        them) and register them with the redactor before any held line is shown or stored."""
+        found: dict[str, str] = {}
+        raw = recorder.held_text()
+        for name, spec in step.outputs.items():
+            if not spec.secret:
+                continue
+            value = None if outcome is None else outcome.values.get(name)
+            if value is None and spec.regex:
+                for text in (raw, "" if outcome is None else outcome.stdout):
+                    match = re.search(spec.regex, text, re.MULTILINE)
+                    if match:
+                        value = match.group(1) if match.groups() else match.group(0)
+                        break
+            if value:
+                self.redactor.add(value)
+                found[name] = value
+        return found
+
+    def _capture(self, step: Step, outcome: ActionOutcome, secrets: dict[str, str]) -> None:
         found: list[OutputValue] = []
         for name, spec in step.outputs.items():
-            value = outcome.values.get(name)
-            if value is None and spec.regex:
+            value = secrets.get(name) if spec.secret else outcome.values.get(name)
+            if value is None and spec.regex and not spec.secret:
                 match = re.search(spec.regex, outcome.stdout, re.MULTILINE)
                 if match:
                     value = match.group(1) if match.groups() else match.group(0)
@@ -312,7 +343,7 @@ class StepDriver:
                 self.book.emit(StepWarning(self.book.run_id, step.id, f"output '{name}' was not produced"))
                 continue
             if spec.secret:
-                self.redactor.add(value)
+                self._secret_keys.add((step.id, name))
                 found.append(OutputValue(step.id, name, None, fingerprint(value), True))
             else:
                 self.settings.values.setdefault(step.id, {})[name] = value
@@ -373,6 +404,19 @@ class StepDriver:
                 failed = failed or text
         self.book.store.add_checks(records)
         return failed, done, [r.passed for r in results]
+
+
+def _with_secret_references(
+    values: dict[str, dict[str, str]], secret_keys: set[tuple[str, str]]
+) -> dict[str, dict[str, str]]:
+    """``values`` plus, for each secret output, its own ``{{ outputs.STEP.NAME }}`` reference,
+    so that substitution leaves it in place for the StepRunner."""
+    if not secret_keys:
+        return values
+    merged = {k: dict(v) for k, v in values.items()}
+    for step_id, name in secret_keys:
+        merged.setdefault(step_id, {})[name] = f"{{{{ outputs.{step_id}.{name} }}}}"
+    return merged
 
 
 def probe_all(

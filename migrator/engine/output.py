@@ -3,6 +3,11 @@
 One row per line would cost a transaction per line; a batch is written when it holds
 ``batch`` lines, when ``interval`` seconds passed since the last write, and when the attempt
 ends. Executors may call the sink from their reader threads, hence the lock.
+
+With ``hold`` (a step that declares a secret output), lines are neither shown nor stored
+while the action runs: the value is not known until the action ends, and a line redacted
+before then would carry it verbatim. The driver reads the raw text (:meth:`held_text`),
+registers the values with the redactor, then :meth:`flush` redacts, shows and stores.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ class OutputRecorder:
         emit: Callable[[Event], None],
         batch: int = 500,
         interval: float = 1.0,
+        hold: bool = False,
     ) -> None:
         self.store, self.run_id, self.step_id, self.attempt, self.host = store, run_id, step_id, attempt, host
         self.redact, self.emit, self.batch, self.interval = redact, emit, batch, interval
@@ -38,8 +44,22 @@ class OutputRecorder:
         self._count: dict[str, int] = {}
         self._last_write = time.monotonic()
         self.total = 0
+        self._hold = hold
+        self._held: list[tuple[str, str]] = []
 
     def __call__(self, stream: str, line: str) -> None:
+        if self._hold:
+            with self._lock:
+                self._held.append((stream, line))
+            return
+        self._record(stream, line)
+
+    def held_text(self, stream: str = "stdout") -> str:
+        """The raw (unredacted) held lines of ``stream``: only for finding secret values."""
+        with self._lock:
+            return "\n".join(line for s, line in self._held if s == stream)
+
+    def _record(self, stream: str, line: str) -> None:
         clean = self.redact(line)
         self.emit(StepOutput(self.run_id, self.step_id, self.host, stream, clean))
         with self._lock:
@@ -65,6 +85,10 @@ class OutputRecorder:
         return chunks
 
     def flush(self) -> None:
+        with self._lock:
+            held, self._held, self._hold = self._held, [], False
+        for stream, line in held:  # redacted now, with the values the action produced
+            self._record(stream, line)
         with self._lock:
             chunks = self._take()
         self.store.add_output(self.run_id, chunks)
