@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from migrator.cli import cli, main
+from migrator.plan.load import load_plan
 from migrator.report.change_record import SECTIONS
+from migrator.store.db import Store
+from migrator.store.dto import Evidence, OutputChunk
 from tests.report.scenario import (
     AMEND_REASON,
     EVIDENCE_NOTE,
+    INVENTORY,
     MARK_DONE_REASON,
     SECRET,
     SKIP_REASON,
@@ -192,3 +198,37 @@ def test_compare_needs_two_runs(db: str, capsys: pytest.CaptureFixture[str]) -> 
         main(["report", "--compare", "1", "--db", db])
     assert exited.value.code == 2
     assert "--compare needs two runs" in capsys.readouterr().err
+
+
+def test_text_is_redacted_again_with_the_secrets_the_plan_refers_to(
+    store: Store, db: str, work: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Output recorded before a value was known to the run's redactor is masked in the report."""
+    token = "pr0xm0x-api-t0ken-42"
+    plan = {
+        "name": "leaky",
+        "title": "Leaky",
+        "inventory": "inventory.yaml",
+        "phases": [{"id": "p", "title": "P", "where": "window", "steps": [
+            {"id": "api", "title": "Call the API", "kind": "local", "command": "true",
+             "secrets": {"TOKEN": "env:REPORT_TEST_TOKEN"}},
+        ]}],
+    }  # fmt: skip
+    (work / "inventory.yaml").write_text(yaml.safe_dump(INVENTORY))
+    (work / "leaky.yaml").write_text(yaml.safe_dump(plan, sort_keys=False))
+    loaded = load_plan(work / "leaky.yaml")
+    run = store.create_run(plan_name="leaky", plan_path=str(loaded.path), plan_fingerprint=loaded.fingerprint,
+                           step_hashes={}, inventory_name="lab", mode="rehearsal", operator="t@h",
+                           steps=["api"])  # fmt: skip
+    store.add_output(run.id, [OutputChunk("api", 1, "stdout", 0, [f"Authorization: {token}"])])
+    store.add_evidence(Evidence(run.id, "api", 1, datetime.now(UTC), "t@h", f"pasted {token}", []))
+
+    monkeypatch.setenv("REPORT_TEST_TOKEN", token)
+    text = report(db, str(run.id))
+    assert token not in text
+    assert "Authorization: ***" in text and "pasted ***" in text
+
+    monkeypatch.delenv("REPORT_TEST_TOKEN")
+    text = report(db, str(run.id))
+    assert "secret references not available here" in section(text, "Notes")
+    assert "env:REPORT\\_TEST\\_TOKEN" in section(text, "Notes")
