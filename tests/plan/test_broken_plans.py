@@ -176,7 +176,7 @@ EXPECTED: dict[str, list[str]] = {
     ],
     "wrong-kind.yaml": [
         "wrong-kind.yaml:12:15: error: step check-pools: kind must be one of ssh, local, proxmox, manual, "
-        "wait; got 'shh' (did you mean 'ssh'?)",
+        "wait, stunnel; got 'shh' (did you mean 'ssh'?)",
     ],
     "yaml-bad-indentation.yaml": [
         "yaml-bad-indentation.yaml:11:14: error: YAML syntax error: a 'key: value' cannot start here "
