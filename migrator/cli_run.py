@@ -1,4 +1,4 @@
-"""Headless run commands: run, resume, status, runs, log, verify, abort, preflight, states.
+"""Headless run commands: run, resume, status, runs, log, verify, abort, rollback, preflight, states.
 
 Each command builds the objects (store, loaded plan, executors, prompter, printer) and calls
 one engine function; errors are mapped to exit codes by :func:`migrator.cli.main`.
@@ -64,6 +64,7 @@ def _tools(
         redactor=redactor,
         confirm_manual=confirm_manual,
         lab=hooks,
+        plan_dir=Path(loaded.path).parent,
     )
     return prompter, executors, redactor
 
@@ -369,6 +370,73 @@ def abort_command(run_id: int, reason: str, db: str | None) -> None:
         store.close()
 
 
+@click.command("rollback")
+@click.argument("run_id", type=int)
+@click.argument("step_id")
+@common
+@click.option("--reason", required=True, help="Why the step is rolled back (recorded in the journal).")
+@click.option("--yes", is_flag=True, help="Confirm without a person (lab only).")
+@click.option("--i-mean-it", is_flag=True, help="Allow --yes with a production inventory.")
+@click.option("--confirm-manual", is_flag=True, help="Tick a manual rollback's checklist (lab rehearsals).")
+@click.option("--take-over", is_flag=True, help="Take over an expired lease.")
+def rollback_command(
+    *,
+    run_id: int,
+    step_id: str,
+    db: str | None,
+    inventory: str | None,
+    reason: str,
+    yes: bool,
+    i_mean_it: bool,
+    confirm_manual: bool,
+    take_over: bool,
+) -> None:
+    """Run the rollback of STEP_ID in RUN (a succeeded, failed or in-doubt step).
+
+    Steps that ran after it are named, never rolled back with it. Exit 1 when the rollback
+    failed (the step keeps its state) or was declined.
+    """
+    from migrator.engine.printer import Printer
+    from migrator.engine.rollback import rollback_step
+
+    console = Console()
+    store = _store(db)
+    try:
+        run = store.run(run_id)
+        loaded = _load(run.plan_path, inventory)
+        prompter, executors, redactor = _tools(
+            loaded, console, yes=yes, i_mean_it=i_mean_it, confirm_manual=confirm_manual
+        )
+        try:
+            report = rollback_step(
+                store,
+                loaded,
+                run_id,
+                step_id,
+                executors,
+                prompter,
+                reason=reason,
+                listeners=[Printer(console)],
+                yes=yes,
+                redactor=redactor,
+                take_over_reason=reason if take_over else None,
+            )
+        finally:
+            executors.close()
+        if report.ok:
+            console.print(
+                f"[bold]step {escape(step_id)} rolled back[/] (run {run_id}): {escape(report.message)}"
+            )
+        else:
+            console.print(
+                f"[bold red]step {escape(step_id)} not rolled back[/]: {escape(report.message)} "
+                f"(it stays {report.state})"
+            )
+            raise SystemExit(int(ExitCode.FAILED))
+    finally:
+        store.close()
+
+
 @click.command("states")
 @click.option("--format", "fmt", type=click.Choice(["text", "mermaid"]), default="text")
 def states_command(fmt: str) -> None:
@@ -392,6 +460,7 @@ COMMANDS = (
     log_command,
     verify_command,
     abort_command,
+    rollback_command,
     preflight_command,
     states_command,
 )
