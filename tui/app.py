@@ -125,28 +125,36 @@ class MigratorApp(App[None]):
     # -- layout ---------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
+        # Kept as attributes: message handlers must not query the screen (a modal may be on
+        # top, or the app may be closing when a late message arrives).
+        self.table = StepTable(self.plan)
+        self.detail = StepDetail()
+        self.output_log = Log(max_lines=10_000, id="output", auto_scroll=True)
+        self.run_header = RunHeader(self.plan)
+        self.clock_widget = ClockLine()
+        self.status_line = Static("", id="status-line")
         yield ModeBanner(self.plan, self.session.observer_reason if self.session.observer else "")
-        yield RunHeader(self.plan)
-        yield ClockLine()
+        yield self.run_header
+        yield self.clock_widget
         with Horizontal(id="body"):
-            yield StepTable(self.plan)
+            yield self.table
             with Vertical(id="right"):
-                yield StepDetail()
-                yield Log(max_lines=10_000, id="output", auto_scroll=True)
-        yield Static("", id="status-line")
+                yield self.detail
+                yield self.output_log
+        yield self.status_line
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#output", Log).border_title = "output"
-        self.query_one(StepTable).border_title = "steps"
-        self.query_one(StepDetail).border_title = "step"
+        self.output_log.border_title = "output"
+        self.table.border_title = "steps"
+        self.detail.border_title = "step"
         if not self.session.observer:
             self.session.attach(self.bridge, self.bridge)
         self.set_interval(self.flush_interval, self.bridge.flush)
         self.set_interval(self.tick_interval, self._tick)
         if self.session.observer:
             self.set_interval(self.poll_interval, self._poll)
-        self.query_one(StepTable).focus()
+        self.table.focus()
         self._show_header()
         self._load_snapshot()
 
@@ -167,26 +175,26 @@ class MigratorApp(App[None]):
         )
 
     def selected_step(self) -> str | None:
-        key = self.query_one(StepTable).selected_key()
+        key = self.table.selected_key()
         if key is None or key.startswith(PHASE_PREFIX):
             return None
         return key
 
     def _show_header(self) -> None:
-        self.query_one(RunHeader).show(self.run_id, self.run_status)
+        self.run_header.show(self.run_id, self.run_status)
         self._tick()
 
     def _tick(self) -> None:
         now = self.clock()
-        self.query_one(ClockLine).update(clock_line(reading(self.plan, self.view(), now)))
-        table = self.query_one(StepTable)
+        self.clock_widget.update(clock_line(reading(self.plan, self.view(), now)))
+        table = self.table
         for sid, status in self.statuses.items():
             if status.state in ("running", "verifying") and status.started_at is not None:
                 table.set_time(sid, span(int((now - status.started_at).total_seconds())), True)
 
     def _set_status(self, sid: str, status: StepStatus) -> None:
         self.statuses[sid] = status
-        table = self.query_one(StepTable)
+        table = self.table
         table.set_state(sid, status.state)
         if status.started_at is not None and status.ended_at is not None:
             seconds = int((status.ended_at - status.started_at).total_seconds())
@@ -196,7 +204,7 @@ class MigratorApp(App[None]):
 
     def _show_detail(self) -> None:
         sid = self.selected_step()
-        detail = self.query_one(StepDetail)
+        detail = self.detail
         if sid is None:
             detail.show(f"[b]{escape(self.plan.title)}[/]\n\n{LEGEND}")
             return
@@ -205,7 +213,7 @@ class MigratorApp(App[None]):
 
     def _say(self, text: str, *, error: bool = False) -> None:
         self.last_message = text
-        self.query_one("#status-line", Static).update(f"[b red]{escape(text)}[/]" if error else escape(text))
+        self.status_line.update(f"[b red]{escape(text)}[/]" if error else escape(text))
 
     # -- messages from the engine ---------------------------------------------------------------
 
@@ -241,7 +249,7 @@ class MigratorApp(App[None]):
             if event.step_id == self.selected_step():
                 self._show_detail()
         elif isinstance(event, StepVerdict):
-            table = self.query_one(StepTable)
+            table = self.table
             table.set_state(event.step_id, event.verdict)
             self.statuses[event.step_id] = StepStatus(event.verdict, summary=event.detail)
         elif isinstance(event, StepWarning):
@@ -253,7 +261,7 @@ class MigratorApp(App[None]):
             self._say(f"run {event.run_id} {event.status}: {event.message}{follow}")
 
     def _start_output(self, step_id: str, attempt: int) -> None:
-        log = self.query_one("#output", Log)
+        log = self.output_log
         if self.output_step != step_id or self.output_stored:
             log.clear()
         self.output_step, self.output_stored = step_id, False
@@ -262,7 +270,7 @@ class MigratorApp(App[None]):
 
     @on(OutputBatch)
     def _output(self, message: OutputBatch) -> None:
-        log = self.query_one("#output", Log)
+        log = self.output_log
         if message.step_id != self.output_step:
             self.output_step = message.step_id
             log.border_title = f"output: {message.step_id}"
@@ -273,7 +281,7 @@ class MigratorApp(App[None]):
     def _stored_output(self, message: StoredOutput) -> None:
         if self.busy is not None or self.session.observer:
             return
-        log = self.query_one("#output", Log)
+        log = self.output_log
         log.clear()
         self.output_step, self.output_stored = message.step_id, True
         log.border_title = f"output: {message.step_id} (stored)"
@@ -296,7 +304,7 @@ class MigratorApp(App[None]):
 
     def _observe_output(self, view: RunView) -> None:
         running = [sid for sid, s in view.steps.items() if s.state in ("running", "verifying")]
-        log = self.query_one("#output", Log)
+        log = self.output_log
         if not running:
             return
         if running[0] != self.output_step:
@@ -410,7 +418,7 @@ class MigratorApp(App[None]):
         if target is None:
             self._say("nothing left to run")
             return
-        self.query_one(StepTable).select_step(target)
+        self.table.select_step(target)
         self._start("run_next", lambda: self.session.run(target))
 
     def action_run_until(self) -> None:

@@ -144,3 +144,13 @@ def screen_text(app: MigratorApp) -> str:
     for widget in app.screen.query(Static):
         parts.append(str(widget.render()))
     return "\n".join(parts)
+
+
+async def enter_text(pilot: Pilot[Any], app: MigratorApp, text: str) -> None:
+    """Fill the focused input of the open modal and press enter (typing key by key is slow)."""
+    from textual.widgets import Input
+
+    focused = app.screen.focused
+    assert isinstance(focused, Input), f"focus is on {focused!r}, not an input"
+    focused.value = text
+    await pilot.press("enter")

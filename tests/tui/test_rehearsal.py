@@ -14,6 +14,7 @@ from migrator.executors.scripted import Scripted, ScriptedExecutor
 from migrator.store.db import Store
 from tests.tui.conftest import (
     app_for,
+    enter_text,
     idle,
     local_executors,
     plan_of,
@@ -85,8 +86,7 @@ async def test_a_whole_rehearsal_through_the_ui(store: Store, tmp_path: Path) ->
         await pilot.press("n")
         await until(pilot, lambda: isinstance(app.screen, ChecklistModal), "the checklist")
         await pilot.press("space", "tab", "space", "tab")
-        await pilot.press(*"seen on the console")
-        await pilot.press("enter")
+        await enter_text(pilot, app, "seen on the console")
         await idle(pilot, app)
         assert store_states(store, run_id)["console"] == "succeeded"
         assert "seen on the console" in store.evidence(run_id)[0].text
@@ -101,7 +101,7 @@ async def test_a_whole_rehearsal_through_the_ui(store: Store, tmp_path: Path) ->
         await idle(pilot, app)
         assert store_states(store, run_id)["wipe"] == "succeeded"
         assert not (work / "prep").exists()
-        assert "wiped" in "\n".join(app.query_one("#output").lines)  # type: ignore[attr-defined]
+        assert "wiped" in "\n".join(app.output_log.lines)
 
         # A failure, then a retry once the cause is fixed.
         await pilot.press("n")
@@ -124,7 +124,7 @@ async def test_a_whole_rehearsal_through_the_ui(store: Store, tmp_path: Path) ->
         assert isinstance(app.screen, ReasonModal)
         await pilot.press("enter")
         assert isinstance(app.screen, ReasonModal) and "a reason is required" in screen_text(app)
-        await pilot.press(*"not needed in the lab", "enter")
+        await enter_text(pilot, app, "not needed in the lab")
         await idle(pilot, app)
         assert store_states(store, run_id)["optional"] == "skipped"
         skipped = [e for e in store.journal(run_id, "optional") if e.trigger == "skip"]
@@ -145,7 +145,7 @@ async def test_a_whole_rehearsal_through_the_ui(store: Store, tmp_path: Path) ->
         assert isinstance(app.screen, ConfirmModal)
         await pilot.press("y")
         await until(pilot, lambda: isinstance(app.screen, ReasonModal), "the abort reason")
-        await pilot.press(*"window closed", "enter")
+        await enter_text(pilot, app, "window closed")
         await idle(pilot, app)
         assert store.run(run_id).status == "aborted"
         assert app.check_action("run_next", ()) is False
@@ -200,7 +200,7 @@ async def test_resume_with_an_in_doubt_step_shows_what_reconciling_found(store: 
         await until(pilot, lambda: isinstance(app.screen, ReasonModal), "the reason")
         await pilot.press("escape")  # the engine needs a reason: escape does not cancel it
         assert isinstance(app.screen, ReasonModal)
-        await pilot.press(*"checked the counter by hand", "enter")
+        await enter_text(pilot, app, "checked the counter by hand")
         await idle(pilot, app)
         assert store_states(store, run_id)["count"] == "succeeded"
     assert runner.executed["count"] == 0
