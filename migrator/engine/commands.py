@@ -2,6 +2,7 @@
 
 The runner drains the queue between steps (and checks ``abort`` while waiting for a retry),
 so a command never interrupts an action half-way: pause takes effect after the current step.
+A rollback is applied between steps too, then the run pauses.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ class CommandKind(StrEnum):
     SKIP = "skip"  # skip a step (pending, failed, blocked, in doubt), with a reason
     RETRY = "retry"  # put a failed / in-doubt step back to pending, with a reason
     MARK_DONE = "mark_done"  # record a step as done by hand, with a reason
+    ROLLBACK = "rollback"  # run a step's rollback (confirmed through the Prompter), with a reason
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,11 @@ class CommandQueue:
 
     def abort(self, reason: str = "") -> None:
         self.put(OperatorCommand(CommandKind.ABORT, reason=reason))
+
+    def rollback(self, step_id: str, reason: str) -> None:
+        """Roll back ``step_id`` between steps; the run then pauses (what ran after it may
+        depend on what was undone)."""
+        self.put(OperatorCommand(CommandKind.ROLLBACK, step_id, reason))
 
     def drain(self) -> list[OperatorCommand]:
         out: list[OperatorCommand] = []

@@ -309,10 +309,38 @@ class Runner:
         for command in self.commands.drain():
             if command.kind in (CommandKind.PAUSE, CommandKind.ABORT):
                 stop = "abort" if command.kind is CommandKind.ABORT or stop == "abort" else "pause"
+            elif command.kind is CommandKind.ROLLBACK and command.step_id is not None:
+                if self._rollback(command.step_id, command.reason) and stop != "abort":
+                    stop = "pause"
             elif command.step_id is not None:
                 self._operator(command.kind, command.step_id, command.reason)
                 self._unblock()
         return stop
+
+    def _rollback(self, sid: str, why: str) -> bool:
+        """A queued rollback; True when it ran (then the run pauses: what ran after the step
+        may depend on what was undone). A refused or declined one is a warning only."""
+        from migrator.engine.events import StepWarning
+        from migrator.engine.rollback import StepRollback
+
+        if sid not in self.book.steps:
+            self.book.emit(StepWarning(self.run_id, sid, f"rollback refused: no step '{sid}' in this run"))
+            return False
+        undo = StepRollback(
+            self.book,
+            self.driver.runner,
+            self.driver.prompter,
+            redactor=self.driver.redactor,
+            order=self.order,
+            deps=self.deps,
+            yes=self.options.yes,
+        )
+        try:
+            report = undo.roll_back(self.loaded.step(sid), why)
+        except (RunStateError, UsageError) as exc:
+            self.book.emit(StepWarning(self.run_id, sid, f"rollback refused: {exc}"))
+            return False
+        return report.status != "declined"
 
 
 # -- entry points -------------------------------------------------------------------------------------
