@@ -55,23 +55,23 @@ class StepTable(DataTable[str | Text]):
 
     def on_mount(self) -> None:
         self.add_column("state", key="state", width=11)
+        self.add_column("!", key="marks", width=3)  # before the wide columns: always visible
         self.add_column("step", key="step")
         self.add_column("host", key="host")
         self.add_column("time", key="time", width=7)
-        self.add_column("!", key="marks", width=3)
         phase = None
         for step in self.plan.steps:
             if step.phase_id != phase:
                 phase = step.phase_id
                 title = Text(f"{step.phase_title}", "bold underline")
-                self.add_row(Text(""), title, Text(""), Text(""), Text(""), key=PHASE_PREFIX + phase)
+                self.add_row(Text(""), Text(""), title, Text(""), Text(""), key=PHASE_PREFIX + phase)
             estimate = span(step.estimate_seconds) if step.estimate_seconds is not None else ""
             self.add_row(
                 state_cell("pending"),
+                markers(step),
                 Text(step.id),
                 Text(step.host, "dim"),
                 Text(f"~{estimate}" if estimate else "", "dim"),
-                markers(step),
                 key=step.id,
             )
         # Start on the first step, not on the first phase heading.
