@@ -121,7 +121,9 @@ class Lab:
             sshd_mod.keygen(self.paths.client_key)
         for lab_host in HOSTS:
             self._prepare_host(lab_host)
-        if not self.paths.clusters.exists():
+        if not self.paths.clusters.exists():  # the first `up`: off1 and off2 trust each other (2023)
+            self.trust("off1", "off2")
+            self.trust("off2", "off1")
             off2 = host_state.load(self.paths.state_dir("off2"))
             write_json(self.paths.clusters, {"off-free": {"members": ["off2"], "storages": off2["storages"]}})
         lines = []
@@ -180,6 +182,27 @@ class Lab:
         directory = self.paths.host_dir(name)
         if not (directory / "host_ed25519").exists():
             sshd_mod.keygen(directory / "host_ed25519")
+        ssh_dir = root / "root/.ssh"
+        ssh_dir.chmod(0o700)
+        if not (ssh_dir / "id_rsa").exists():  # Proxmox (and the old hosts) have a root key pair
+            subprocess.run(
+                [
+                    "ssh-keygen",
+                    "-q",
+                    "-t",
+                    "rsa",
+                    "-b",
+                    "2048",
+                    "-N",
+                    "",
+                    "-C",
+                    f"root@{name}",
+                    "-f",
+                    str(ssh_dir / "id_rsa"),
+                ],
+                check=True,
+                stdin=subprocess.DEVNULL,
+            )
         if lab_host.proxmox:
             self._prepare_pve(lab_host)
 
@@ -221,6 +244,7 @@ class Lab:
             authorized_keys=authorized,
             pid_file=directory / "sshd.pid",
             home=directory / "home",
+            root_authorized_keys=True,
         )
         wrapper = [
             "unshare",
@@ -239,6 +263,20 @@ class Lab:
         if pid is not None:
             sshd_mod.kill_family(pid)
         self._forget(f"sshd:{name}")
+
+    def trust(self, client: str, server: str) -> None:
+        """``client``'s root may ssh to ``server`` as root, with ``server``'s host key known."""
+        server_host = host(server)
+        client_ssh = self.paths.root(client) / "root/.ssh"
+        public = self.paths.host_dir(server) / "host_ed25519.pub"
+        lines = [
+            sshd_mod.known_hosts_line(server_host.address, port, public)
+            for port in (EXTRA_SSH_PORT, SSH_PORT)
+        ]
+        with (client_ssh / "known_hosts").open("a", encoding="utf-8") as known:
+            known.write("\n".join(lines) + "\n")
+        with (self.paths.root(server) / "root/.ssh/authorized_keys").open("a", encoding="utf-8") as keys:
+            keys.write((client_ssh / "id_rsa.pub").read_text(encoding="utf-8"))
 
     def write_known_hosts(self) -> None:
         lines = [

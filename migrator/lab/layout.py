@@ -31,6 +31,7 @@ HOST_BINDS: tuple[str, ...] = (
     "/mongo",
     "/opt/openfoodfacts-infrastructure",
     "/run/stunnel-off",
+    "/root/.ssh",  # root's own keys, authorized_keys and known_hosts per host
     STATE_DIR,
 )
 # Paths bound per container, inside its host's namespace (the stand-in dir stays the host's).
@@ -60,6 +61,23 @@ class LabHost:
     vars: dict[str, str] = field(default_factory=dict)
 
 
+_TUNNELS = str(Path(__file__).resolve().parents[2] / "plans" / "tunnels.lab.yaml")
+
+
+def _free_dc(name: str, site: int, address: str, proxy_ct: str) -> dict[str, str]:
+    """The inventory vars the plans use, with lab values (CT addresses as in tunnels.lab.yaml)."""
+    return {
+        "idrac": f"{address}:{PVE_PORT}",  # the host's fakepve stands in for the iDRAC web page
+        "gateway": "127.0.1.254",
+        "dns": "127.0.1.253",
+        "public_net": "127.0.1.0/24",
+        "private_net": "127.0.0.0/8",  # vmbr1 gets private_ip/8 in the plans
+        "proxy_ct_ip": proxy_ct,
+        "fqdn": address,
+        "ct_prefix": f"127.{site}.0",
+    }
+
+
 HOSTS: tuple[LabHost, ...] = (
     LabHost(
         "off1",
@@ -68,12 +86,7 @@ HOSTS: tuple[LabHost, ...] = (
         True,
         "debian",
         (100, 102, 115),
-        vars={
-            "idrac": "127.0.1.1:8006",
-            "gateway": "127.0.1.254",
-            "dns": "127.0.1.253",
-            "public_net": "127.0.1.0/24",
-        },
+        vars=_free_dc("off1", 1, "127.0.1.1", "127.1.1.100"),
     ),
     LabHost(
         "off2",
@@ -82,17 +95,15 @@ HOSTS: tuple[LabHost, ...] = (
         True,
         "pve",
         (101, 103, 113),
-        vars={
-            "idrac": "127.0.1.2:8006",
-            "gateway": "127.0.1.254",
-            "dns": "127.0.1.253",
-            "public_net": "127.0.1.0/24",
-        },
+        vars={**_free_dc("off2", 2, "127.0.1.2", "127.2.1.101"), "tunnels": _TUNNELS},
     ),
-    LabHost("off3", "127.0.1.3", "mongodb-interim", False, "debian", jump="off2"),
+    LabHost(
+        "off3", "127.0.1.3", "mongodb-interim", False, "debian", jump="off2", vars={"mongo_data": "/mongo/db"}
+    ),
     LabHost("ovh1", "127.0.1.11", "proxmox", True, "pve", (101, 102, 113)),
     LabHost("ovh2", "127.0.1.12", "proxmox", True, "pve"),
-    LabHost("ovh3", "127.0.1.13", "storage", True, "pve"),
+    LabHost("ovh3", "127.0.1.13", "storage", True, "pve", vars={"fqdn": "127.0.1.13"}),
+    LabHost("moji", "127.0.1.45", "proxmox", True, "pve", (101, 102)),
 )
 
 

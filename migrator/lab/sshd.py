@@ -74,14 +74,20 @@ def write_config(
     authorized_keys: Path,
     pid_file: Path,
     home: Path,
+    root_authorized_keys: bool = False,
 ) -> None:
-    """An sshd_config for key-only root login on ``address``; validated with ``sshd -t``."""
+    """An sshd_config for key-only root login on ``address``; validated with ``sshd -t``.
+
+    ``root_authorized_keys`` also accepts the keys in /root/.ssh/authorized_keys (the lab: inside
+    a host's namespace that is the host's own file, so hosts can trust each other like in production).
+    """
+    root_keys = " /root/.ssh/authorized_keys" if root_authorized_keys else ""
     port_lines = "".join(f"Port {port}\n" for port in ports)
     config.write_text(
         f"""{port_lines}ListenAddress {address}
 HostKey {host_key}
 PidFile {pid_file}
-AuthorizedKeysFile {authorized_keys}
+AuthorizedKeysFile {authorized_keys}{root_keys}
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 UsePAM no

@@ -37,7 +37,7 @@ def _install_parts(with_data: bool) -> list[dict[str, Any]]:
     parts = [
         {"num": 1, "start": 34, "end": 2047, "name": "", "fs": ""},
         {"num": 2, "start": 2048, "end": 2099199, "name": "", "fs": "fat32"},
-        {"num": 3, "start": 2099200, "end": 136314879, "name": "", "fs": "zfs"},
+        {"num": 3, "start": 2099200, "end": 136314880, "name": "", "fs": "zfs"},
     ]
     if with_data:
         parts.append({"num": 4, "start": 136316928, "end": 27344764894, "name": "zfs-hdd", "fs": "zfs"})

@@ -293,8 +293,10 @@ def pct(ctx: Context) -> int:
     if command == "exec":
         return _pct_exec(ctx)
     if command == "list":
-        out("VMID       Status     Lock         Name")
-        for ct in sorted(_api(ctx, "GET", f"/nodes/{ctx.name}/lxc"), key=lambda c: int(c["vmid"])):
+        cts = _api(ctx, "GET", f"/nodes/{ctx.name}/lxc")
+        if cts:  # like pct: no header when there are no guests
+            out("VMID       Status     Lock         Name")
+        for ct in sorted(cts, key=lambda c: int(c["vmid"])):
             out(f"{ct['vmid']:<10} {ct['status']:<10} {'':<12} {ct.get('name', '')}")
         return 0
     if command == "status":
