@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The demo (README command 1): set up, bring the local lab up, show the off1 plan, rehearse
+# off1 against the lab non-interactively, and print the run summary.
+# Safe to run again: the lab in .lab/ is reused and each run is a new rehearsal run.
+# Needs root: every lab host's sshd runs in its own mount namespace.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" != 0 ]; then
+  echo "demo: the lab needs root (per-host mount namespaces): sudo bash scripts/demo.sh" >&2
+  exit 2
+fi
+
+# Set up only what is missing: a machine that already has migrator and fakepve is used as is.
+if python3 -c 'import migrator.lab.control, fakepve' 2>/dev/null && command -v stunnel >/dev/null; then
+  PY=python3
+else
+  bash scripts/setup.sh lab,test || exit $?
+  PY="$PWD/.venv/bin/python"
+fi
+migrator() { "$PY" -m migrator "$@"; }
+
+LAB=.lab
+DB="$LAB/state.db"
+echo "== migrator lab up --dir $LAB"
+migrator lab up --dir "$LAB" || exit $?
+
+echo
+echo "== migrator plan off1"
+migrator plan off1 --inventory "$LAB/inventory.yaml" || exit $?
+
+echo
+echo "== migrator run off1 --inventory $LAB/inventory.yaml --yes --confirm-manual (a lab rehearsal)"
+migrator run off1 --inventory "$LAB/inventory.yaml" --yes --confirm-manual --db "$DB"
+run_status=$?
+
+echo
+echo "== migrator status"
+migrator status --db "$DB"
+
+echo
+if [ "$run_status" = 0 ]; then
+  echo "demo: the off1 rehearsal completed. The lab keeps running: \`migrator lab down --dir $LAB\` stops it."
+else
+  echo "demo: the off1 rehearsal stopped (exit $run_status): the summary above says where and why."
+  echo "      \`migrator log --db $DB\` has the journal; \`migrator lab down --dir $LAB\` stops the lab."
+fi
+exit "$run_status"
