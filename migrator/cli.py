@@ -16,7 +16,7 @@ import os
 import sys
 import tempfile
 import traceback
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +80,9 @@ class LazyGroup(click.Group):
         return super().get_command(ctx, name)
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
+)
 @click.version_option(package_name="migrator")
 def cli() -> None:
     """Plan and drive the Open Food Facts infrastructure moves: off1/off2 to Proxmox VE, stunnel.
@@ -91,7 +93,7 @@ def cli() -> None:
 
 
 def _write_crash_report(exc: BaseException) -> Path:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     directory = Path(os.environ.get("MIGRATOR_CRASH_DIR", tempfile.gettempdir()))
     path = directory / f"migrator-crash-{stamp}-{os.getpid()}.txt"
     path.write_text("".join(traceback.format_exception(exc)), encoding="utf-8")

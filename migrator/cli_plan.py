@@ -23,13 +23,27 @@ def _console() -> object:
 
 @click.command("plan")
 @click.argument("name")
-@click.option("--inventory", "-i", type=click.Path(dir_okay=False, path_type=Path),
-              help="Inventory file (default: the one the plan names).")
+@click.option(
+    "--inventory",
+    "-i",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Inventory file (default: the one the plan names).",
+)
 @click.option("--step", "step_id", help="Show one step in full.")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="terminal", show_default=True,
-              help="terminal; markdown (a printable runbook); json; mermaid (dependency graph).")
-@click.option("--db", envvar="MIGRATOR_DB", default=None,
-              help="State store for measured estimates (default: state.db if it exists).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="terminal",
+    show_default=True,
+    help="terminal; markdown (a printable runbook); json; mermaid (dependency graph).",
+)
+@click.option(
+    "--db",
+    envvar="MIGRATOR_DB",
+    default=None,
+    help="State store for measured estimates (default: state.db if it exists).",
+)
 def plan_command(name: str, inventory: Path | None, step_id: str | None, fmt: str, db: str | None) -> None:
     """Show what plan NAME will do, where, in what order, and how long the downtime is.
 
@@ -42,8 +56,10 @@ def plan_command(name: str, inventory: Path | None, step_id: str | None, fmt: st
     if step_id is not None and step_id not in loaded.order:
         from migrator.plan.schema_errors import did_you_mean
 
-        raise PlanError(f"plan {loaded.plan.name} has no step '{step_id}'" + did_you_mean(step_id, loaded.order),
-                        hint="see the ids in `migrator plan " + name + "`")
+        raise PlanError(
+            f"plan {loaded.plan.name} has no step '{step_id}'" + did_you_mean(step_id, loaded.order),
+            hint="see the ids in `migrator plan " + name + "`",
+        )
     estimates = learned(loaded.plan, _measured_durations(loaded.plan.name, db))
     if fmt == "terminal":
         render.render_terminal(loaded, _console(), estimates=estimates, step_id=step_id)  # type: ignore[arg-type]
@@ -78,18 +94,20 @@ def _validate_one(path: Path, inventory: Path | None) -> list[Problem]:
     if name.startswith("inventory"):
         return load_inventory(path)[1]
     if name.startswith("tunnels"):
-        try:
-            from migrator.stunnel.validate import validate_file
-        except ImportError:
-            return []
-        return validate_file(path)
+        from migrator.stunnel.load import check_file
+
+        return check_file(path)
     return check_plan(path, inventory=inventory)[1]
 
 
 @click.command("validate")
 @click.argument("files", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--inventory", "-i", type=click.Path(dir_okay=False, path_type=Path),
-              help="Validate plans against this inventory instead of the one they name.")
+@click.option(
+    "--inventory",
+    "-i",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Validate plans against this inventory instead of the one they name.",
+)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def validate_command(files: tuple[Path, ...], inventory: Path | None, fmt: str) -> None:
     """Check plans (and inventories, tunnel files) and report every problem with file:line:column.
@@ -105,10 +123,15 @@ def validate_command(files: tuple[Path, ...], inventory: Path | None, fmt: str) 
     all_problems = [p for found in results.values() for p in found]
     failed = bool(errors(all_problems))
     if fmt == "json":
-        click.echo(json.dumps({
-            "ok": not failed,
-            "files": {name: [p.as_dict() for p in found] for name, found in results.items()},
-        }, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "ok": not failed,
+                    "files": {name: [p.as_dict() for p in found] for name, found in results.items()},
+                },
+                indent=2,
+            )
+        )
     else:
         for name, found in results.items():
             for problem in found:

@@ -55,7 +55,9 @@ class CommandCheck(_CheckBase):
     command: Command = Field(description="Shell string or argv list. Must not change anything.")
     exit_code: int = Field(0, description="Expected exit status.")
     stdout_contains: str | None = Field(None, description="Pass only if stdout contains this text.")
-    stdout_matches: str | None = Field(None, description="Pass only if this regular expression matches stdout.")
+    stdout_matches: str | None = Field(
+        None, description="Pass only if this regular expression matches stdout."
+    )
     stdout_lacks: str | None = Field(None, description="Fail if stdout contains this text.")
 
 

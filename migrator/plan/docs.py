@@ -58,7 +58,8 @@ def _type_name(annotation: Any) -> str:
         return "one of: " + ", ".join(str(m.value) for m in annotation)
     if isinstance(annotation, type):
         return {"str": "text", "int": "integer", "bool": "true/false", "datetime": "date-time"}.get(
-            annotation.__name__, annotation.__name__)
+            annotation.__name__, annotation.__name__
+        )
     return str(annotation)
 
 
@@ -70,8 +71,10 @@ def _default(field: FieldInfo) -> str:
     value = field.default
     if value is None:
         return "-"
-    if isinstance(value, int) and not isinstance(value, bool) and any(
-        getattr(m, "func", None) is _coerce for m in field.metadata
+    if (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and any(getattr(m, "func", None) is _coerce for m in field.metadata)
     ):
         return f"`{format_duration(value)}`"
     return f"`{getattr(value, 'value', value)}`"
@@ -98,14 +101,21 @@ def generate() -> str:
     ]
     for title, model in SECTIONS:
         out += [f"## {title}", "", (model.__doc__ or "").strip().splitlines()[0], "", *_table(model), ""]
-    out += ["## Checks", "",
-            "Every check has `kind`, and optionally `description`, `on_fail` (halt, warn, mark_done) and `on`",
-            "(where to probe from). Checks are read-only: dry-runs run them against the real hosts.", ""]
+    out += [
+        "## Checks",
+        "",
+        "Every check has `kind`, and optionally `description`, `on_fail` (halt, warn, mark_done) and `on`",
+        "(where to probe from). Checks are read-only: dry-runs run them against the real hosts.",
+        "",
+    ]
     for model in typing.get_args(typing.get_args(check_models.Check)[0]):
         kinds = typing.get_args(model.model_fields["kind"].annotation)
         out += [f"### {' / '.join(kinds)}", "", (model.__doc__ or "").strip().splitlines()[0], ""]
-        rows = [r for r in _table(model) if not r.startswith(("| `kind`", "| `description`", "| `on_fail`",
-                                                                  "| `on`"))]
+        rows = [
+            r
+            for r in _table(model)
+            if not r.startswith(("| `kind`", "| `description`", "| `on_fail`", "| `on`"))
+        ]
         out += [*rows, ""]
     return "\n".join(out)
 

@@ -30,7 +30,9 @@ class Host(BaseModel):
     address: str = Field(description="Address or DNS name to connect to.")
     port: int = Field(22, ge=1, le=65535, description="SSH port.")
     user: str = Field("root", description="Login user; steps with sudo: true use sudo when not root.")
-    key: str | None = Field(None, description="Private key file; when empty, the ssh-agent and ~/.ssh/config.")
+    key: str | None = Field(
+        None, description="Private key file; when empty, the ssh-agent and ~/.ssh/config."
+    )
     agent: bool = Field(True, description="Offer ssh-agent keys.")
     jump: str | None = Field(None, description="Inventory name of a jump host (ProxyJump).")
     known_hosts: str | None = Field(
@@ -39,7 +41,9 @@ class Host(BaseModel):
     role: str | None = Field(None, description="Free text: proxmox, proxy, storage, stunnel-client ...")
     private_ip: str | None = Field(None, description="Address on the private network (vmbr1).")
     public_ip: str | None = Field(None, description="Public address, if any.")
-    vars: dict[str, str] = Field(default_factory=dict, description="Extra values for {{ hosts.NAME.vars.KEY }}.")
+    vars: dict[str, str] = Field(
+        default_factory=dict, description="Extra values for {{ hosts.NAME.vars.KEY }}."
+    )
 
 
 class ProxmoxEndpoint(BaseModel):
@@ -62,7 +66,9 @@ class Inventory(BaseModel):
 
     name: str = Field(description="Name of the environment's inventory, shown in every run.")
     environment: Environment = Field(description="production, staging or lab (rehearsal).")
-    known_hosts: str | None = Field(None, description="known_hosts file for every host, relative to this file.")
+    known_hosts: str | None = Field(
+        None, description="known_hosts file for every host, relative to this file."
+    )
     hosts: dict[str, Host] = Field(default_factory=dict, description="Hosts by the names plans use.")
     proxmox: dict[str, ProxmoxEndpoint] = Field(
         default_factory=dict, description="Proxmox endpoints by host name."

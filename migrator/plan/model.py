@@ -56,7 +56,9 @@ class ProxmoxCall(_Strict):
     path: str = Field(description="API path below /api2/json, e.g. /nodes/{{ hosts.off2.name }}/lxc.")
     params: dict[str, Any] = Field(default_factory=dict, description="Call parameters.")
     wait_task: bool = Field(True, description="If the call returns a task (UPID), wait for it to end OK.")
-    endpoint: str | None = Field(None, description="Proxmox endpoint from the inventory (default: the step host).")
+    endpoint: str | None = Field(
+        None, description="Proxmox endpoint from the inventory (default: the step host)."
+    )
 
 
 class Rollback(_Strict):
@@ -116,7 +118,9 @@ class LabEffect(StrEnum):
 class Step(_Strict):
     """One step: pre-checks, an action, post-checks, a rollback."""
 
-    id: str = Field(pattern=STEP_ID, description="Stable unique id (lower case, digits, . _ -). Never rename.")
+    id: str = Field(
+        pattern=STEP_ID, description="Stable unique id (lower case, digits, . _ -). Never rename."
+    )
     title: str = Field(description="One line: what the step does.")
     description: str | None = Field(None, description="Why, and anything the operator must know.")
     host: str = Field(
@@ -132,7 +136,9 @@ class Step(_Strict):
     sudo: bool = Field(False, description="ssh: run through sudo when the login user is not root.")
     call: ProxmoxCall | None = Field(None, description="proxmox: the API call.")
     instructions: str | None = Field(None, description="manual: what the person does.")
-    checklist: list[str] = Field(default_factory=list, description="manual: items the person confirms one by one.")
+    checklist: list[str] = Field(
+        default_factory=list, description="manual: items the person confirms one by one."
+    )
     lab_effect: LabEffect = Field(LabEffect.NONE, description="manual: what the step does to a lab host.")
     until: Check | None = Field(None, description="wait: the check that must pass.")
     stunnel: StunnelAction | None = Field(None, description="stunnel: what to deploy or check on the host.")
@@ -144,7 +150,9 @@ class Step(_Strict):
     )
 
     pre: list[Check] = Field(default_factory=list, description="Checks before the action.")
-    post: list[Check] = Field(default_factory=list, description="Checks after the action; they prove it worked.")
+    post: list[Check] = Field(
+        default_factory=list, description="Checks after the action; they prove it worked."
+    )
     rollback: Rollback | None = Field(None, description="How to undo the step.")
     irreversible: str | None = Field(None, description="Why the step cannot be undone (instead of rollback).")
     depends_on: list[str] | None = Field(

@@ -59,8 +59,13 @@ def _load(path: Path, name: str) -> tuple[TunnelInventory | None, list[StepProbl
 
     at = ("stunnel", "tunnels")
     if not path.is_file():
-        return None, [StepProblem(f"tunnel inventory '{name}' not found (looked for {path})", at,
-                                  "stunnel.tunnels is a file relative to the plan, e.g. tunnels.yaml")]
+        return None, [
+            StepProblem(
+                f"tunnel inventory '{name}' not found (looked for {path})",
+                at,
+                "stunnel.tunnels is a file relative to the plan, e.g. tunnels.yaml",
+            )
+        ]
     try:
         loaded = load_tunnels(path, str(path))
     except PlanError as exc:
@@ -71,8 +76,11 @@ def _load(path: Path, name: str) -> tuple[TunnelInventory | None, list[StepProbl
     broken = validate_tunnels(loaded.inventory)
     if broken:
         return None, [
-            StepProblem(f"tunnel inventory {name} breaks the stunnel invariants: {locate(p, loaded.source)}",
-                        at, "fix it; `migrator stunnel validate --tunnels FILE` lists every problem")
+            StepProblem(
+                f"tunnel inventory {name} breaks the stunnel invariants: {locate(p, loaded.source)}",
+                at,
+                "fix it; `migrator stunnel validate --tunnels FILE` lists every problem",
+            )
             for p in broken
         ]
     return loaded.inventory, []
@@ -84,25 +92,58 @@ def stunnel_step_problems(step: Step, tunnels_file: str | None, files: TunnelFil
     action = step.stunnel
     if step.kind is not StepKind.STUNNEL:
         if action is not None:
-            return [StepProblem(f"a {step.kind.value} step has no stunnel action", ("stunnel",),
-                                "use kind: stunnel, or remove stunnel:", key=True)]
+            return [
+                StepProblem(
+                    f"a {step.kind.value} step has no stunnel action",
+                    ("stunnel",),
+                    "use kind: stunnel, or remove stunnel:",
+                    key=True,
+                )
+            ]
         return []
     if action is None:
-        return [StepProblem("a stunnel step needs stunnel: the action and the tunnel inventory", ("kind",),
-                            "add stunnel: {action: psk|config|verify, tunnels: tunnels.yaml}")]
+        return [
+            StepProblem(
+                "a stunnel step needs stunnel: the action and the tunnel inventory",
+                ("kind",),
+                "add stunnel: {action: psk|config|verify, tunnels: tunnels.yaml}",
+            )
+        ]
     problems: list[StepProblem] = []
     if step.host == "local":
-        problems.append(StepProblem("a stunnel step needs host: the tunnel end it deploys", ("kind",),
-                                    "add host: e.g. off2/ct:101"))
+        problems.append(
+            StepProblem(
+                "a stunnel step needs host: the tunnel end it deploys",
+                ("kind",),
+                "add host: e.g. off2/ct:101",
+            )
+        )
     if action.action == "psk" and not action.service:
-        problems.append(StepProblem("stunnel action psk needs service: the tunnel whose PSK it sets",
-                                    ("stunnel", "action"), "add service: e.g. MongoDB"))
+        problems.append(
+            StepProblem(
+                "stunnel action psk needs service: the tunnel whose PSK it sets",
+                ("stunnel", "action"),
+                "add service: e.g. MongoDB",
+            )
+        )
     if action.services and action.action == "psk":
-        problems.append(StepProblem("services: applies to config and verify; psk takes service:",
-                                    ("stunnel", "services"), "write service: NAME", key=True))
+        problems.append(
+            StepProblem(
+                "services: applies to config and verify; psk takes service:",
+                ("stunnel", "services"),
+                "write service: NAME",
+                key=True,
+            )
+        )
     if action.restart and action.action != "config":
-        problems.append(StepProblem(f"restart only applies to action config, not {action.action}",
-                                    ("stunnel", "restart"), "remove restart:", key=True))
+        problems.append(
+            StepProblem(
+                f"restart only applies to action config, not {action.action}",
+                ("stunnel", "restart"),
+                "remove restart:",
+                key=True,
+            )
+        )
     if tunnels_file is None:
         return problems
     inventory, file_problems = files.get(tunnels_file)
@@ -111,27 +152,44 @@ def stunnel_step_problems(step: Step, tunnels_file: str | None, files: TunnelFil
         return problems
     hosts = inventory.host_names()
     if step.host not in hosts:
-        problems.append(StepProblem(f"no tunnel in {tunnels_file} runs on host '{step.host}'"
-                                    + did_you_mean(step.host, hosts), ("host",),
-                                    f"hosts with tunnels: {', '.join(hosts)}"))
+        problems.append(
+            StepProblem(
+                f"no tunnel in {tunnels_file} runs on host '{step.host}'" + did_you_mean(step.host, hosts),
+                ("host",),
+                f"hosts with tunnels: {', '.join(hosts)}",
+            )
+        )
     services = {t.service: t for t in inventory.tunnels}
     for index, name in enumerate(action.services):
         tunnel = services.get(name)
         ends = [] if tunnel is None else [tunnel.server.host, *(c.host for c in tunnel.clients)]
         if step.host not in ends:
             where = "is not in" if tunnel is None else f"has no end on {step.host} in"
-            problems.append(StepProblem(
-                f"service '{name}' {where} {tunnels_file}" + did_you_mean(name, list(services)),
-                ("stunnel", "services", index), f"services: {', '.join(services)}"))
+            problems.append(
+                StepProblem(
+                    f"service '{name}' {where} {tunnels_file}" + did_you_mean(name, list(services)),
+                    ("stunnel", "services", index),
+                    f"services: {', '.join(services)}",
+                )
+            )
     if action.action == "psk" and action.service:
         tunnel = services.get(action.service)
         if tunnel is None:
-            problems.append(StepProblem(
-                f"no service '{action.service}' in {tunnels_file}"
-                + did_you_mean(action.service, list(services)),
-                ("stunnel", "service"), f"services: {', '.join(services)}"))
+            problems.append(
+                StepProblem(
+                    f"no service '{action.service}' in {tunnels_file}"
+                    + did_you_mean(action.service, list(services)),
+                    ("stunnel", "service"),
+                    f"services: {', '.join(services)}",
+                )
+            )
         elif tunnel.server.host != step.host:
-            problems.append(StepProblem(
-                f"the PSK of {action.service} is set from its server {tunnel.server.host}, not {step.host}",
-                ("host",), f"host: {tunnel.server.host} (the clients get the server's file)"))
+            problems.append(
+                StepProblem(
+                    f"the PSK of {action.service} is set from its server {tunnel.server.host}, "
+                    f"not {step.host}",
+                    ("host",),
+                    f"host: {tunnel.server.host} (the clients get the server's file)",
+                )
+            )
     return problems

@@ -12,9 +12,11 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from migrator.errors import PlanError, UsageError
-from migrator.plan.source import SourceMap, read_yaml
+from migrator.plan.problems import Problem as PlanProblem
+from migrator.plan.problems import Severity
+from migrator.plan.source import Position, SourceMap, read_yaml
 from migrator.stunnel.model import TunnelInventory
-from migrator.stunnel.validate import PathKey, Problem
+from migrator.stunnel.validate import PathKey, Problem, validate_tunnels
 
 
 @dataclass(frozen=True)
@@ -47,3 +49,27 @@ def load_tunnels(path: Path, display: str | None = None) -> LoadedTunnels:
                 problems.append(locate(problem, source))
     raise PlanError(f"{name} is not a valid tunnel inventory", problems=list(problems),
                     where=name, hint="fix the lines listed")
+
+
+def check_file(path: Path) -> list[PlanProblem]:
+    """Every problem of a tunnel inventory as located plan problems (for `migrator validate`)."""
+    name = str(path)
+    try:
+        loaded = load_tunnels(path, name)
+    except PlanError as exc:
+        return [_as_plan_problem(str(text), name) for text in exc.problems]
+    except UsageError as exc:
+        return [PlanProblem(Severity.ERROR, exc.message, Position(name, 1, 1), None, exc.hint)]
+    return [
+        PlanProblem(Severity.ERROR, problem.describe(), loaded.source.at(problem.path))
+        for problem in validate_tunnels(loaded.inventory)
+    ]
+
+
+def _as_plan_problem(text: str, name: str) -> PlanProblem:
+    """``FILE:LINE: message`` (as load_tunnels reports) -> a located problem."""
+    file, _, rest = text.partition(":")
+    line, _, message = rest.partition(": ")
+    if file and line.isdigit():
+        return PlanProblem(Severity.ERROR, message, Position(file, int(line), 1))
+    return PlanProblem(Severity.ERROR, text, Position(name, 1, 1))

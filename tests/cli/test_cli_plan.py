@@ -109,3 +109,16 @@ def test_an_internal_error_writes_a_traceback_file(tmp_path: Path) -> None:
     assert "internal error: RuntimeError: kaboom" in result.stderr
     files = list(tmp_path.glob("migrator-crash-*.txt"))
     assert len(files) == 1 and "kaboom" in files[0].read_text()
+
+
+def test_validate_refuses_a_wildcard_tunnel_client_accept(tmp_path: Path) -> None:
+    """The January 2024 invariant, through `migrator validate` on a tunnel inventory."""
+    text = (ROOT / "plans" / "tunnels.yaml").read_text()
+    assert "accept: 10.1.0.113:27017" in text
+    bad = tmp_path / "tunnels.yaml"
+    bad.write_text(text.replace("accept: 10.1.0.113:27017", "accept: 0.0.0.0:27017", 1))
+    line = next(i for i, row in enumerate(bad.read_text().splitlines(), 1) if "0.0.0.0:27017" in row)
+    result = migrator("validate", str(bad))
+    assert result.returncode == 1
+    assert f"{bad}:{line}:" in result.stdout
+    assert "binds every interface" in result.stdout and "January 2024" in result.stdout
