@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,8 +14,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def migrator(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "100"}  # the width of the screen the plan view is designed for
     return subprocess.run(
-        [sys.executable, "-m", "migrator", *args], cwd=cwd, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "migrator", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
