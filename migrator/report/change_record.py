@@ -313,6 +313,9 @@ def _output(doc: Document, f: RunFacts) -> None:
 
 def _rollback(doc: Document, f: RunFacts) -> None:
     section = doc.section(SECTIONS[9])
+    undone = [s.id for s in f.steps if s.state == "rolled_back"]
+    if undone:
+        section.add(Para(line(f"Rolled back during the run: {', '.join(undone)}.")))
     done = [s for s in f.steps if s.state == "succeeded"]
     if not done:
         section.add(Para(line("Nothing is done: nothing to roll back.")))

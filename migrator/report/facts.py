@@ -373,7 +373,7 @@ def _outputs(
     lines: dict[str, dict[int, list[str]]] = {}
     for chunk in store.output(run_id):
         lines.setdefault(chunk.step_id, {}).setdefault(chunk.attempt, []).extend(
-            ("stderr: " if chunk.stream == "stderr" else "") + line for line in chunk.lines
+            _stream_prefix(chunk.stream) + line for line in chunk.lines
         )
     found: dict[str, tuple[int, tuple[str, ...], int]] = {}
     for sid, by_attempt in lines.items():
@@ -382,6 +382,12 @@ def _outputs(
         total = sum(len(v) for v in by_attempt.values())
         found[sid] = (total, tuple(redact(line) for line in kept), last)
     return found
+
+
+def _stream_prefix(stream: str) -> str:
+    """``stderr: ``, ``rollback: ``, ``rollback stderr: `` (rollback output has its own streams)."""
+    words = [w for w in stream.split(":") if w != "stdout"]
+    return " ".join(words) + ": " if words else ""
 
 
 def _rollback(loaded: LoadedPlan | None, step_id: str) -> RollbackFacts | None:

@@ -232,3 +232,38 @@ def test_text_is_redacted_again_with_the_secrets_the_plan_refers_to(
     text = report(db, str(run.id))
     assert "secret references not available here" in section(text, "Notes")
     assert "env:REPORT\\_TEST\\_TOKEN" in section(text, "Notes")
+
+
+def test_a_rolled_back_step_shows_in_deviations_output_and_readiness(
+    store: Store, db: str, work: Path
+) -> None:
+    from migrator.engine.rollback import rollback_step
+    from migrator.engine.runner import RunOptions, start_run
+    from migrator.secrets import Redactor
+    from tests.report.scenario import OperatorDouble, executors
+
+    plan = {
+        "name": "undo",
+        "title": "Undo",
+        "inventory": "inventory.yaml",
+        "phases": [{"id": "p", "title": "P", "where": "window", "steps": [
+            {"id": "make", "title": "Make a file", "kind": "local", "command": f"touch {work}/made",
+             "rollback": {"command": f"rm {work}/made; echo removed", "estimate": "3m"}},
+            {"id": "keep", "title": "Keep going", "kind": "local", "command": "true", "depends_on": []},
+        ]}],
+    }  # fmt: skip
+    (work / "inventory.yaml").write_text(yaml.safe_dump(INVENTORY))
+    (work / "undo.yaml").write_text(yaml.safe_dump(plan, sort_keys=False))
+    loaded = load_plan(work / "undo.yaml")
+    operator, redactor = OperatorDouble(), Redactor()
+    done = start_run(store, loaded, executors(loaded, operator, redactor), operator,
+                     RunOptions(mode="rehearsal"), redactor=redactor)  # fmt: skip
+    back = rollback_step(store, loaded, done.run_id, "make", executors(loaded, operator, redactor), operator,
+                         reason="the copy was wrong", redactor=redactor)  # fmt: skip
+    assert back.ok and not (work / "made").exists()
+    text = report(db, str(done.run_id))
+    assert "`make` rolled back" in section(text, "Deviations, retries, skips and mark-dones")
+    assert "rollback: removed" in section(text, "Output")
+    readiness = section(text, "Rollback readiness")
+    assert "Rolled back during the run: make." in readiness
+    assert "| `keep` | none defined |" in readiness and "| `make` |" not in readiness
