@@ -24,6 +24,7 @@ from migrator.errors import MigratorError, OperatorNeeded
 from migrator.executors.base import ActionOutcome, Prompter, StepContext, StepRunner
 from migrator.plan.checks import OnFail
 from migrator.plan.model import Step
+from migrator.plan.params import UnknownReference, substitute_outputs
 from migrator.secrets import Redactor, fingerprint
 from migrator.store.dto import CheckRecord, Decision, Evidence, OutputValue
 
@@ -252,8 +253,6 @@ class StepDriver:
             self.commands.abort_requested.wait(seconds)
 
     def _execute(self, step: Step, attempt: int) -> ActionOutcome:
-        from migrator.plan.params import UnknownReference, substitute_outputs
-
         book, values = self.book, self.settings.values
         recorder = OutputRecorder(
             book.store,
@@ -353,6 +352,11 @@ class StepDriver:
 
     # -- checks -------------------------------------------------------------------------------
 
+    def _with_outputs(self, checks: Sequence[Any]) -> list[Any]:
+        """Checks may read values earlier steps produced (``{{ outputs.STEP.NAME }}``)."""
+        values = _with_secret_references(self.settings.values, self._secret_keys)
+        return [substitute_outputs(check, values) for check in checks]
+
     def _judge(
         self, step: Step, checks: Sequence[Any], stage: str, attempt: int
     ) -> tuple[str, str, list[bool]]:
@@ -360,6 +364,10 @@ class StepDriver:
         if not checks:
             return "", "", []
         self.book.flush()
+        try:
+            checks = self._with_outputs(checks)
+        except UnknownReference as exc:
+            return f"a check cannot be evaluated yet: {exc}", "", [False] * len(checks)
         results = probe_all(self.runner, step, checks, run_id=self.book.run_id, attempt=attempt)
         records, failed, done = [], "", ""
         for index, (check, result) in enumerate(zip(checks, results, strict=True)):

@@ -19,10 +19,13 @@ import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
 
 from migrator.plan.inventory import Inventory
-from migrator.plan.model import Step
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 TEMPLATE = re.compile(r"\{\{\s*(.*?)\s*\}\}")
 _LITERAL = re.compile(r"^'([^']*)'$|^\"([^\"]*)\"$")
@@ -154,8 +157,8 @@ class Resolver:
         return value
 
 
-def substitute_outputs(step: Step, outputs: Mapping[str, Mapping[str, str]]) -> Step:
-    """Replace ``{{ outputs.STEP.NAME }}`` in a resolved step, at run time.
+def substitute_outputs(step: ModelT, outputs: Mapping[str, Mapping[str, str]]) -> ModelT:
+    """Replace ``{{ outputs.STEP.NAME }}`` in a resolved step (or one check), at run time.
 
     Raises UnknownReference when the producing step has not recorded that value.
     """
@@ -180,4 +183,4 @@ def substitute_outputs(step: Step, outputs: Mapping[str, Mapping[str, str]]) -> 
 
     dumped = step.model_dump(mode="json", exclude_defaults=True)
     replaced = walk(dumped)
-    return step if replaced == dumped else Step.model_validate(replaced)
+    return step if replaced == dumped else type(step).model_validate(replaced)
