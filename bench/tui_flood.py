@@ -37,7 +37,8 @@ async def flood(lines: int) -> tuple[float, float]:
             {"id": "a", "command": "true"},
             {"id": "b", "command": "true"},
         ]
-        session = EngineSession.open(store, plan_of(steps), local_executors(Path(tmp), proxy), proxy)
+        executors = local_executors(Path(tmp), proxy)
+        session = EngineSession.open(store, plan_of(steps), executors, proxy, redactor=executors.redactor)
         app = MigratorApp(session)
         worst = 0.0
         async with app.run_test(size=(100, 30)) as pilot:

@@ -7,7 +7,7 @@ one engine function; errors are mapped to exit codes by :func:`migrator.cli.main
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -15,6 +15,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from migrator.errors import ExitCode, UsageError
+
+if TYPE_CHECKING:
+    from migrator.executors.base import Prompter
 
 DB_HELP = "State database: a file path or SQLAlchemy URL (default: $MIGRATOR_DB or ./state.db)."
 
@@ -32,9 +35,18 @@ def _load(plan: str, inventory: str | None) -> Any:
 
 
 def _tools(
-    loaded: Any, console: Console, *, yes: bool, i_mean_it: bool, confirm_manual: bool
+    loaded: Any,
+    console: Console | None,
+    *,
+    yes: bool,
+    i_mean_it: bool,
+    confirm_manual: bool,
+    prompter: Prompter | None = None,
 ) -> tuple[Any, Any, Any]:
-    """Prompter, executors, redactor for a live or rehearsal run."""
+    """Prompter, executors, redactor for a live or rehearsal run.
+
+    ``prompter`` replaces the terminal prompter (the TUI passes its own); the executors and
+    the engine must mask with the one redactor returned here."""
     from migrator.executors.registry import Executors
     from migrator.plan.inventory import Environment
     from migrator.prompter import CliPrompter
@@ -50,7 +62,8 @@ def _tools(
     if confirm_manual and not lab:
         raise UsageError("--confirm-manual is for lab rehearsals only", hint="use a lab inventory")
     redactor = Redactor()
-    prompter = CliPrompter(console, assume_yes=yes)
+    if prompter is None:
+        prompter = CliPrompter(console or Console(), assume_yes=yes)
     hooks = None
     if lab:
         # A lab inventory lives in its lab's directory: the hooks act on that lab.

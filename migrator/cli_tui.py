@@ -4,23 +4,30 @@ This module is the TUI's composition root (harlequin's ``cli.py``): the app itse
 import the store or the executors (import-linter), so :class:`EngineSession` wraps them
 behind the :class:`tui.facade.Session` protocol. Every method here may block; the app only
 calls them from thread workers. Textual is imported only when the command runs.
+
+A driving session holds the plan's lease from opening to closing (heartbeat thread), not only
+while a step runs: a second ``migrator tui`` on the plan becomes an observer and ``migrator
+run``/``resume`` is refused with the holder named. It drives the run with ``keep_running``: the
+run stays ``running`` between the operator's actions (no pause/resume pair per keypress) and
+is paused once, when the session ends.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from migrator.cli_run import DB_HELP, _load, _store
+from migrator.cli_run import DB_HELP, _load, _store, _tools
 from migrator.engine.commands import CommandKind, OperatorCommand
 from migrator.engine.events import Event, Listener
-from migrator.engine.lease import LeaseKeeper, holder_gone, operator_name
+from migrator.engine.lease import LeaseKeeper, operator_name
 from migrator.engine.runner import Runner, RunOptions, find_run, prepare_resume, prepare_run
-from migrator.errors import OperatorNeeded, RunStateError, UsageError
+from migrator.errors import LockHeldError, OperatorNeeded, RunStateError, UsageError
 from migrator.executors.base import ChecklistAnswer, StepRunner
 from migrator.secrets import Redactor
 from migrator.store.db import Store
@@ -137,6 +144,7 @@ class EngineSession:
         run_id: int | None,
         observer_reason: str = "",
         actor: str | None = None,
+        lease: LeaseKeeper | None = None,
     ) -> None:
         from migrator.estimates import learned
 
@@ -145,9 +153,14 @@ class EngineSession:
         self.actor = actor or operator_name()
         self.observer = bool(observer_reason)
         self.observer_reason = observer_reason
+        self.lease = lease
+        """The plan's lease, held (with its heartbeat) while this session drives the run."""
         self.listener: Listener = _ignore
         self._runner: Runner | None = None
+        self._acting = False
+        """An engine action (a run or a rollback) is in progress: one at a time."""
         self._lock = threading.Lock()
+        self._closed = False
         estimates = learned(loaded.plan, _measured(store, loaded.plan.name, run_id))
         self.plan = self._plan_info(estimates)
 
@@ -161,16 +174,18 @@ class EngineSession:
         step_runner: StepRunner,
         proxy: PrompterProxy,
         *,
-        redactor: Redactor | None = None,
+        redactor: Redactor,
         dry_run: bool = False,
         run_id: int | None = None,
         observe: bool = False,
         actor: str | None = None,
+        take_over_reason: str | None = None,
+        lease_ttl: float = 30.0,
     ) -> EngineSession:
-        """Start or resume the plan's run (or open ``run_id``); watch it read-only when asked
-        to, when it is finished, or when another operator holds the plan's lease."""
+        """Start or resume the plan's run (or open ``run_id``) and take the plan's lease for
+        the session; watch it read-only when asked to, when it is finished, or when another
+        operator holds the lease. ``redactor`` must be the one the executors mask with."""
         lab = loaded.inventory.environment.value == "lab"
-        redactor = redactor or Redactor()
         if dry_run:
             return cls(store, loaded, step_runner, proxy, redactor=redactor, mode="dry-run", run_id=None,
                        actor=actor)  # fmt: skip
@@ -185,16 +200,21 @@ class EngineSession:
                 runner.book.close()
                 run_id = runner.run_id
         run = store.run(run_id)
-        reason = ""
-        lease = store.lease(loaded.plan.name)
+        if run.plan_name != loaded.plan.name:
+            raise UsageError(f"run {run_id} is of plan {run.plan_name}, not {loaded.plan.name}")
+        reason, lease = "", None
         if observe:
             reason = "--observe"
         elif run.status in FINAL:
             reason = f"run {run.id} is {run.status}"
-        elif lease is not None and lease.expires_at > datetime.now(UTC) and not holder_gone(lease.holder):
-            reason = f"{lease.holder} holds the lease"
+        else:
+            lease = LeaseKeeper(store, run.plan_name, run.id, ttl=lease_ttl)
+            try:
+                lease.acquire(take_over_reason=take_over_reason)
+            except LockHeldError as exc:
+                lease, reason = None, _held_by(store, run.plan_name, exc)
         return cls(store, loaded, step_runner, proxy, redactor=redactor, mode=run.mode, run_id=run.id,
-                   observer_reason=reason, actor=actor)  # fmt: skip
+                   observer_reason=reason, actor=actor, lease=lease)  # fmt: skip
 
     def _plan_info(self, estimates: dict[str, Any]) -> PlanInfo:
         from tui.facade import PlanInfo
@@ -257,7 +277,7 @@ class EngineSession:
             output = tuple(self.output(running[0], limit=10_000))
         return RunView(run.id, run.status, steps, {k: tuple(v) for k, v in checks.items()}, holder, output)
 
-    def run(self, until: str | None) -> str:
+    def run(self, until: str | None, retry: Mapping[str, str] | None = None) -> str:
         if self.mode == "dry-run":
             from migrator.engine.dryrun import dry_run
 
@@ -265,51 +285,89 @@ class EngineSession:
                              redactor=self.redactor)  # fmt: skip
             self._run_id = report.run_id
             return f"dry-run recorded as run {report.run_id}: {'GO' if report.go else 'NO-GO'}"
-        return self._execute(RunOptions(until_step=until))
+        return self._execute(RunOptions(until_step=until, retry=dict(retry or {})))
 
-    def _execute(self, options: RunOptions) -> str:
+    def _driving(self) -> int:
+        """The run id, if this session may act on it."""
         if self.observer or self._run_id is None:
             raise RunStateError("this TUI only watches the run", hint="it is in observer mode")
-        options.mode, options.actor = self.mode, self.actor
+        return self._run_id
+
+    @contextmanager
+    def _action(self) -> Iterator[None]:
         with self._lock:
-            if self._runner is not None:
-                raise RunStateError("a step is already running", hint="wait for it, or pause")
-            self._runner = prepare_resume(
+            if self._acting:
+                raise RunStateError("the engine is busy with another action", hint="wait for it, or pause")
+            self._acting = True
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._acting, self._runner = False, None
+
+    def _execute(self, options: RunOptions) -> str:
+        run_id = self._driving()
+        options.mode, options.actor = self.mode, self.actor
+        options.keep_running, options.retry_failed = True, False
+        with self._action():
+            runner = prepare_resume(
                 self.store,
                 self.loaded,
-                self._run_id,
+                run_id,
                 self.step_runner,
                 self.proxy,
                 options=options,
                 listeners=[self.listener],
                 redactor=self.redactor,
             )
+            self._runner = runner
+            try:
+                message = runner.execute(lease=self.lease).message
+            except OperatorNeeded as exc:
+                message = str(exc)
+        late = [self._apply_late(c) for c in runner.commands.drain()]
+        if self.store.run(run_id).status in FINAL:
+            self._release()  # a finished run needs no lease: the next run of the plan may start
+        return "; ".join([message, *late])
+
+    def _apply_late(self, command: OperatorCommand) -> str:
+        """A command queued while the runner was ending (after its last look at the queue)."""
+        if command.kind is CommandKind.ABORT:
+            return self.abort(command.reason)
+        if command.kind is CommandKind.PAUSE:
+            return "nothing runs any more"
+        assert command.step_id is not None
         try:
-            report = self._runner.execute()
-        except OperatorNeeded as exc:
-            return str(exc)
-        finally:
-            with self._lock:
-                self._runner = None
-        return report.message
+            if command.kind is CommandKind.ROLLBACK:
+                return self.rollback(command.step_id, command.reason)
+            return self.resolve(command.kind.value, command.step_id, command.reason)
+        except (RunStateError, UsageError) as exc:
+            return f"{command.kind.value} of {command.step_id} not applied: {exc}"
+
+    def _queue(self, command: OperatorCommand) -> bool:
+        """Hand ``command`` to the running runner, if one runs. Under the lock that also
+        clears the runner, so a command is either seen by it or drained after it."""
+        with self._lock:
+            if self._runner is None:
+                return False
+            self._runner.commands.put(command)
+            return True
 
     def pause(self) -> str:
-        runner = self._runner
-        if runner is None:
+        if not self._queue(OperatorCommand(CommandKind.PAUSE)):
             return "nothing is running"
-        runner.commands.pause()
         return "pausing after the current step"
 
     def abort(self, reason: str) -> str:
-        runner = self._runner
-        if runner is not None:
-            runner.commands.abort(reason)
+        if self._queue(OperatorCommand(CommandKind.ABORT, reason=reason)):
             return "aborting after the current step"
         if self._run_id is None:
             return "no run to abort"
         from migrator.engine.control import abort_run
 
-        abort_run(self.store, self._run_id, reason, actor=self.actor)
+        token = self.lease.token if self.lease is not None else None
+        abort_run(self.store, self._run_id, reason, actor=self.actor, token=token)
+        self._release()
         return f"run {self._run_id} aborted: {reason}"
 
     def resolve(self, kind: str, step_id: str, reason: str) -> str:
@@ -318,9 +376,7 @@ class EngineSession:
             raise UsageError(f"'{kind}' is not a step resolution", hint="skip, retry or mark_done")
         if not reason.strip():
             raise UsageError(f"{kind.replace('_', ' ')} of step {step_id} needs a reason")
-        runner = self._runner
-        if runner is not None:
-            runner.commands.put(OperatorCommand(command, step_id, reason))
+        if self._queue(OperatorCommand(command, step_id, reason)):
             return f"{kind.replace('_', ' ')} of {step_id} queued: applied after the current step"
         field = {CommandKind.SKIP: "skip", CommandKind.RETRY: "retry", CommandKind.MARK_DONE: "mark_done"}
         options = RunOptions(only=(step_id,))
@@ -328,15 +384,23 @@ class EngineSession:
         return self._execute(options)
 
     def rollback(self, step_id: str, reason: str) -> str:
-        if self.observer or self._run_id is None:
-            raise RunStateError("this TUI only watches the run", hint="it is in observer mode")
-        with self._lock:
-            if self._runner is not None:
-                raise RunStateError("a step is running", hint="roll back once it ended")
-            return roll_back_step(
-                self.store, self.loaded, self._run_id, step_id, reason=reason, step_runner=self.step_runner,
-                actor=self.actor, redactor=self.redactor, listener=self.listener,
+        """The engine's rollback: queued to the runner while a step runs (applied between
+        steps, then the run pauses), else run now under the session's lease."""
+        from migrator.engine.rollback import rollback_step
+
+        run_id = self._driving()
+        if not reason.strip():
+            raise UsageError(f"rolling back step {step_id} needs a reason")
+        if self._queue(OperatorCommand(CommandKind.ROLLBACK, step_id, reason)):
+            return f"rollback of {step_id} queued: applied after the current step, then the run pauses"
+        with self._action():
+            report = rollback_step(
+                self.store, self.loaded, run_id, step_id, self.step_runner, self.proxy, reason=reason,
+                actor=self.actor, listeners=[self.listener], redactor=self.redactor, lease=self.lease,
             )  # fmt: skip
+        if report.ok:
+            return f"step {step_id} rolled back"
+        return f"step {step_id} not rolled back ({report.status}): {report.message}; it stays {report.state}"
 
     def output(self, step_id: str, limit: int = 2000) -> list[str]:
         if self._run_id is None:
@@ -348,74 +412,62 @@ class EngineSession:
         lines = [line for c in chunks if c.attempt == last for line in c.lines]
         return lines[-limit:]
 
+    def _release(self) -> None:
+        lease, self.lease = self.lease, None
+        if lease is not None:
+            lease.release()
+
     def close(self) -> None:
-        self.step_runner.close()
+        """End the session: a run left ``running`` between actions is paused (one journal
+        entry for the session), the lease is released, connections closed."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self.lease is not None and self._run_id is not None and not self.lease.lost.is_set():
+                from migrator.engine.control import pause_run
+
+                pause_run(self.store, self._run_id, f"TUI session of {self.actor} ended", actor=self.actor,
+                          token=self.lease.token)  # fmt: skip
+        finally:
+            self._release()
+            self.step_runner.close()
 
 
-def roll_back_step(
+def _held_by(store: Store, plan_name: str, exc: LockHeldError) -> str:
+    """Why this session only watches: who holds the plan's lease (or that it went stale)."""
+    lease = store.lease(plan_name)
+    if lease is None:
+        return str(exc.message)
+    if lease.expires_at > datetime.now(UTC) and "expired" not in exc.message:
+        return f"{lease.holder} holds the lease"
+    return f"the lease of {lease.holder} went stale: migrator tui --take-over --reason TEXT"
+
+
+def open_session(
     store: Store,
     loaded: Any,
-    run_id: int,
-    step_id: str,
     *,
-    reason: str,
-    step_runner: StepRunner,
-    actor: str,
-    redactor: Redactor,
-    listener: Listener,
-) -> str:
-    """Run one step's rollback under the plan's lease and record it (decision, output, the
-    ``roll_back`` move). The runner has no rollback entry point yet; this uses the same
-    bookkeeper, output recorder and lease as the runner, so the journal reads the same."""
-    from migrator.engine.bookkeeping import Bookkeeper
-    from migrator.engine.output import OutputRecorder
-    from migrator.errors import MigratorError
-    from migrator.executors.base import ActionOutcome, StepContext
-    from migrator.store.dto import Decision
-
-    step = loaded.step(step_id)
-    if step.rollback is None:
-        raise UsageError(
-            f"step {step_id} has no rollback" + (f": {step.irreversible}" if step.irreversible else ""),
-            where=str(loaded.path),
-        )
-    if not reason.strip():
-        raise UsageError(f"rolling back step {step_id} needs a reason")
-    book = Bookkeeper(store, store.run(run_id), actor=actor, listeners=[listener])
-    lease = LeaseKeeper(store, loaded.plan.name, run_id)
-    lease.acquire()
+    confirm_manual: bool = False,
+    dry_run: bool = False,
+    run_id: int | None = None,
+    observe: bool = False,
+    take_over_reason: str | None = None,
+) -> EngineSession:
+    """What ``migrator tui`` opens: the executors built as for ``migrator run`` (one Redactor
+    shared with the engine, lab hooks, plan directory), the TUI answering their questions."""
+    proxy = PrompterProxy()
+    _, executors, redactor = _tools(
+        loaded, None, yes=False, i_mean_it=False, confirm_manual=confirm_manual, prompter=proxy
+    )
     try:
-        book.load()
-        if not book.steps[step_id].may("roll_back"):
-            raise RunStateError(
-                f"step {step_id} is {book.state(step_id)}: cannot roll it back",
-                where=f"run {run_id}",
-                hint="only a succeeded, failed or in-doubt step can be rolled back",
-            )
-        store.add_decision(
-            Decision(run_id, step_id, datetime.now(UTC), actor, "roll_back", "roll_back", reason)
-        )
-        attempt = book.attempt(step_id)
-        recorder = OutputRecorder(
-            store, run_id=run_id, step_id=step_id, attempt=attempt, host=step.host, redact=redactor,
-            emit=book.emit,
+        return EngineSession.open(
+            store, loaded, executors, proxy, redactor=redactor, dry_run=dry_run, run_id=run_id,
+            observe=observe, take_over_reason=take_over_reason,
         )  # fmt: skip
-        try:
-            outcome = step_runner.rollback(
-                step, StepContext(run_id=run_id, attempt=attempt, on_line=recorder)
-            )
-        except MigratorError as exc:
-            outcome = ActionOutcome(ok=False, summary=redactor(str(exc)))
-        recorder.flush()
-        if not outcome.ok:
-            store.annotate_step(run_id, step_id, summary=f"rollback failed: {redactor(outcome.summary)}")
-            return f"rollback of {step_id} FAILED: {redactor(outcome.summary)}"
-        book.move(step_id, "roll_back", f"operator: {reason}", reason=reason, summary="rolled back")
-        book.flush()
-        return f"step {step_id} rolled back"
-    finally:
-        lease.release()
-        book.close()
+    except BaseException:
+        executors.close()
+        raise
 
 
 @click.command("tui")
@@ -425,6 +477,8 @@ def roll_back_step(
 @click.option("--run", "run_id", type=int, metavar="ID", help="Open this run (resume or watch it).")
 @click.option("--observe", is_flag=True, help="Watch read-only (polls the store).")
 @click.option("--confirm-manual", is_flag=True, help="Tick manual checklists (lab rehearsals).")
+@click.option("--take-over", is_flag=True, help="Take over a stale lease (needs --reason).")
+@click.option("--reason", help="Why (for --take-over; recorded in the journal).")
 @click.option("--db", help=DB_HELP)
 def tui_command(
     *,
@@ -434,40 +488,25 @@ def tui_command(
     run_id: int | None,
     observe: bool,
     confirm_manual: bool,
+    take_over: bool,
+    reason: str | None,
     db: str | None,
 ) -> None:
     """The maintenance-window TUI: start or resume PLAN's run, or open --run ID."""
-    from migrator.executors.registry import Executors
-
     if plan is None and run_id is None:
         raise UsageError("say which plan (migrator tui PLAN) or which run (--run ID)")
+    if take_over and not reason:
+        raise UsageError("--take-over needs --reason TEXT")
     store = _store(db)
     try:
         if plan is None:
             assert run_id is not None
             plan = store.run(run_id).plan_path
         loaded = _load(plan, inventory)
-        lab = loaded.inventory.environment.value == "lab"
-        if confirm_manual and not lab:
-            raise UsageError("--confirm-manual is for lab rehearsals only", hint="use a lab inventory")
-        redactor, proxy = Redactor(), PrompterProxy()
-        executors = Executors(
-            loaded.inventory,
-            inventory_dir=Path(loaded.inventory_path).parent,
-            prompter=proxy,
-            redactor=redactor,
-            confirm_manual=confirm_manual,
-        )
-        session = EngineSession.open(
-            store,
-            loaded,
-            executors,
-            proxy,
-            redactor=redactor,
-            dry_run=dry_run,
-            run_id=run_id,
-            observe=observe,
-        )
+        session = open_session(
+            store, loaded, confirm_manual=confirm_manual, dry_run=dry_run, run_id=run_id, observe=observe,
+            take_over_reason=reason if take_over else None,
+        )  # fmt: skip
         try:
             from tui.app import MigratorApp
 

@@ -46,11 +46,15 @@ ENDED = frozenset({"succeeded", "failed", "skipped", "rolled_back", "blocked"})
 FINAL_RUN = frozenset({"completed", "aborted"})
 # Actions that start the runner (one at a time), and those allowed while it runs.
 ENGINE_ACTIONS = frozenset({"run_next", "run_until", "retry", "rollback"})
-WHILE_RUNNING = frozenset({"pause", "abort", "skip", "mark_done"})
+WHILE_RUNNING = frozenset({"pause", "abort", "skip", "mark_done", "rollback"})
+"""Queued to the runner, applied between steps (a rollback then pauses the run)."""
 OPERATOR_ACTIONS = ENGINE_ACTIONS | WHILE_RUNNING
 SKIPPABLE = frozenset({"pending", "failed", "in_doubt", "blocked"})
 RETRYABLE = frozenset({"failed", "in_doubt", "rolled_back"})
 ROLLBACKABLE = frozenset({"succeeded", "failed", "in_doubt"})
+
+RETRY_QUESTION = "Retry step {step}: why is it safe to run it again?"
+RETRY_REASON = "the cause was fixed"
 
 ACTION_TITLES: dict[str, str] = {
     "run_next": "Run the next step",
@@ -419,7 +423,7 @@ class MigratorApp(App[None]):
             self._say("nothing left to run")
             return
         self.table.select_step(target)
-        self._start("run_next", lambda: self.session.run(target))
+        self._run_to("run_next", target)
 
     def action_run_until(self) -> None:
         if self.plan.mode == "dry-run":
@@ -429,7 +433,21 @@ class MigratorApp(App[None]):
         if target is None:
             self._say("nothing left to run")
             return
-        self._start("run_until", lambda: self.session.run(target))
+        self._run_to("run_until", target)
+
+    def _run_to(self, action: str, target: str) -> None:
+        """Run up to ``target``. A failed step first in line runs again only with a reason,
+        asked as for ``r`` and recorded as the operator's retry (never a silent re-run)."""
+        first = next_step(self.plan, self.states())
+        if first is None or self.statuses.get(first, StepStatus("pending")).state != "failed":
+            self._start(action, lambda: self.session.run(target))
+            return
+        self.table.select_step(first)
+        self._with_reason(
+            RETRY_QUESTION.format(step=first),
+            lambda why: self._start(action, lambda: self.session.run(target, {first: why})),
+            value=RETRY_REASON,
+        )
 
     def action_pause(self) -> None:
         self._control("pause", self.session.pause)
@@ -464,9 +482,9 @@ class MigratorApp(App[None]):
         sid = self._step_in(RETRYABLE, "retry")
         if sid is not None:
             self._with_reason(
-                f"Retry step {sid}: why is it safe to run it again?",
+                RETRY_QUESTION.format(step=sid),
                 lambda why: self._resolve("retry", sid, why),
-                value="the cause was fixed",
+                value=RETRY_REASON,
             )
 
     def action_skip(self) -> None:
@@ -483,25 +501,25 @@ class MigratorApp(App[None]):
             )
 
     def action_rollback(self) -> None:
+        """The reason first; the engine then asks for the confirmation itself (typing the host
+        for a destructive step, naming later steps that stay as they are)."""
         sid = self._step_in(ROLLBACKABLE, "roll back")
         if sid is None:
             return
         step = self.plan.step(sid)
-        if not step.rollback:
+        if not step.rollback or step.irreversible:
             self._say(f"step {sid} has no rollback: {step.irreversible or 'none written'}", error=True)
             return
-
-        def confirmed(yes: bool | None) -> None:
-            if yes:
-                self._with_reason(
-                    f"Roll back step {sid}: why?",
-                    lambda why: self._start("rollback", lambda: self.session.rollback(sid, why)),
-                )
-
-        self.push_screen(
-            ConfirmModal(f"Roll back step {sid} on {step.host}?", title="ROLL BACK", details=[step.rollback]),
-            confirmed,
+        self._with_reason(
+            f"Roll back step {sid} on {step.host} ({step.rollback.splitlines()[0]}): why?",
+            lambda why: self._resolve_rollback(sid, why),
         )
+
+    def _resolve_rollback(self, sid: str, why: str) -> None:
+        if self.busy is not None:  # queued: the runner applies it between steps, then pauses
+            self._control("rollback", lambda: self.session.rollback(sid, why))
+        else:
+            self._start("rollback", lambda: self.session.rollback(sid, why))
 
     def action_abort(self) -> None:
         def confirmed(yes: bool | None) -> None:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from textual.screen import Screen
 
 T = TypeVar("T")
+AT_REST = frozenset({"pending", "succeeded", "failed", "skipped", "blocked", "rolled_back"})
 
 
 class EngineBridge:
@@ -74,6 +75,9 @@ class EngineBridge:
             self.states[event.step_id] = event.dest
             if event.dest in ("prechecking", "ready", "running"):
                 self.current_step = event.step_id
+            elif event.step_id == self.current_step and event.dest in AT_REST:
+                # Its questions are over: a later one (a rollback) must not be taken for its go/no-go.
+                self.current_step = None
             if event.dest == "prechecking" or event.trigger == "crash_found":
                 self.checks[event.step_id] = []
         elif isinstance(event, CheckDone):

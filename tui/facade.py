@@ -140,8 +140,9 @@ class Session(Protocol):
 
     def snapshot(self, *, with_output: bool = False) -> RunView: ...
 
-    def run(self, until: str | None) -> str:
-        """Run the pending steps up to and including ``until`` (all when None); a message."""
+    def run(self, until: str | None, retry: Mapping[str, str] | None = None) -> str:
+        """Run the pending steps up to and including ``until`` (all when None); a message.
+        ``retry``: failed steps to run again, each with the operator's reason (recorded)."""
 
     def pause(self) -> str:
         """Stop after the current step."""
@@ -153,7 +154,7 @@ class Session(Protocol):
         """``skip`` | ``retry`` | ``mark_done`` a step, with a reason recorded in the journal."""
 
     def rollback(self, step_id: str, reason: str) -> str:
-        """Run the step's rollback and record it."""
+        """Run the step's rollback and record it (queued between steps while one runs)."""
 
     def output(self, step_id: str, limit: int = 2000) -> list[str]:
         """The stored output of the step's latest attempt (last ``limit`` lines)."""

@@ -1,4 +1,4 @@
-"""Run-level operator actions outside a running runner: abort."""
+"""Run-level operator actions outside a running runner: abort, and pause at the end of a session."""
 
 from __future__ import annotations
 
@@ -11,8 +11,11 @@ from migrator.store.db import Store
 from migrator.store.dto import Decision, Move
 
 
-def abort_run(store: Store, run_id: int, reason: str, *, actor: str | None = None) -> str:
-    """End a run for good. Refused while another process actively holds the plan's lease."""
+def abort_run(
+    store: Store, run_id: int, reason: str, *, actor: str | None = None, token: str | None = None
+) -> str:
+    """End a run for good. Refused while another process actively holds the plan's lease
+    (``token``: the caller's own lease, e.g. a TUI session's, which does not refuse)."""
     run = store.run(run_id)
     who = actor or operator_name()
     lease = store.lease(run.plan_name)
@@ -20,6 +23,7 @@ def abort_run(store: Store, run_id: int, reason: str, *, actor: str | None = Non
     if (
         lease is not None
         and lease.run_id == run_id
+        and lease.token != token
         and lease.expires_at > now
         and not holder_gone(lease.holder)
     ):
@@ -49,4 +53,35 @@ def abort_run(store: Store, run_id: int, reason: str, *, actor: str | None = Non
         ]
     )
     store.add_decision(Decision(run_id, None, now, who, "abort", "abort", reason))
+    return dest
+
+
+def pause_run(
+    store: Store, run_id: int, reason: str, *, actor: str | None = None, token: str | None = None
+) -> str:
+    """Pause a ``running`` run that no runner drives (a TUI session ending: it left the run
+    ``running`` between its actions). ``token`` is the caller's own lease; a live lease of
+    anyone else on the run refuses. A run in any other state is left alone."""
+    run = store.run(run_id)
+    if run.status != "running":
+        return run.status
+    lease = store.lease(run.plan_name)
+    now = datetime.now(UTC)
+    if (
+        lease is not None
+        and lease.run_id == run_id
+        and lease.token != token
+        and lease.expires_at > now
+        and not holder_gone(lease.holder)
+    ):
+        raise LockHeldError(
+            f"run {run_id} is being driven by {lease.holder}", hint="pause it from that session"
+        )
+    fsm = RunLifecycle(f"run {run_id}", run.status)
+    try:
+        source, dest = fsm.fire("pause")
+    finally:
+        fsm.detach()
+    who = actor or operator_name()
+    store.record([Move(run_id, None, "pause", source, dest, who, now, reason, fields={"summary": reason})])
     return dest

@@ -266,8 +266,11 @@ def rollback_step(  # noqa: PLR0917 - mirrors resume_run: the run, the step, the
     redactor: Redactor | None = None,
     take_over_reason: str | None = None,
     lease_ttl: float = 30.0,
+    lease: LeaseKeeper | None = None,
 ) -> RollbackReport:
-    """Roll back ``step_id`` of run ``run_id`` outside a running runner (holds the lease)."""
+    """Roll back ``step_id`` of run ``run_id`` outside a running runner, under the plan's
+    lease: ``lease`` when the caller holds it already (a TUI session; not released here),
+    else one taken for the rollback."""
     from migrator.engine.plandiff import step_hashes
 
     run = store.run(run_id)
@@ -280,8 +283,12 @@ def rollback_step(  # noqa: PLR0917 - mirrors resume_run: the run, the step, the
             f"no step '{step_id}' in plan {loaded.plan.name}", hint="`migrator plan NAME` lists the step ids"
         )
     book = Bookkeeper(store, run, actor=actor or operator_name(), listeners=listeners)
-    lease = LeaseKeeper(store, run.plan_name, run_id, ttl=lease_ttl)
-    lease.acquire(take_over_reason=take_over_reason)
+    own = None
+    if lease is None:
+        own = LeaseKeeper(store, run.plan_name, run_id, ttl=lease_ttl)
+        own.acquire(take_over_reason=take_over_reason)
+    else:
+        lease.check()
     try:
         book.load()
         if step_id not in book.steps:
@@ -306,5 +313,6 @@ def rollback_step(  # noqa: PLR0917 - mirrors resume_run: the run, the step, the
         )
         return undo.roll_back(loaded.step(step_id), reason)
     finally:
-        lease.release()
+        if own is not None:
+            own.release()
         book.close()

@@ -19,7 +19,7 @@ from migrator.engine.driver import Aborted, DriverSettings, StepDriver
 from migrator.engine.events import Listener, RunFinished, RunStarted, RunSummary
 from migrator.engine.lease import LeaseKeeper, operator_name
 from migrator.engine.plandiff import PlanDiff, diff_steps, step_hashes
-from migrator.engine.states import STEP_DONE, StepState
+from migrator.engine.states import STEP_DONE, RunState, StepState
 from migrator.errors import OperatorNeeded, RunStateError, UsageError
 from migrator.executors.base import Prompter, StepRunner
 from migrator.secrets import Redactor
@@ -53,6 +53,14 @@ class RunOptions:
     take_over_reason: str | None = None
     accept_plan_change: str | None = None  # the reason; None refuses a changed plan
     sleep: Callable[[float], Any] | None = None
+    keep_running: bool = False
+    """A session (the TUI) drives the run one selection at a time: a run found ``running``
+    goes on without a ``resume`` move, and a stop at the end of the operator's own selection
+    (``until_step``/``only``/``from_step``, nothing failed) leaves it ``running`` and records
+    nothing. The session pauses the run when it ends (:func:`migrator.engine.control.pause_run`)."""
+    retry_failed: bool = True
+    """``migrator resume`` means "try the failed steps again". False: a failed step in the
+    selection stops the run until the operator retries it with a reason (``retry``)."""
 
 
 @dataclass(frozen=True)
@@ -96,13 +104,21 @@ class Runner:
     def run_id(self) -> int:
         return self.book.run_id
 
-    def execute(self) -> RunReport:
-        lease = LeaseKeeper(self.store, self.loaded.plan.name, self.run_id, ttl=self.options.lease_ttl)
-        lease.acquire(take_over_reason=self.options.take_over_reason)
+    def execute(self, lease: LeaseKeeper | None = None) -> RunReport:
+        """Run under the plan's lease: ``lease`` when the caller already holds it (a TUI
+        session keeps it between actions; it is not released here), else a new one."""
+        if lease is not None:
+            lease.check()
+            try:
+                return self._execute(lease)
+            finally:
+                self.book.close()
+        own = LeaseKeeper(self.store, self.loaded.plan.name, self.run_id, ttl=self.options.lease_ttl)
+        own.acquire(take_over_reason=self.options.take_over_reason)
         try:
-            return self._execute(lease)
+            return self._execute(own)
         finally:
-            lease.release()
+            own.release()
             self.book.close()
 
     # -- the loop -----------------------------------------------------------------------------------
@@ -114,7 +130,8 @@ class Runner:
         self._recover()
         self._load_values()
         self._apply_resolutions()
-        book.move_run("resume" if resumed else "start", "resumed" if resumed else "")
+        if not (self.options.keep_running and book.run_state is RunState.RUNNING):
+            book.move_run("resume" if resumed else "start", "resumed" if resumed else "")
         book.emit(RunStarted(self.run_id, self.loaded.plan.name, self.options.mode, len(self.order), resumed))
         stop = ""
         try:
@@ -125,6 +142,9 @@ class Runner:
                     break
                 if not self._selected(sid) or book.state(sid) in STEP_DONE | {S.BLOCKED}:
                     continue
+                if book.state(sid) is S.FAILED:  # not retried (retry_failed=False): settle it first
+                    stop = "failed"
+                    break
                 result = self._step(sid)
                 if result is S.FAILED:
                     self._block_dependents(sid)
@@ -172,6 +192,10 @@ class Runner:
             )
         if stop == "pause":
             return self._finish("pause", "paused by the operator")
+        if self.options.keep_running:
+            # The operator's own selection ended: nothing happened to the run, say so quietly.
+            message = f"stopped as selected; {len(summary.pending)} step(s) pending"
+            return RunReport(self.run_id, self.book.run_state.value, message, summary, None)
         return self._finish("pause", f"{len(summary.pending)} step(s) not selected remain pending")
 
     def _finish(self, trigger: str, message: str, raise_exc: Exception | None = None) -> RunReport:
@@ -266,7 +290,7 @@ class Runner:
             if self.book.state(sid) in (S.FAILED, S.IN_DOUBT, S.BLOCKED):
                 self._operator(CommandKind.SKIP, sid, why)
         for sid in self.order:  # `resume` means: try the failed steps again
-            if self.book.state(sid) is S.FAILED and self._selected(sid):
+            if self.options.retry_failed and self.book.state(sid) is S.FAILED and self._selected(sid):
                 self.book.move(sid, "retry", "resume: try again")
         self._unblock()
 

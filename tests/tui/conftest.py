@@ -87,9 +87,43 @@ def session_for(
     proxy: PrompterProxy | None = None,
     **kw: Any,
 ) -> EngineSession:
-    return EngineSession.open(
-        store, plan, runner, proxy or PrompterProxy(), redactor=Redactor(), actor="tester@lab", **kw
+    """A session on ``runner``, masking with the runner's own Redactor when it has one (the
+    real Executors), as ``migrator tui`` does."""
+    redactor = getattr(runner, "redactor", None) or Redactor()
+    session = EngineSession.open(
+        store, plan, runner, proxy or PrompterProxy(), redactor=redactor, actor="tester@lab", **kw
     )
+    OPEN_SESSIONS.append(session)
+    return session
+
+
+OPEN_SESSIONS: list[EngineSession] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_sessions(store: Store) -> Iterator[None]:
+    """Every session a test opened is closed (lease released, heartbeat stopped) before its
+    store is: as ``migrator tui`` does on quit."""
+    yield
+    while OPEN_SESSIONS:
+        OPEN_SESSIONS.pop().close()
+
+
+def power_cut(session: EngineSession) -> None:
+    """The session's process dies: its lease heartbeat stops, nothing is released or paused,
+    and the lease goes stale after its ttl (a test gives the dying session a short one)."""
+    import time
+
+    lease = session.lease
+    assert lease is not None and lease._thread is not None
+    lease._stop.set()  # what a dead process does: no more heartbeats
+    lease._thread.join()
+    session.lease = None  # close() must not release it: a dead process cannot
+    session.close()
+    while (
+        row := session.store.lease(session.loaded.plan.name)
+    ) is not None and row.expires_at > datetime.now(UTC):
+        time.sleep(0.01)
 
 
 def app_for(session: EngineSession, **kw: Any) -> MigratorApp:

@@ -105,11 +105,13 @@ async def test_roll_back_a_step_runs_its_rollback_for_real(store: Store, tmp_pat
         await pilot.press("n")
         await idle(pilot, app)
         assert (work / "made").exists()
+        # The reason first, then the engine's own confirmation (rollback_step asks it).
         await pilot.press("b")
-        assert isinstance(app.screen, ConfirmModal)
-        await pilot.press("y")
-        await until(pilot, lambda: isinstance(app.screen, ReasonModal), "the reason")
+        assert isinstance(app.screen, ReasonModal)
         await enter_text(pilot, app, "rehearse the way back")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmModal), "the engine's confirmation")
+        assert f"rm {work}/made" in screen_text(app)
+        await pilot.press("y")
         await idle(pilot, app)
         assert app.statuses["make"].state == "rolled_back"
     assert not (work / "made").exists()

@@ -17,6 +17,7 @@ from tests.tui.conftest import (
     enter_text,
     idle,
     local_executors,
+    power_cut,
     plan_of,
     screen_text,
     session_for,
@@ -178,16 +179,18 @@ async def test_resume_with_an_in_doubt_step_shows_what_reconciling_found(store: 
         {"id": "next", "command": "true"},
     ]
     crashing = ScriptedExecutor({"count": Scripted(raises=RuntimeError("power cut"))})
-    first = session_for(store, plan_of(steps), crashing)
+    first = session_for(store, plan_of(steps), crashing, lease_ttl=0.05)
     run_id = first.run_id
     assert run_id is not None
     with pytest.raises(RuntimeError, match="power cut"):  # the crash we staged
         first.run("count")
+    power_cut(first)
     assert store_states(store, run_id)["count"] == "running"
 
-    # Post-checks fail now and the step is not idempotent: the operator decides.
+    # The dead session's lease is stale: the next one takes it over, with a reason.
     runner = ScriptedExecutor(checks={"count": False})
-    session = session_for(store, plan_of(steps), runner)
+    session = session_for(store, plan_of(steps), runner, take_over_reason="the first TUI died")
+    assert not session.observer
     app = app_for(session)
     async with app.run_test(size=(100, 30)) as pilot:
         await idle(pilot, app)
