@@ -253,9 +253,10 @@ class MigratorApp(App[None]):
             if event.step_id == self.selected_step():
                 self._show_detail()
         elif isinstance(event, StepVerdict):
-            table = self.table
-            table.set_state(event.step_id, event.verdict)
+            self.table.set_verdict(event.step_id, event.verdict, event.until)
             self.statuses[event.step_id] = StepStatus(event.verdict, summary=event.detail)
+            if event.step_id == self.selected_step():
+                self._show_detail()
         elif isinstance(event, StepWarning):
             self._say(f"warning: {event.step_id or ''} {event.message}")
         elif isinstance(event, RunFinished):
@@ -295,7 +296,8 @@ class MigratorApp(App[None]):
     def _snapshot(self, message: SnapshotLoaded) -> None:
         view = message.view
         self.run_id, self.run_status = view.run_id, view.status
-        for sid in [s.id for s in self.plan.steps]:
+        # A dry-run never moves its steps (the store says pending): the verdicts are the events.
+        for sid in [] if self.plan.mode == "dry-run" else [s.id for s in self.plan.steps]:
             status = view.steps.get(sid)
             if status is not None:
                 self._set_status(sid, status)

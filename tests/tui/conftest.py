@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,7 +45,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 
 def plan_of(
-    steps: list[dict[str, Any]],
+    steps: Sequence[Any],
     *,
     name: str = "demo",
     window: str | None = "2h",
@@ -61,6 +61,7 @@ def plan_of(
     plan = Plan(
         name=name,
         title=f"{name} rehearsal plan",
+        description=None,
         inventory="lab.yaml",
         window=Window.model_validate({"length": window}) if window else None,
         phases=[
@@ -76,7 +77,7 @@ def plan_of(
     }
     prints = {st.id: hashlib.sha256(st.model_dump_json().encode()).hexdigest() for st in models}
     fp = hashlib.sha256("".join(prints.values()).encode()).hexdigest()
-    inventory = inventory or Inventory(name="lab", environment=Environment.LAB)
+    inventory = inventory or Inventory(name="lab", environment=Environment.LAB, known_hosts=None)
     return FakeLoaded(plan, inventory, Path(f"plans/{name}.yaml"), fp, order, deps, prints)
 
 
@@ -160,7 +161,7 @@ def store_states(store: Store, run_id: int) -> dict[str, str]:
 def local_executors(tmp_path: Path, proxy: PrompterProxy, inventory: Inventory | None = None) -> Executors:
     """The real executor registry (local commands, manual checklists through the TUI); it
     reads only the test's files, never ~/.ssh."""
-    inventory = inventory or Inventory(name="lab", environment=Environment.LAB)
+    inventory = inventory or Inventory(name="lab", environment=Environment.LAB, known_hosts=None)
     redactor = Redactor()
     connections = Connections(
         inventory, inventory_dir=tmp_path, redactor=redactor, user_known_hosts=None, ssh_config=None

@@ -46,6 +46,14 @@ def state_cell(state: str) -> Text:
     return Text(STATE_WORD.get(state, state.replace("_", " ")), STATE_STYLE.get(state, ""))
 
 
+def verdict_cell(verdict: str, until: int | None) -> Text:
+    """A dry-run verdict: "would run", "already done", "would fail", or "until step N" for
+    cannot_know (a pre-check fails now and step N, which has not run yet, may change that)."""
+    if verdict == "cannot_know" and until is not None:
+        return Text(f"until step {until}", STATE_STYLE[verdict])
+    return state_cell(verdict)
+
+
 class StepTable(DataTable[str | Text]):
     """Keys: step ids for steps, ``phase:<id>`` for phase headings."""
 
@@ -54,7 +62,8 @@ class StepTable(DataTable[str | Text]):
         self.plan = plan
 
     def on_mount(self) -> None:
-        self.add_column("state", key="state", width=11)
+        # A dry-run's verdicts ("already done", "until step 12") need one more column.
+        self.add_column("state", key="state", width=12 if self.plan.mode == "dry-run" else 11)
         self.add_column("!", key="marks", width=3)  # before the wide columns: always visible
         self.add_column("step", key="step")
         self.add_column("host", key="host")
@@ -80,6 +89,11 @@ class StepTable(DataTable[str | Text]):
 
     def set_state(self, step_id: str, state: str) -> None:
         self.update_cell(step_id, "state", state_cell(state))
+
+    def set_verdict(self, step_id: str, verdict: str, until: str | None) -> None:
+        ids = [s.id for s in self.plan.steps]
+        number = ids.index(until) + 1 if until in ids else None
+        self.update_cell(step_id, "state", verdict_cell(verdict, number))
 
     def set_time(self, step_id: str, text: str, measured: bool) -> None:
         self.update_cell(step_id, "time", Text(text, "" if measured else "dim"))

@@ -1,0 +1,79 @@
+"""What ``migrator tui`` opens (``open_session``: a real plan file, the executors built as for
+``migrator run``) masks an ``env:`` secret that the action and its rollback echo: on screen,
+in the stored output and journal, and in the raw SQLite files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from migrator.cli_run import _load
+from migrator.cli_tui import open_session
+from migrator.secrets import MASK
+from migrator.store.db import Store
+from tests.tui.conftest import OPEN_SESSIONS, app_for, enter_text, idle, until
+from tui.screens.modals import ConfirmModal
+
+PLAN = """\
+name: secret-tui
+title: A secret echoed by a step and by its rollback
+inventory: inventory.yaml
+phases:
+- id: ph
+  title: Ph
+  where: window
+  steps:
+  - id: login
+    title: Log in with the token
+    kind: local
+    secrets: {{TOKEN: "env:MIGRATOR_TUI_TOKEN"}}
+    command: 'echo "logged in with $TOKEN" > {work}/login; cat {work}/login'
+    rollback:
+      command: 'echo "logging out $TOKEN"; rm {work}/login'
+"""
+
+
+async def test_a_secret_echoed_by_the_action_and_the_rollback_is_masked(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = "tok-" + os.urandom(12).hex()
+    monkeypatch.setenv("MIGRATOR_TUI_TOKEN", token)
+    work = tmp_path / "work"
+    work.mkdir()
+    (tmp_path / "inventory.yaml").write_text("name: lab\nenvironment: lab\nhosts: {}\n")
+    (tmp_path / "plan.yaml").write_text(PLAN.format(work=work))
+    session = open_session(store, _load(str(tmp_path / "plan.yaml"), None))
+    OPEN_SESSIONS.append(session)
+    run_id = session.run_id
+    assert run_id is not None
+    app = app_for(session)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await idle(pilot, app)
+        await pilot.press("n")
+        await idle(pilot, app)
+        assert store.run(run_id).status == "completed"
+        assert (work / "login").read_text() == f"logged in with {token}\n"  # the real value was used
+        await pilot.press("b")
+        await enter_text(pilot, app, "rehearse logging out")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmModal), "the engine's confirmation")
+        await pilot.press("y")
+        await idle(pilot, app)
+        assert app.statuses["login"].state == "rolled_back"
+        shown = "\n".join(app.output_log.lines)
+    assert not (work / "login").exists()
+    session.close()
+
+    assert token not in shown and f"logging out {MASK}" in shown
+    stored = [line for chunk in store.output(run_id, "login") for line in chunk.lines]
+    assert f"logged in with {MASK}" in stored and f"logging out {MASK}" in stored
+    assert not any(token in line for line in stored)
+    assert not any(token in e.reason for e in store.journal(run_id))
+    # The engine masks with the executors' Redactor: text it records later knows the value too.
+    assert session.redactor(f"summary {token}") == f"summary {MASK}"
+    store.close()
+    for suffix in ("", "-wal", "-shm"):
+        path = tmp_path / f"state.db{suffix}"
+        if path.exists():
+            assert token.encode() not in path.read_bytes()
