@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,8 +17,10 @@ from typing import Any
 
 from textual.pilot import Pilot
 
+from migrator.engine.events import StepVerdict
 from tui.app import MigratorApp
 from tui.facade import CheckLine, OperatorPrompter, PlanInfo, RunView, StepInfo, StepStatus
+from tui.messages import EngineEvent
 from tui.screens.modals import ChecklistModal, ChoiceModal
 
 T0 = datetime(2024, 12, 3, 22, 0, tzinfo=UTC)
@@ -140,7 +142,7 @@ class FrozenSession:
     def snapshot(self, *, with_output: bool = False) -> RunView:
         return self.view
 
-    def run(self, until: str | None) -> str:
+    def run(self, until: str | None, retry: Mapping[str, str] | None = None) -> str:
         return "frozen"
 
     def pause(self) -> str:
@@ -245,6 +247,34 @@ def scene_in_doubt() -> tuple[MigratorApp, Callable[[Pilot[Any]], Awaitable[None
     )
 
 
+VERDICTS = (
+    ("backup-check", "already_done", "its post-checks pass now", None),
+    ("stop-services", "would_run", "pre-checks pass now", None),
+    (
+        "wipe-disks",
+        "cannot_know",
+        "cannot know until step 2 (stop-services): services stopped",
+        "stop-services",
+    ),
+    ("reinstall", "would_run", "no pre-checks", None),
+    ("switch-dns", "would_run", "no pre-checks", None),
+    ("smoke", "would_fail", "site answers: HTTP 502", None),
+)
+
+
+def scene_dry_run() -> tuple[MigratorApp, Callable[[Pilot[Any]], Awaitable[None]]]:
+    """The verdicts of a dry-run as its events leave them (nothing ran)."""
+    app = make_app(FrozenSession(plan("dry-run"), RunView(None, "not started")))
+
+    async def before(pilot: Pilot[Any]) -> None:
+        await _settle(pilot)
+        for sid, verdict, detail, until in VERDICTS:
+            app.post_message(EngineEvent(StepVerdict(8, sid, verdict, detail, until)))
+        await _select(pilot, "wipe-disks")
+
+    return app, before
+
+
 SCENES: dict[str, Callable[[], tuple[MigratorApp, Callable[[Pilot[Any]], Awaitable[None]]]]] = {
     "main": scene_main,
     "live-observer": scene_live_observer,
@@ -252,6 +282,7 @@ SCENES: dict[str, Callable[[], tuple[MigratorApp, Callable[[Pilot[Any]], Awaitab
     "go-no-go": scene_go_no_go,
     "checklist": scene_checklist,
     "in-doubt": scene_in_doubt,
+    "dry-run": scene_dry_run,
 }
 
 
