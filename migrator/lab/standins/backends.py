@@ -1,0 +1,222 @@
+"""The services behind the lab's tunnels: tiny MongoDB-, Redis- and HTTP-ish responders.
+
+Fakes, named as such. One process (started by ``migrator lab up``, stopped by ``down``)
+listens on every tunnel server's ``connect`` address of the lab's tunnel inventory
+(``plans/tunnels.lab.yaml``, all 127.x) and answers what the stunnel plan's probes ask:
+
+* MongoDB: ``OP_MSG`` ``hostInfo`` (``system.hostname`` is ``mongodb``, as off1 CT 102 answers),
+  ``ping``, ``hello``/``isMaster``;
+* OffRedis: RESP ``PING`` -> ``+PONG``, ``ECHO``;
+* InfluxDB ``GET /ping`` -> 204, Robotoff ``GET /api/v1/health`` -> 200, off-query ``/select`` -> 200.
+
+Every request is logged (``DIR/backends.log``) with the service and the peer, so a test can
+tell that the probe's bytes reached the back-end (through the stunnel server: the clients
+only know the tunnels' client addresses).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import socketserver
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from migrator.errors import LabError
+from migrator.lab.standins.wire import WireError, op_msg, read_op_msg, read_resp
+
+if TYPE_CHECKING:
+    from migrator.lab.control import Lab
+
+KEY = "backends"
+START_TIMEOUT = 10.0
+MONGODB_HOSTNAME = "mongodb"  # db.hostInfo()["system"]["hostname"] on off1 CT 102 (off-facts 5)
+# service -> HTTP path -> (status line, body)
+HTTP_ROUTES: dict[str, dict[str, tuple[str, bytes]]] = {
+    "InfluxDB": {"/ping": ("204 No Content", b"")},
+    "Robotoff": {"/api/v1/health": ("200 OK", b'{"status":"healthy"}')},
+    "off-query": {"/select": ("200 OK", b"[]")},
+}
+
+
+def _log(line: str) -> None:
+    sys.stdout.write(f"{time.strftime('%H:%M:%S')} {line}\n")
+    sys.stdout.flush()
+
+
+class _Handler(socketserver.BaseRequestHandler):
+    server: _Server
+
+    def handle(self) -> None:
+        peer = f"{self.client_address[0]}:{self.client_address[1]}"
+        try:
+            self.server.serve(self.request, peer)
+        except (WireError, OSError, ValueError) as exc:
+            _log(f"{self.server.service} {self.server.where} from {peer}: dropped ({exc})")
+
+
+class _Server(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, service: str, address: tuple[str, int]) -> None:
+        self.service = service
+        self.where = f"{address[0]}:{address[1]}"
+        self.serve: Callable[[socket.socket, str], None] = _protocol(service, self)
+        super().__init__(address, _Handler)
+
+
+def _protocol(service: str, server: _Server) -> Callable[[socket.socket, str], None]:
+    if service == "MongoDB":
+        return lambda sock, peer: _mongodb(server, sock, peer)
+    if service == "OffRedis":
+        return lambda sock, peer: _redis(server, sock, peer)
+    routes = HTTP_ROUTES.get(service, {})
+    return lambda sock, peer: _http(server, routes, sock, peer)
+
+
+def _mongodb(server: _Server, sock: socket.socket, peer: str) -> None:
+    while True:
+        try:
+            request_id, command = read_op_msg(sock)
+        except WireError:
+            return  # the client hung up (or was not speaking OP_MSG)
+        name = next(iter(command), "")
+        reply: dict[str, Any]
+        if name == "hostInfo":
+            system = {"hostname": MONGODB_HOSTNAME, "numCores": 15}
+            reply = {"system": system, "os": {"type": "Linux"}, "ok": 1.0}
+        elif name in ("ping", "hello", "isMaster", "ismaster"):
+            reply = {"ok": 1.0, "isWritablePrimary": True} if name != "ping" else {"ok": 1.0}
+        else:
+            reply = {"ok": 0.0, "errmsg": f"no such command: '{name}'", "code": 59}
+        _log(f"MongoDB {server.where} {name} from {peer}")
+        sock.sendall(op_msg(reply, request_id=request_id + 1, response_to=request_id))
+
+
+def _redis(server: _Server, sock: socket.socket, peer: str) -> None:
+    with sock.makefile("rb") as stream:
+        while True:
+            try:
+                words = read_resp(stream)
+            except WireError:
+                return
+            if not isinstance(words, list) or not words:
+                sock.sendall(b"-ERR Protocol error\r\n")
+                return
+            command = bytes(words[0]).decode(errors="replace").upper()
+            _log(f"OffRedis {server.where} {command} from {peer}")
+            if command == "PING":
+                sock.sendall(b"+PONG\r\n")
+            elif command == "ECHO" and len(words) == 2:
+                sock.sendall(b"$%d\r\n%s\r\n" % (len(words[1]), words[1]))
+            else:
+                sock.sendall(b"-ERR unknown command '%s'\r\n" % command.encode())
+
+
+def _http(server: _Server, routes: dict[str, tuple[str, bytes]], sock: socket.socket, peer: str) -> None:
+    with sock.makefile("rb") as stream:
+        request = stream.readline(8192).decode(errors="replace").split()
+        while stream.readline(8192) not in (b"\r\n", b"\n", b""):
+            pass  # headers: nothing here depends on them
+    if len(request) < 2:
+        return  # a bare connect (nc -z, the start-up wait): nothing to answer
+    path = request[1].split("?", 1)[0]
+    status, body = routes.get(path, ("404 Not Found", b"404 page not found\n"))
+    _log(f"{server.service} {server.where} GET {path} {status.split()[0]} from {peer}")
+    head = f"HTTP/1.1 {status}\r\nContent-Length: {len(body)}\r\nConnection: close\r\n"
+    if body:
+        head += "Content-Type: application/json\r\n"
+    sock.sendall(head.encode() + b"\r\n" + body)
+
+
+def endpoints(tunnels_file: Path) -> list[tuple[str, str, int]]:
+    """(service, address, port) of every tunnel server's connect; loopback only."""
+    from migrator.stunnel.load import load_tunnels
+    from migrator.stunnel.model import split_host_port
+
+    inventory = load_tunnels(tunnels_file, str(tunnels_file)).inventory
+    found = []
+    for tunnel in inventory.tunnels:
+        connect = split_host_port(tunnel.server.connect)
+        try:
+            loopback = connect.host is not None and ipaddress.ip_address(connect.host).is_loopback
+        except ValueError:
+            loopback = False
+        if not loopback:
+            raise LabError(
+                f"{tunnels_file}: {tunnel.service} connects to {tunnel.server.connect}",
+                hint="a lab back-end listens on loopback addresses only (127.0.0.0/8)",
+            )
+        assert connect.host is not None
+        found.append((tunnel.service, connect.host, connect.port))
+    return found
+
+
+def tunnel_accepts(tunnels_file: Path, host: str) -> list[str]:
+    """``address:port`` of every tunnel end the inventory puts on ``host`` or its containers.
+
+    What a squatter binds for the stunnel-port-busy fault before any config is deployed.
+    """
+    from migrator.stunnel.load import load_tunnels
+    from migrator.stunnel.model import ClientSide, ServerSide, split_host_port
+
+    inventory = load_tunnels(tunnels_file, str(tunnels_file)).inventory
+    found = set()
+    for tunnel in inventory.tunnels:
+        ends: list[ServerSide | ClientSide] = [tunnel.server, *tunnel.clients]
+        for end in ends:
+            if end.host.split("/", 1)[0] == host:
+                accept = split_host_port(end.accept)
+                found.add(f"{accept.host or '127.0.0.1'}:{accept.port}")
+    return sorted(found)
+
+
+def serve(tunnels_file: Path) -> None:
+    servers = [_Server(service, (address, port)) for service, address, port in endpoints(tunnels_file)]
+    for server in servers:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        _log(f"{server.service} back-end listening on {server.where}")
+    threading.Event().wait()
+
+
+def _answering(address: str, port: int) -> bool:
+    try:
+        with socket.create_connection((address, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def ensure_running(lab: Lab, tunnels_file: Path) -> bool:
+    """Start the back-ends of ``tunnels_file`` unless they run; whether they were started."""
+    if lab.running(KEY) is not None:
+        return False
+    import subprocess
+
+    argv = [sys.executable, "-m", "migrator.lab.standins.backends", str(tunnels_file), str(lab.paths.dir)]
+    log = lab.paths.dir / "backends.log"
+    repo = Path(__file__).resolve().parents[3]
+    with log.open("ab") as out:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                                start_new_session=True, cwd=repo)  # fmt: skip
+    wanted = endpoints(tunnels_file)
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline and proc.poll() is None:
+        if all(_answering(address, port) for _, address, port in wanted):
+            lab.record_extra(KEY, proc.pid, argv)
+            return True
+        time.sleep(0.05)
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+    raise LabError(f"the lab back-ends did not start:\n{log.read_text(errors='replace')[-1500:]}",
+                   hint="another process may hold one of their addresses (ss -ltnp)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    serve(Path(sys.argv[1]))  # argv[2] (the lab dir) only marks the process as this lab's

@@ -1,0 +1,207 @@
+"""The whole stunnel plan rehearsed against the lab through the CLI, with real stunnel carrying bytes.
+
+One rehearsal per module, in its own network namespace (``ip netns``): the lab's fixed
+127.x addresses then cannot clash with another lab on the machine, and everything stays on
+that namespace's loopback. The rehearsal is what an operator would do:
+
+1. ``migrator lab up``; the fault ``stunnel-port-busy`` on off2 (a squatter on the MongoDB
+   and Redis server accepts) before the window;
+2. ``migrator run stunnel``: it must stop at ``mongodb-server-config`` (the restart cannot
+   bind), saying so, and ``journalctl`` on the host names the busy address;
+3. clear the fault, ``migrator resume --retry mongodb-server-config``: the run completes.
+
+The tests then read the run (``migrator status``/``log``), the hosts' files under the lab
+dir, the back-ends' request log and the live listeners.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+TIMEOUT = 240
+FAILED_STEP = "mongodb-server-config"
+PSK_ENDS = {  # PSK file stem -> (server, clients), as plans/tunnels.lab.yaml says
+    "mongodb": ("off2/ct:101", ["ovh1/ct:113", "moji/ct:101"]),
+    "redis": ("off2/ct:101", ["ovh1/ct:113", "moji/ct:101"]),
+    "influxdb": ("ovh1/ct:101", ["moji/ct:101"]),
+    "robotoff": ("moji/ct:102", ["ovh1/ct:101"]),
+    "off-query": ("moji/ct:102", ["off2/ct:103"]),
+}
+CLIENT_ACCEPTS = {
+    "127.11.0.113:27017", "127.45.0.101:27017", "127.11.0.113:6379", "127.45.0.101:6379",
+    "127.45.0.101:8086", "127.11.9.101:16000", "127.2.0.103:16001",
+}  # fmt: skip
+LEGACY_FILTER = "-A FORWARD -s 127.0.1.12/32 -d 127.1.0.102/32 -p tcp -m tcp --dport 27017 -j ACCEPT"
+LEGACY_DNAT = (
+    "-A PREROUTING -s 127.0.1.12/32 -d 127.0.1.2/32 -p tcp -m tcp --dport 27017 -j DNAT "
+    "--to-destination 127.1.0.102:27017"
+)
+
+
+@dataclass
+class Rehearsal:
+    netns: str
+    dir: Path
+    faulted: subprocess.CompletedProcess[str]
+    faulted_status: str
+    journal: str
+    resumed: subprocess.CompletedProcess[str]
+
+    def migrator(self, *args: str) -> subprocess.CompletedProcess[str]:
+        db = str(self.dir / "state.db")
+        return in_netns(self.netns, sys.executable, "-m", "migrator", *args, "--db", db)
+
+    def log(self, step: str) -> str:
+        result = self.migrator("log", "1", "--step", step)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    def root(self, target: str) -> Path:
+        """The files of a lab host or container, from outside its mount namespace."""
+        name, _, ct = target.partition("/ct:")
+        root = self.dir / "hosts" / name / "root"
+        return root / "var/lib/migrator-lab/ct" / ct / "root" if ct else root
+
+    def state(self, target: str) -> dict[str, object]:
+        data = json.loads((self.root(target) / "var/lib/migrator-lab/state.json").read_text())
+        assert isinstance(data, dict)
+        return data
+
+
+def in_netns(netns: str, *argv: str, timeout: float = TIMEOUT) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200"}  # status tables unwrapped
+    return subprocess.run(["ip", "netns", "exec", netns, *argv], capture_output=True, text=True,
+                          timeout=timeout, cwd=REPO, env=env, check=False)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def rehearsal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rehearsal]:
+    netns = f"migrator-stunnel-{uuid.uuid4().hex[:8]}"
+    subprocess.run(["ip", "netns", "add", netns], check=True)
+    directory = tmp_path_factory.mktemp("stunnel-lab")
+    lab = ["--dir", str(directory)]
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        result = in_netns(netns, sys.executable, "-m", "migrator", *args)
+        return result
+
+    try:
+        subprocess.run(["ip", "netns", "exec", netns, "ip", "link", "set", "lo", "up"], check=True)
+        up = cli("lab", "up", *lab)
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert "backends started" in up.stdout
+        busy = cli("lab", "fault", *lab, "off2", "stunnel-port-busy")
+        assert busy.returncode == 0, busy.stdout + busy.stderr
+        run = ["--inventory", str(directory / "inventory.yaml"), "--yes", "--confirm-manual",
+               "--db", str(directory / "state.db")]  # fmt: skip
+        faulted = cli("run", "stunnel", *run)
+        status = cli("status", "--db", str(directory / "state.db")).stdout
+        journal = in_netns(netns, "ssh", "-F", "/dev/null", "-i", str(directory / "client_ed25519"),
+                           "-o", f"UserKnownHostsFile={directory / 'known_hosts'}", "-o", "BatchMode=yes",
+                           "-p", "2222", "root@127.0.1.2",
+                           "pct exec 101 -- journalctl -xeu stunnel@off.service").stdout  # fmt: skip
+        cleared = cli("lab", "fault", *lab, "--clear", "off2", "stunnel-port-busy")
+        assert cleared.returncode == 0, cleared.stdout + cleared.stderr
+        resumed = cli("resume", "1", *run, "--retry", FAILED_STEP,
+                      "--reason", "lab: the squatter on the stunnel ports is gone")  # fmt: skip
+        yield Rehearsal(netns, directory, faulted, status, journal, resumed)
+    finally:
+        cli("lab", "down", *lab)
+        subprocess.run(["ip", "netns", "del", netns], check=False)
+
+
+def test_port_busy_stops_the_plan_at_the_server_restart(rehearsal: Rehearsal) -> None:
+    faulted = rehearsal.faulted
+    assert faulted.returncode != 0
+    assert f"stopped: step {FAILED_STEP} failed" in faulted.stdout
+    assert "restarting stunnel@off failed on off2/ct:101 (exit 1): Job for stunnel@off.service failed" in (
+        " ".join(faulted.stdout.split())
+    )
+    first = rehearsal.faulted_status.splitlines()[0]
+    assert "failed" in first and FAILED_STEP in first
+    row = re.compile(r"│\s*\d+\s*│\s*(\S+)\s*│\s*(\w+)")
+    rows = {m.group(1): m.group(2) for m in row.finditer(rehearsal.faulted_status)}
+    assert rows["mongodb-psk"] == "succeeded" and rows[FAILED_STEP] == "failed"
+    assert rows["mongodb-server-verify"] == "blocked" and rows["mongodb-remove-ip-filter"] == "blocked"
+    # What the message sends the operator to: stunnel's own reason, the busy server accept.
+    assert "127.2.1.101:27017" in rehearsal.journal and "Address already in use" in rehearsal.journal
+
+
+def test_resumed_run_completes(rehearsal: Rehearsal) -> None:
+    resumed = rehearsal.resumed
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-2000:]
+    status = rehearsal.migrator("status").stdout
+    assert "completed" in status.splitlines()[0]
+    assert not re.search(r"│\s*(failed|blocked|pending|skipped)\s*│", status)
+
+
+def test_probes_carried_bytes_through_the_tunnels(rehearsal: Rehearsal) -> None:
+    probes = ["mongodb-probe-ovh1-ct113", "mongodb-probe-moji-ct101", "redis-probe-ovh1-ct113",
+              "redis-probe-moji-ct101", "influxdb-probe-moji-ct101", "robotoff-probe-ovh1-ct101",
+              "off-query-probe-off2-ct103"]  # fmt: skip
+    for step in probes:  # succeeded: the post-check (mongosh, redis-cli, curl) passed
+        assert "verifying -> succeeded" in rehearsal.log(step), step
+    served = (rehearsal.dir / "backends.log").read_text()
+    # The back-ends log only parsed requests (not nc -z): two MongoDB hostInfo and two Redis
+    # PINGs arrived, from the stunnel servers - the probes only know the clients' accepts, so
+    # the bytes crossed the client stunnel, TLS-PSK, and the server stunnel.
+    assert len(re.findall(r"MongoDB 127\.1\.0\.102:37017 hostInfo from", served)) >= 2
+    assert len(re.findall(r"OffRedis 127\.2\.0\.122:16379 PING from", served)) >= 2
+    for service in ("InfluxDB", "Robotoff", "off-query"):
+        assert re.search(rf"{service} \S+ GET \S+ [12]\d\d from", served), service
+    server_log = (rehearsal.root("off2/ct:101") / "var/lib/migrator-lab/journal/stunnel@off.log").read_text()
+    for service in ("MongoDB", "OffRedis"):
+        assert f"Service [{service}] accepted connection" in server_log
+        for client in ("ovh1/ct:113", "moji/ct:101"):
+            client_log = rehearsal.root(client) / "var/lib/migrator-lab/journal/stunnel@off.log"
+            assert f"Service [{service}] connected remote server" in client_log.read_text(), client
+
+
+def test_psk_files_identical_and_private_on_every_end(rehearsal: Rehearsal) -> None:
+    for stem, (server, clients) in PSK_ENDS.items():
+        contents = set()
+        for target in (server, *clients):
+            path = rehearsal.root(target) / f"etc/stunnel/psk/{stem}-psk.txt"
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+            assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700, path.parent
+            contents.add(path.read_text())
+        assert len(contents) == 1, f"{stem}: PSK files differ between {server} and {clients}"
+        identity, _, key = contents.pop().strip().partition(":")
+        assert identity and len(key) >= 32
+
+
+def test_client_listeners_on_their_private_addresses_only(rehearsal: Rehearsal) -> None:
+    listeners = in_netns(rehearsal.netns, "ss", "-ltnH").stdout
+    local = {line.split()[3] for line in listeners.splitlines() if line.strip()}
+    assert local >= CLIENT_ACCEPTS, f"client accepts not listening: {CLIENT_ACCEPTS - local}"
+    ports = {address.rsplit(":", 1)[1] for address in CLIENT_ACCEPTS}
+    split = [a.rsplit(":", 1) for a in local]
+    wildcard = [f"{h}:{p}" for h, p in split if h in ("0.0.0.0", "*", "[::]") and p in ports]
+    assert not wildcard, f"a tunnel port bound on every interface: {wildcard}"
+
+
+def test_old_mongodb_rules_removed_only_after_the_probe(rehearsal: Rehearsal) -> None:
+    tables = rehearsal.state("off2")["iptables"]
+    assert isinstance(tables, dict)
+    assert LEGACY_FILTER not in tables["filter"] and LEGACY_DNAT not in tables["nat"]
+    # The rules were there and this run's actions removed them (their pre-checks passed: a
+    # missing rule would have marked the step done without running it).
+    for step in ("mongodb-remove-ip-filter", "mongodb-remove-iptables-proxy"):
+        assert "running -> verifying (action_ok)" in " ".join(rehearsal.log(step).split()), step
+    finished = [line.split()[3] for line in rehearsal.migrator("log", "1").stdout.splitlines()
+                if "verifying -> succeeded" in line]  # fmt: skip
+    assert finished.index("mongodb-probe-ovh1-ct113") < finished.index("mongodb-remove-ip-filter")
+    assert finished.index("mongodb-probe-moji-ct101") < finished.index("mongodb-remove-ip-filter")
+    assert finished.index("mongodb-remove-ip-filter") < finished.index("mongodb-remove-iptables-proxy")
