@@ -112,6 +112,11 @@ def operator_options(f: Any) -> Any:
     f = click.option(
         "--reason", help="Why: for --skip, --retry, --mark-done, --take-over, --accept-plan-change."
     )(f)
+    f = click.option(
+        "--go-reason",
+        metavar="TEXT",
+        help="Go on past a point of no return although the window is too short (recorded as the decision).",
+    )(f)
     return f
 
 
@@ -134,6 +139,7 @@ def run_command(
     take_over: bool,
     skip: tuple[str, ...],
     reason: str | None,
+    go_reason: str | None,
     dry_run: bool,
     from_step: str | None,
     until_step: str | None,
@@ -169,6 +175,7 @@ def run_command(
             skip=_reasons(skip, reason, "--skip"),
             yes=yes,
             take_over_reason=reason if take_over else None,
+            go_reason=go_reason,
         )
         result = start_run(
             store, loaded, executors, prompter, options, listeners=[Printer(console)], redactor=redactor
@@ -203,6 +210,7 @@ def resume_command(
     take_over: bool,
     skip: tuple[str, ...],
     reason: str | None,
+    go_reason: str | None,
     retry: tuple[str, ...],
     mark_done: tuple[str, ...],
     accept_plan_change: bool,
@@ -230,6 +238,7 @@ def resume_command(
                 yes=yes,
                 take_over_reason=reason if take_over else None,
                 accept_plan_change=reason if accept_plan_change else None,
+                go_reason=go_reason,
             )
             result = resume_run(
                 store,

@@ -20,6 +20,7 @@ from migrator.engine.commands import CommandQueue
 from migrator.engine.events import CheckDone, StepWarning
 from migrator.engine.output import OutputRecorder
 from migrator.engine.states import StepState
+from migrator.engine.window import GateVerdict
 from migrator.errors import MigratorError, OperatorNeeded
 from migrator.executors.base import ActionOutcome, Prompter, StepContext, StepRunner
 from migrator.plan.checks import OnFail
@@ -45,6 +46,11 @@ class DriverSettings:
     sleep: Callable[[float], Any] | None = None
     """Wait between retries; by default an abort interrupts the wait."""
     resume_hint: str = "migrator resume {run}"
+    # -- the window gate (migrator.engine.window) --
+    window_gate: Callable[[Step], GateVerdict | None] | None = None
+    """Before a point of no return: the runner's window arithmetic (None: no gate here)."""
+    go_reason: str | None = None
+    """``--go-reason``: answers go when the window gate fails; recorded as the decision."""
     values: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
@@ -88,6 +94,7 @@ class StepDriver:
             book.flush()
             return StepState.FAILED
         book.move(sid, "precheck_ok")
+        self._window_go_no_go(step)
         self._confirm(step)
         return self._attempts(step, "launch")
 
@@ -153,6 +160,46 @@ class StepDriver:
                     where=f"step {step.id}",
                     hint=self.settings.resume_hint.format(run=self.book.run_id) + " when ready",
                 )
+
+    def _window_go_no_go(self, step: Step) -> None:
+        """Before a point of no return: if the window no longer covers the rest plus rolling
+        back what is done (:mod:`migrator.engine.window`), stop for an explicit go/no-go."""
+        verdict = self.settings.window_gate(step) if self.settings.window_gate is not None else None
+        if verdict is None or verdict.ok:
+            return
+        sid, run = step.id, self.book.run_id
+        self.book.flush()
+        self.book.store.note(
+            run,
+            actor=self.book.actor,
+            trigger="window_gate",
+            reason=verdict.message,
+            step_id=sid,
+            state=self.book.state(sid).value,
+        )
+        if self.settings.go_reason:
+            self._decide(sid, "window_go_no_go", "go", f"--go-reason: {self.settings.go_reason}")
+            return
+        if not _interactive(self.prompter):
+            self._hold(step, "the window go/no-go needs an operator")
+            raise OperatorNeeded(
+                f"step {sid} is a point of no return and the window is too short: {verdict.message}",
+                where=f"step {sid} on {step.host}",
+                hint=f"decide: `migrator resume {run} --go-reason TEXT` goes on anyway; "
+                f"or roll back, or `migrator abort {run} --reason TEXT`",
+            )
+        assert self.prompter is not None
+        choice = self.prompter.choose(f"go/no-go: {verdict.message}. Go on with step {sid}?", ["go", "no-go"])
+        reason = self.prompter.text("reason")
+        self._decide(sid, "window_go_no_go", choice, reason)
+        if choice != "go":
+            self._hold(step, f"no-go: {reason}")
+            raise OperatorNeeded(
+                f"no-go before step {sid}: {reason}",
+                where=f"step {sid}",
+                hint=self.settings.resume_hint.format(run=run) + " --go-reason TEXT to go on after all; "
+                "or roll back, or abort",
+            )
 
     def _ask_in_doubt(self, step: Step, why: str) -> StepState:
         sid, run = step.id, self.book.run_id

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from migrator.engine.bookkeeping import Bookkeeper
@@ -20,8 +21,11 @@ from migrator.engine.events import Listener, RunFinished, RunStarted, RunSummary
 from migrator.engine.lease import LeaseKeeper, operator_name
 from migrator.engine.plandiff import PlanDiff, diff_steps, step_hashes
 from migrator.engine.states import STEP_DONE, RunState, StepState
+from migrator.engine.window import GateVerdict
 from migrator.errors import OperatorNeeded, RunStateError, UsageError
+from migrator.estimates import Estimate
 from migrator.executors.base import Prompter, StepRunner
+from migrator.plan.model import Step
 from migrator.secrets import Redactor
 from migrator.store.db import Store
 from migrator.store.dto import Amendment, RunInfo
@@ -53,6 +57,7 @@ class RunOptions:
     take_over_reason: str | None = None
     accept_plan_change: str | None = None  # the reason; None refuses a changed plan
     sleep: Callable[[float], Any] | None = None
+    go_reason: str | None = None  # --go-reason: answers go when the window gate fails, recorded
     keep_running: bool = False
     """A session (the TUI) drives the run one selection at a time: a run found ``running``
     goes on without a ``resume`` move, and a stop at the end of the operator's own selection
@@ -96,8 +101,14 @@ class Runner:
             prompter,
             redactor=redactor or Redactor(),
             commands=self.commands,
-            settings=DriverSettings(yes=options.yes, sleep=options.sleep),
+            settings=DriverSettings(
+                yes=options.yes,
+                sleep=options.sleep,
+                window_gate=self._window_gate,
+                go_reason=options.go_reason,
+            ),
         )
+        self._estimates: dict[str, Estimate] | None = None  # for the window gate, on first use
         self._check_selection()
 
     @property
@@ -214,6 +225,48 @@ class Runner:
         if raise_exc is not None:
             raise raise_exc
         return report
+
+    # -- the window gate (migrator.engine.window) ---------------------------------------------
+
+    def _window_gate(self, step: Step) -> GateVerdict | None:
+        """Window arithmetic before a point of no return or an irreversible step (None: no gate).
+
+        A live run's window opens at the plan's ``window.start``; a rehearsal's (or a window
+        without a start) at the run's start: the plan's date is the real window's.
+        """
+        from migrator.engine import window
+        from migrator.store.db import now
+
+        plan = self.loaded.plan
+        if plan.window is None or not window.needs_gate(step):
+            return None
+        if self._estimates is None:
+            from migrator.estimates import learned
+            from migrator.store.durations import measured_durations
+
+            measured = measured_durations(plan.name, self.store.url, before_run=self.run_id)
+            self._estimates = learned(plan, measured)
+        opened = plan.window.start if plan.window.start is not None and self.options.mode == "live" else None
+        done = {sid for sid in self.order if self.book.state(sid) in STEP_DONE}
+        undoable = {
+            sid: s for sid, s in window.rollback_costs(plan).items() if self.book.state(sid) is S.SUCCEEDED
+        }
+        return window.gate(
+            self.loaded,
+            self._estimates,
+            now=now(),
+            window_start=opened or self._run_start(),
+            done=done,
+            rollback_cost=undoable,
+        )
+
+    def _run_start(self) -> datetime:
+        for entry in self.store.journal(self.run_id, all_steps=False):
+            if entry.trigger == "start":
+                return entry.at if entry.at.tzinfo is not None else entry.at.replace(tzinfo=UTC)
+        from migrator.store.db import now
+
+        return now()
 
     # -- selection and dependencies ----------------------------------------------------------------
 
