@@ -48,6 +48,7 @@ from migrator.plan.inventory import Host
 CONNECT_TIMEOUT = 10.0
 KEEPALIVE_INTERVAL = 15
 KILL_GRACE = 3.0
+EOF_GRACE = 2.0  # how long output may trail the exit status (see _Session.pump)
 PGID_MARKER = "__migrator_pgid__="
 _CHUNK = 65536
 
@@ -385,20 +386,43 @@ class _Session:
             channel.shutdown_write()
 
     def pump(self, deadline: float | None) -> bool:
-        """Run until the command exits (True) or ``deadline`` passes (False)."""
+        """Run until the command exits (True) or ``deadline`` passes (False).
+
+        Done means the exit status is in *and* the output has ended (EOF): sshd may send the
+        exit status before the last output, so stopping at the status alone loses lines.
+        A command that leaves a background process holding its stdout open never sends EOF
+        (``ssh host 'sleep 60 &'`` hangs for that reason); after :data:`EOF_GRACE` seconds
+        past the exit status we stop waiting for it.
+        """
         ch = self.channel
+        status_seen: float | None = None
         while True:
             wait = 0.2 if deadline is None else min(0.2, deadline - time.monotonic())
             if wait <= 0:
                 return False
-            select.select([ch], [ch] if self.pending else [], [], wait)
+            if self._output_ended() and not self.pending:
+                # Paramiko's channel stays readable from EOF on, so select() would spin until
+                # the exit status arrives (hundreds of wake-ups per step, CPU taken from
+                # sshd). Sleep on the status instead (it is also set when the channel closes).
+                ch.status_event.wait(wait)
+            else:
+                select.select([ch], [ch] if self.pending else [], [], wait)
             self._drain()
             self._feed_stdin()
             if ch.exit_status_ready() and not ch.recv_ready() and not ch.recv_stderr_ready():
-                self._drain(final=True)
-                return True
+                if status_seen is None:
+                    status_seen = time.monotonic()
+                if self._output_ended() or time.monotonic() - status_seen >= EOF_GRACE:
+                    self._drain(final=True)
+                    return True
             if ch.closed and not ch.exit_status_ready():
                 raise EOFError("channel closed without an exit status")
+
+    def _output_ended(self) -> bool:
+        """EOF (or close) seen and every byte before it taken: nothing more will come."""
+        ch = self.channel
+        ended = bool(ch.eof_received or ch.closed)
+        return ended and not ch.recv_ready() and not ch.recv_stderr_ready()
 
     def _drain(self, final: bool = False) -> None:
         ch = self.channel
