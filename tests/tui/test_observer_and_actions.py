@@ -119,6 +119,41 @@ async def test_roll_back_a_step_runs_its_rollback_for_real(store: Store, tmp_pat
     assert entry.trigger == "roll_back" and "rehearse the way back" in entry.reason
 
 
+async def test_a_rollback_asked_while_a_step_runs_is_applied_after_it_then_the_run_pauses(
+    store: Store,
+) -> None:
+    hold = threading.Event()
+    steps = [
+        {"id": "make", "command": "true", "rollback": {"command": "undo"}},
+        {"id": "long", "command": "true"},
+        {"id": "after", "command": "true"},
+    ]
+    runner = ScriptedExecutor({"long": Scripted(hold=hold)})
+    session = session_for(store, plan_of(steps), runner)
+    run_id = session.run_id or 0
+    app = app_for(session)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await idle(pilot, app)
+        await pilot.press("n")
+        await idle(pilot, app)
+        await pilot.press("u")  # long and after
+        await until(pilot, lambda: app.statuses.get("long") is not None
+                    and app.statuses["long"].state == "running", "the step to run")  # fmt: skip
+        app.table.select_step("make")
+        assert app.check_action("rollback", ()) is True  # allowed while running: it is queued
+        await pilot.press("b")
+        await enter_text(pilot, app, "undo before going on")
+        await until(pilot, lambda: "queued" in app.last_message, "the rollback to be queued")
+        assert runner.rolled_back["make"] == 0
+        hold.set()  # long ends; the runner applies the rollback, whose confirmation comes up
+        await until(pilot, lambda: isinstance(app.screen, ConfirmModal), "the engine's confirmation")
+        await pilot.press("y")
+        await idle(pilot, app)
+        assert app.run_status == "paused"
+    assert runner.rolled_back["make"] == 1
+    assert store_states(store, run_id) == {"make": "rolled_back", "long": "succeeded", "after": "pending"}
+
+
 async def test_every_action_is_in_the_command_palette(store: Store) -> None:
     session = session_for(store, plan_of(STEPS), ScriptedExecutor())
     app = app_for(session)
