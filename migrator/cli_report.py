@@ -75,6 +75,7 @@ def report_command(
         raise UsageError("--compare needs two runs: RUN_A RUN_B", hint="e.g. migrator report --compare 3 7")
     if not compare and len(runs) != 1:
         raise UsageError("give one run (or --compare RUN_A RUN_B)", hint="see `migrator runs`")
+    _refuse_missing_sqlite(db)
     store = Store.open(db)
     try:
         facts = [gather(store, run_id, tail=tail, plan_path=plan_path) for run_id in runs]
@@ -89,6 +90,18 @@ def report_command(
     except OSError as exc:
         raise UsageError(f"cannot write the report: {exc.strerror}", where=str(output)) from exc
     click.echo(f"wrote {output}", err=True)
+
+
+def _refuse_missing_sqlite(db: str | None) -> None:
+    """A report only reads: do not leave an empty state.db behind for a mistyped --db."""
+    import os
+
+    from migrator.store.durations import DEFAULT_DB, ENV_DB, sqlite_file
+
+    value = db or os.environ.get(ENV_DB) or DEFAULT_DB
+    path = sqlite_file(value)
+    if path is not None and path != ":memory:" and not Path(path).expanduser().is_file():
+        raise UsageError(f"no state database at {path}", hint="give --db (or set MIGRATOR_DB)")
 
 
 def gather(store: Store, run_id: int, *, tail: int = 20, plan_path: Path | None = None) -> RunFacts:

@@ -43,7 +43,7 @@ def measured_durations(
     id (a report shows the estimates as they stood when that run started).
     """
     value = db or os.environ.get(ENV_DB) or DEFAULT_DB
-    path = _sqlite_path(value)
+    path = sqlite_file(value)
     if path is None:
         return _durations(_rows_from_store(value, plan_name, before_run))
     if path == ":memory:" or not Path(path).expanduser().is_file():
@@ -56,7 +56,7 @@ def pair_attempts(rows: Iterable[Row]) -> dict[str, list[float]]:
     return _durations(rows)
 
 
-def _sqlite_path(value: str) -> str | None:
+def sqlite_file(value: str) -> str | None:
     """The file of a SQLite URL or bare path; None for another database URL."""
     if "://" not in value:
         return value

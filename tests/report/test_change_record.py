@@ -267,3 +267,14 @@ def test_a_rolled_back_step_shows_in_deviations_output_and_readiness(
     readiness = section(text, "Rollback readiness")
     assert "Rolled back during the run: make." in readiness
     assert "| `keep` | none defined |" in readiness and "| `make` |" not in readiness
+
+
+def test_a_missing_database_is_refused_not_created(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "typo.db"
+    with pytest.raises(SystemExit) as exited:
+        main(["report", "1", "--db", str(missing)])
+    assert exited.value.code == 2
+    assert f"no state database at {missing}" in capsys.readouterr().err
+    assert not missing.exists()
