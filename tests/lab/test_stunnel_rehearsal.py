@@ -19,15 +19,21 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import stat
 import subprocess
 import sys
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from migrator.lab.standins import backends, clients
+from migrator.lab.standins.context import Context, ToolError
+from migrator.lab.standins.legacy import legacy_mongodb_rules
 
 REPO = Path(__file__).resolve().parents[2]
 TIMEOUT = 240
@@ -170,14 +176,14 @@ def test_probes_carried_bytes_through_the_tunnels(rehearsal: Rehearsal) -> None:
 
 
 def test_psk_files_identical_and_private_on_every_end(rehearsal: Rehearsal) -> None:
-    for stem, (server, clients) in PSK_ENDS.items():
+    for stem, (server, ends) in PSK_ENDS.items():
         contents = set()
-        for target in (server, *clients):
+        for target in (server, *ends):
             path = rehearsal.root(target) / f"etc/stunnel/psk/{stem}-psk.txt"
             assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
             assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700, path.parent
             contents.add(path.read_text())
-        assert len(contents) == 1, f"{stem}: PSK files differ between {server} and {clients}"
+        assert len(contents) == 1, f"{stem}: PSK files differ between {server} and {ends}"
         identity, _, key = contents.pop().strip().partition(":")
         assert identity and len(key) >= 32
 
@@ -205,3 +211,62 @@ def test_old_mongodb_rules_removed_only_after_the_probe(rehearsal: Rehearsal) ->
     assert finished.index("mongodb-probe-ovh1-ct113") < finished.index("mongodb-remove-ip-filter")
     assert finished.index("mongodb-probe-moji-ct101") < finished.index("mongodb-remove-ip-filter")
     assert finished.index("mongodb-remove-ip-filter") < finished.index("mongodb-remove-iptables-proxy")
+
+
+# ----------------------------------------------------------------- the probe stand-ins alone
+# In-process, on 127.0.0.1: the lab's mongosh/redis-cli against its back-end responders.
+
+
+@pytest.fixture
+def backend() -> Iterator[Callable[[str], int]]:
+    """Start a back-end responder for a service on 127.0.0.1 (a free port); returns its port."""
+    servers: list[backends._Server] = []
+
+    def start(service: str) -> int:
+        server = backends._Server(service, ("127.0.0.1", 0))
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return int(server.server_address[1])
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def tool(name: str, *args: str) -> Context:
+    return Context(name, list(args), Path("/nonexistent"), {"name": "test", "lab_dir": "/nonexistent"})
+
+
+Capture = pytest.CaptureFixture[str]
+
+
+def test_mongosh_reads_the_hostname_over_op_msg(backend: Callable[[str], int], capsys: Capture) -> None:
+    port = backend("MongoDB")
+    expression = 'db.hostInfo()["system"]["hostname"]'
+    args = ["--quiet", "--host", f"127.0.0.1:{port}", "--eval", expression]
+    assert clients.mongosh(tool("mongosh", *args)) == 0
+    *served, answer = capsys.readouterr().out.splitlines()  # in-process: the back-end logs here too
+    assert answer == "mongodb"
+    assert any(f"MongoDB 127.0.0.1:{port} hostInfo from 127.0.0.1:" in line for line in served)
+    with pytest.raises(ToolError, match="cannot evaluate"):
+        clients.mongosh(tool("mongosh", "--host", f"127.0.0.1:{port}", "--eval", "db.dropDatabase()"))
+
+
+def test_redis_cli_pings_and_reports_a_closed_port(backend: Callable[[str], int], capsys: Capture) -> None:
+    port = backend("OffRedis")
+    assert clients.redis_cli(tool("redis-cli", "-h", "127.0.0.1", "-p", str(port), "ping")) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "PONG"
+    assert clients.redis_cli(tool("redis-cli", "-p", str(port), "flushall")) == 1
+    assert "ERR unknown command 'FLUSHALL'" in capsys.readouterr().out
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    refused = f"Could not connect to Redis at 127.0.0.1:{closed}: Connection refused"
+    with pytest.raises(ToolError, match=refused):
+        clients.redis_cli(tool("redis-cli", "-p", str(closed), "ping"))
+
+
+def test_legacy_rules_are_what_iptables_s_prints_for_the_plan_params() -> None:
+    rules = legacy_mongodb_rules("127.0.1.12", "127.0.1.2", "127.1.0.102")
+    assert rules == {"filter": [LEGACY_FILTER], "nat": [LEGACY_DNAT]}

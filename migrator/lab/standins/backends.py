@@ -68,6 +68,7 @@ class _Server(socketserver.ThreadingTCPServer):
         self.where = f"{address[0]}:{address[1]}"
         self.serve: Callable[[socket.socket, str], None] = _protocol(service, self)
         super().__init__(address, _Handler)
+        self.where = f"{self.server_address[0]}:{self.server_address[1]}"  # the port bound if 0
 
 
 def _protocol(service: str, server: _Server) -> Callable[[socket.socket, str], None]:
