@@ -68,7 +68,8 @@ class _Server(socketserver.ThreadingTCPServer):
         self.where = f"{address[0]}:{address[1]}"
         self.serve: Callable[[socket.socket, str], None] = _protocol(service, self)
         super().__init__(address, _Handler)
-        self.where = f"{self.server_address[0]}:{self.server_address[1]}"  # the port bound if 0
+        host, port = self.socket.getsockname()[:2]
+        self.where = f"{host}:{port}"  # the port actually bound (0 asks for a free one)
 
 
 def _protocol(service: str, server: _Server) -> Callable[[socket.socket, str], None]:
