@@ -120,10 +120,17 @@ def _front(loaded: LoadedPlan, summary: WindowSummary) -> list[str]:
     return lines
 
 
+def _estimate(estimate: Estimate) -> str:
+    """On paper too, say where a figure comes from: written in the plan or measured in runs."""
+    if estimate.seconds is None or estimate.measured:
+        return estimate.label()
+    return f"{estimate.label()} (written)"
+
+
 def _step(loaded: LoadedPlan, step: Step, number: int, estimate: Estimate) -> list[str]:
     marks = " ".join(m.symbol for m in markers_of(step))
     lines = [f"### [ ] {number}. `{step.id}`: {plain(step.title)}" + (f" {marks}" if marks else ""), ""]
-    facts = [f"host {code(step.host)}", f"kind {step.kind.value}", f"estimate {estimate.label()}"]
+    facts = [f"host {code(step.host)}", f"kind {step.kind.value}", f"estimate {_estimate(estimate)}"]
     if step.timeout is not None:
         facts.append(f"timeout {duration(step.timeout)}")
     if step.idempotent:

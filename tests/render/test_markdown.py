@@ -96,6 +96,7 @@ def test_rollback_and_irreversible_reasons(runbook: str) -> None:
 def test_estimates_and_dependencies(off1: LoadedPlan) -> None:
     text = render_markdown(off1, estimates=learned(off1.plan, {"install-pve": [3000, 3600, 4200]}))
     assert "estimate 1h (measured, n=3)" in section(text, "install-pve")
+    assert "estimate 5m (written)" in section(text, "rpool-unique")
     assert "estimate 3h" in section(text, "hardware")
     assert "Depends on: `zfs-hdd-create`, `cluster-fingerprint`" in section(text, "cluster-join")
     assert "**Planned downtime: 4h30m**" in text
