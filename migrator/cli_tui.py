@@ -33,7 +33,7 @@ from migrator.secrets import Redactor
 from migrator.store.db import Store
 
 if TYPE_CHECKING:
-    from tui.facade import OperatorPrompter, PlanInfo, RunView, StepInfo
+    from tui.facade import OperatorPrompter, RunView
 
 FINAL = frozenset({"completed", "aborted"})
 STAGES = {"pre": 0, "reconcile": 1, "post": 2}
@@ -75,47 +75,6 @@ def _aware(at: datetime | None) -> datetime | None:
     return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
 
 
-def _step_info(loaded: Any, sid: str, estimate: Any) -> StepInfo:
-    from migrator.plan.model import StepKind, Where
-    from migrator.render.words import action_line, describe_check, shell_text
-    from tui.facade import StepInfo
-
-    step, phase = loaded.step(sid), loaded.phase(sid)
-    if step.kind is StepKind.MANUAL:
-        action = "\n".join([step.instructions or step.title, *[f"[ ] {item}" for item in step.checklist]])
-    else:
-        action = action_line(step)
-    rollback = ""
-    if step.rollback is not None:
-        if step.rollback.command is not None:
-            rollback = shell_text(step.rollback.command)
-        rollback = "\n".join(t for t in (rollback, step.rollback.instructions or "") if t)
-    checks = tuple(
-        [f"pre: {describe_check(c)}" for c in step.pre] + [f"post: {describe_check(c)}" for c in step.post]
-    )
-    return StepInfo(
-        id=sid,
-        title=step.title,
-        phase_id=phase.id,
-        phase_title=phase.title,
-        host=step.host,
-        kind=step.kind.value,
-        description=step.description or "",
-        action=action,
-        checks=checks,
-        rollback=rollback,
-        rollback_seconds=step.rollback.estimate if step.rollback is not None else None,
-        irreversible=step.irreversible,
-        estimate_seconds=estimate.seconds,
-        estimate_measured=estimate.measured,
-        in_window=phase.where is Where.WINDOW,
-        destructive=step.destructive,
-        manual=step.kind is StepKind.MANUAL,
-        point_of_no_return=step.point_of_no_return,
-        idempotent=step.idempotent,
-    )
-
-
 def _measured(store: Store, plan_name: str, exclude: int | None) -> dict[str, list[float]]:
     """Seconds each step took in earlier runs of the plan (for learned estimates)."""
     durations: dict[str, list[float]] = {}
@@ -147,6 +106,7 @@ class EngineSession:
         lease: LeaseKeeper | None = None,
     ) -> None:
         from migrator.estimates import learned
+        from tui.planinfo import plan_info
 
         self.store, self.loaded, self.step_runner, self.proxy = store, loaded, step_runner, proxy
         self.redactor, self.mode, self._run_id = redactor, mode, run_id
@@ -162,7 +122,7 @@ class EngineSession:
         self._lock = threading.Lock()
         self._closed = False
         estimates = learned(loaded.plan, _measured(store, loaded.plan.name, run_id))
-        self.plan = self._plan_info(estimates)
+        self.plan = plan_info(loaded, mode=mode, operator=self.actor, estimates=estimates)
 
     # -- building -------------------------------------------------------------------------------
 
@@ -215,21 +175,6 @@ class EngineSession:
                 lease, reason = None, _held_by(store, run.plan_name, exc)
         return cls(store, loaded, step_runner, proxy, redactor=redactor, mode=run.mode, run_id=run.id,
                    observer_reason=reason, actor=actor, lease=lease)  # fmt: skip
-
-    def _plan_info(self, estimates: dict[str, Any]) -> PlanInfo:
-        from tui.facade import PlanInfo
-
-        plan, inventory = self.loaded.plan, self.loaded.inventory
-        return PlanInfo(
-            name=plan.name,
-            title=plan.title,
-            inventory_name=inventory.name,
-            environment=inventory.environment.value,
-            mode=self.mode,
-            operator=self.actor,
-            window_seconds=plan.window.length if plan.window is not None else None,
-            steps=tuple(_step_info(self.loaded, sid, estimates[sid]) for sid in self.loaded.order),
-        )
 
     # -- Session ---------------------------------------------------------------------------------
 
