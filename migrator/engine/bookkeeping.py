@@ -77,10 +77,13 @@ class Bookkeeper:
         self.flush()
 
     def flush(self) -> None:
-        """Commit buffered moves (the write-ahead point)."""
+        """Commit buffered moves (the write-ahead point). Moves that start an attempt
+        (into ``running``) are committed durably (fsynced); the rest ride on the next durable
+        commit or the store's close (see :mod:`migrator.store.db`, "Durability")."""
         if self._pending:
             moves, self._pending = self._pending, []
-            self.store.record(moves)
+            durable = any(m.step_id is not None and m.dest == StepState.RUNNING for m in moves)
+            self.store.record(moves, durable=durable)
 
     # -- events ---------------------------------------------------------------------------------
 
