@@ -1,0 +1,70 @@
+"""The CLI printer: plain writes off a terminal, the same text as through rich, colours on a TTY."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+
+from migrator.engine.events import (
+    CheckDone,
+    Event,
+    RunFinished,
+    RunStarted,
+    RunSummary,
+    StepChanged,
+    StepOutput,
+    StepVerdict,
+    StepWarning,
+)
+from migrator.engine.printer import Printer
+
+EVENTS: list[Event] = [
+    RunStarted(7, "off[1]", "rehearsal", 2, resumed=False),
+    StepChanged(7, "a", "pending", "prechecking", "start", "", 0),  # not shown
+    StepChanged(7, "a", "ready", "running", "launch", "attempt 2", 2),
+    StepOutput(7, "a", "off1", "stdout", "[bold]not markup[/] 42 /etc/fstab"),
+    CheckDone(7, "a", "post", 0, "zpool [ok]", False, "exit 1", "fail"),
+    StepWarning(7, "a", "output 'x' was not produced"),
+    StepVerdict(7, "b", "would_run", "no pre-checks"),
+    StepChanged(7, "a", "verifying", "succeeded", "verify_ok", "", 2),
+    RunFinished(7, "failed", "1 step failed", RunSummary({"failed": 1, "succeeded": 1}), "migrator resume 7"),
+]
+
+
+def printed(console: Console) -> str:
+    printer = Printer(console)
+    for event in EVENTS:
+        printer(event)
+    file = console.file
+    assert isinstance(file, io.StringIO)
+    return file.getvalue()
+
+
+def test_off_a_terminal_the_printer_writes_plainly_the_text_rich_would_print() -> None:
+    plain_console = Console(file=io.StringIO(), width=200)
+    assert Printer(plain_console).plain
+    # record=True keeps the rich path: the reference rendering, no colour, wide enough not to wrap.
+    rich_console = Console(file=io.StringIO(), width=200, record=True)
+    assert not Printer(rich_console).plain
+    plain = printed(plain_console)
+    assert plain == printed(rich_console)
+    assert plain.splitlines() == [
+        "starting run 7 of off[1] (rehearsal, 2 steps)",
+        "    running a #2 - attempt 2",
+        "off1 | [bold]not markup[/] 42 /etc/fstab",
+        "      check a post zpool [ok]: exit 1 (on fail: fail)",
+        "    warning a output 'x' was not produced",
+        "    would_run b - no pre-checks",
+        "  succeeded a",
+        "run 7 failed: 1 step failed (1 failed, 1 succeeded)",
+        "to continue: migrator resume 7",
+    ]
+
+
+def test_on_a_terminal_the_lines_keep_their_colours() -> None:
+    console = Console(file=io.StringIO(), width=200, force_terminal=True, color_system="standard")
+    assert not Printer(console).plain
+    out = printed(console)
+    assert "\x1b[" in out  # ANSI styles
+    assert "\x1b[1;36m    running\x1b[0m" in out  # bold cyan, as before
