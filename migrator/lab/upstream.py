@@ -1,0 +1,145 @@
+"""What the lab hosts would fetch from the Internet: the infrastructure repo and a mirror.
+
+* ``DIR/infra.git``: a local bare git repository standing in for
+  github.com/openfoodfacts/openfoodfacts-infrastructure (the lab inventory's ``infra_repo``
+  var points at it; production's points at GitHub). It holds the files the plans link or
+  install from the repo, with the same paths, and lab values where an address matters.
+* ``DIR/mirror/HOST/PATH``: what the stand-in ``wget`` serves for ``https://HOST/PATH``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from migrator.errors import LabError
+
+# MongoDB in off1's CT 102: data in /mongo/db, no pidFilePath (off-facts 5). The lab's CTs share
+# the machine's loopback, so the lab config binds the CT's own lab address only.
+MONGOD_CONF = """\
+# mongod.conf for the MongoDB container (CT 102 on off1)
+storage:
+  dbPath: /mongo/db
+  journal:
+    enabled: true
+systemLog:
+  destination: file
+  logAppend: true
+  path: /var/log/mongodb/mongod.log
+net:
+  port: 27017
+  bindIp: {bind_ip}
+processManagement:
+  timeZoneInfo: /usr/share/zoneinfo
+"""
+
+OFF1_SANOID_CONF = """\
+[zfs-hdd/pve]
+  use_template=prod_data
+  recursive=yes
+
+[zfs-nvme/pve]
+  use_template=prod_data
+  recursive=yes
+
+[zfs-nvme/pve/subvol-102-disk-0]
+  use_template=prod_data
+
+[rpool]
+  use_template=system
+  recursive=yes
+
+[template_prod_data]
+  hourly = 36
+  daily = 30
+  monthly = 3
+  autosnap = yes
+  autoprune = yes
+
+[template_system]
+  hourly = 0
+  daily = 7
+  monthly = 3
+  autosnap = yes
+  autoprune = yes
+"""
+
+SYNCOID_ARGS = """\
+--no-sync-snap --no-privilege-elevation --recursive off1operator@10.0.0.2:zfs-hdd/off zfs-hdd/off
+--no-sync-snap --no-privilege-elevation --recursive off1operator@10.0.0.2:zfs-hdd/off-pro zfs-hdd/off-pro
+"""
+
+UNITS = {
+    "sanoid_check.service": "[Unit]\nDescription=Check sanoid snapshots\n\n[Service]\nType=oneshot\n"
+    "ExecStart=/usr/sbin/sanoid --monitor-snapshots\n",
+    "sanoid_check.timer": "[Unit]\nDescription=Check sanoid snapshots daily\n\n[Timer]\nOnCalendar=daily\n\n"
+    "[Install]\nWantedBy=timers.target\n",
+    "syncoid.service": "[Unit]\nDescription=syncoid pulls\nOnFailure=email-failures@%n.service\n\n"
+    "[Service]\nType=oneshot\nTimeoutSec=6h\n"
+    "ExecStart=/bin/sh -c 'grep -v ^# /etc/sanoid/syncoid-args.conf | xargs -L1 /usr/sbin/syncoid'\n",
+    "email-failures@.service": "[Unit]\nDescription=mail a failure of %i\n\n[Service]\nType=oneshot\n"
+    "ExecStart=/bin/true\n",
+}
+
+MONGODB_KEY = """\
+-----BEGIN PGP PUBLIC KEY BLOCK-----
+Comment: migrator lab mirror: a stand-in for www.mongodb.org/static/pgp/server-4.4.asc
+
+mQINBF5lYtQBEADcWGCOD4Cbuvy4xBF9Kdr6zGeCrnKUlC9F6+UxbkIgsVqsGkSI
+=labx
+-----END PGP PUBLIC KEY BLOCK-----
+"""
+
+
+def _git(*args: str, cwd: Path) -> None:
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "migrator lab",
+        "GIT_AUTHOR_EMAIL": "lab@localhost",
+        "GIT_COMMITTER_NAME": "migrator lab",
+        "GIT_COMMITTER_EMAIL": "lab@localhost",
+        "GIT_CONFIG_GLOBAL": "/dev/null",
+    }
+    result = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise LabError(f"git {' '.join(args)} failed: {result.stderr.strip()}", where=str(cwd))
+
+
+def infra_files(mongodb_address: str) -> dict[str, str]:
+    files = {
+        "confs/mongodb/mongod.conf": MONGOD_CONF.format(bind_ip=mongodb_address),
+        "confs/off1/sanoid/sanoid.conf": OFF1_SANOID_CONF,
+        "confs/off1/sanoid/syncoid-args.conf": SYNCOID_ARGS,
+        "packages/sanoid_2.1.0_all.deb": "!<arch>\nlab stand-in for the sanoid 2.1.0 package\n",
+        "README.md": "# openfoodfacts-infrastructure (migrator lab copy)\n",
+    }
+    files.update({f"confs/common/systemd/system/{name}": text for name, text in UNITS.items()})
+    return files
+
+
+def write_infra_repo(bare: Path, mongodb_address: str) -> None:
+    """The bare repository ``bare`` (made once; ``lab up`` keeps an existing one)."""
+    if (bare / "HEAD").exists():
+        return
+    if shutil.which("git") is None:
+        raise LabError("git not found", hint="apt-get install git")
+    work = bare.with_name(bare.name + ".work")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    for relative, text in infra_files(mongodb_address).items():
+        path = work / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    _git("init", "-q", "-b", "develop", cwd=work)
+    _git("add", ".", cwd=work)
+    _git("commit", "-q", "-m", "lab copy of the infrastructure repository", cwd=work)
+    _git("clone", "-q", "--bare", str(work), str(bare), cwd=work.parent)
+    shutil.rmtree(work)
+
+
+def write_mirror(mirror: Path) -> None:
+    key = mirror / "www.mongodb.org/static/pgp/server-4.4.asc"
+    key.parent.mkdir(parents=True, exist_ok=True)
+    key.write_text(MONGODB_KEY, encoding="utf-8")
