@@ -90,6 +90,10 @@ def set_fault(lab: Lab, name: str, fault: str) -> str:
 
 def _squat(lab: Lab, name: str) -> None:
     addresses = accept_addresses(lab, name)
+    if not addresses:  # nothing deployed yet: the accepts the lab's tunnel inventory plans there
+        from migrator.lab.standins.backends import tunnel_accepts
+
+        addresses = tunnel_accepts(Path(host(name).vars.get("tunnels", host("off2").vars["tunnels"])), name)
     if not addresses:
         raise LabError(
             f"no stunnel accept address on {name}",
