@@ -37,7 +37,8 @@ from migrator.lab.layout import (
     write_json,
 )
 from migrator.lab.procs import stop_recorded_daemons
-from migrator.lab.standins import TOOLS
+from migrator.lab.standins import TOOLS, backends
+from migrator.lab.standins.legacy import seed_legacy_rules
 
 PVE_START_TIMEOUT = 20.0
 TOKEN_ID = "root@pam!migrator"
@@ -137,6 +138,10 @@ class Lab:
                 started.append("fakepve")
             what = f"started {', '.join(started)}" if started else "already running"
             lines.append(f"{lab_host.name:5} {lab_host.address}:{SSH_PORT}  {what}")
+        # The services behind the lab's tunnels (MongoDB-, Redis-, HTTP-ish responders).
+        backends_started = backends.ensure_running(self, Path(host("off2").vars["tunnels"]))
+        state = "started" if backends_started else "already running"
+        lines.append(f"backends {state} (behind the lab tunnels)")
         self.write_known_hosts()
         write_inventory(self.paths, TOKEN_ID)
         return lines
@@ -173,6 +178,7 @@ class Lab:
         )
         if not host_state.state_file(state_dir).exists():
             initial = host_state.initial(name, lab_host.profile)
+            seed_legacy_rules(initial, name)  # off2's 2023 MongoDB IP filter and DNAT
             host_state.save(state_dir, initial)
             for dataset in initial["datasets"]:
                 if dataset.split("/")[0] in ("zfs-hdd", "zfs-nvme"):

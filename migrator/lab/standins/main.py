@@ -10,7 +10,7 @@ from migrator.lab.standins.context import Context, ToolError, make_context
 
 def _handlers() -> dict[str, Callable[[Context], int]]:
     # Imported here so each call loads only what dispatching needs.
-    from migrator.lab.standins import pvetools, system, zfs
+    from migrator.lab.standins import clients, pvetools, system, units, zfs
 
     return {
         "zpool": zfs.zpool,
@@ -27,6 +27,9 @@ def _handlers() -> dict[str, Callable[[Context], int]]:
         "apt-get": system.apt_get,
         "apt": system.apt_get,
         "adduser": system.adduser,
+        "mongosh": clients.mongosh,
+        "redis-cli": clients.redis_cli,
+        "journalctl": units.journalctl,
         "parted": system.parted,
         "lsblk": system.lsblk,
         "ip": system.ip,

@@ -56,7 +56,9 @@ def _start_stunnel(ctx: Context, state: dict[str, Any], unit: str) -> int:
         )
     runtime = Path(f"/run/stunnel-{instance}")
     runtime.mkdir(exist_ok=True)
-    runtime.chmod(0o775)
+    from migrator.lab.standins.units import prepare_runtime_directory
+
+    prepare_runtime_directory(runtime, unit.split("@", 1)[0] + "@")  # the drop-in's Group=, Mode (pitfall 17)
     if shutil.which("stunnel") is None:
         raise ToolError("stunnel not found: apt-get install stunnel4", 1)
     log_dir = ctx.state_dir / "journal"
