@@ -1,0 +1,271 @@
+"""plans/off2.yaml rehearsed end to end against the lab, and the stand-ins it needs.
+
+The stand-in tests run the real stand-in scripts (argv[0] dispatch, JSON state) against a
+temporary host state directory, through a real shell pipeline where the plan uses one.
+The rehearsal brings a lab up (one per module), stages off2 as it stood before its move
+(Feb 2023), and runs the whole plan through the CLI in a subprocess.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import migrator
+from migrator.lab import state as host_state
+from migrator.lab.standins import TOOLS
+from migrator.lab.standins.off2_history import OLD_SSD, SNAPSHOTS, old_off2_state
+from migrator.lab.standins.pve_files import storage_cfg, sync_ct_confs
+from migrator.lab.standins.zfs_stream import surviving
+from tests.lab.conftest import RunningLab
+
+REPO = Path(migrator.__file__).resolve().parent.parent
+
+
+# --------------------------------------------------------------------------- stand-ins alone
+
+
+class Host:
+    """A host's stand-in state in a temporary directory, and its tools on a PATH."""
+
+    def __init__(self, directory: Path, name: str, state: dict[str, Any]) -> None:
+        self.state_dir = directory / name / "state"
+        self.bin = directory / "bin"
+        self.state_dir.mkdir(parents=True)
+        (self.state_dir / "host.json").write_text(
+            json.dumps({"name": name, "lab_dir": str(directory), "address": "127.0.1.2"})
+        )
+        host_state.save(self.state_dir, state)
+        self.bin.mkdir(exist_ok=True)
+        script = (
+            f"#!{sys.executable}\nimport sys\nsys.path.insert(0, {str(REPO)!r})\n"
+            "from migrator.lab.standins.main import main\nsys.exit(main(sys.argv))\n"
+        )
+        for tool in TOOLS:
+            path = self.bin / tool
+            path.write_text(script)
+            path.chmod(0o755)
+
+    def sh(self, command: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "MIGRATOR_LAB_STATE": str(self.state_dir), "PATH": f"{self.bin}:/usr/bin:/bin"}
+        return subprocess.run(
+            ["/bin/sh", "-c", command], input=stdin, capture_output=True, text=True, env=env, timeout=60
+        )
+
+    @property
+    def state(self) -> dict[str, Any]:
+        return host_state.load(self.state_dir)
+
+
+@pytest.fixture
+def off2(tmp_path: Path) -> Host:
+    return Host(tmp_path, "off2", old_off2_state(host_state.initial("off2", "pve")))
+
+
+def test_send_recv_seed_then_delta_like_the_plan(off2: Host) -> None:
+    created = off2.sh("zpool create -o ashift=12 off-zfs mirror /dev/nvme0n1 /dev/nvme1n1")
+    assert created.returncode == 0, created.stderr
+
+    seed = off2.sh("zfs snapshot -r rpool@seed && zfs send -wR rpool@seed | zfs recv -s -F off-zfs")
+    assert seed.returncode == 0, seed.stderr
+    datasets = off2.state["datasets"]
+    assert datasets["off-zfs/ROOT/debian"]["snapshots"] == [*SNAPSHOTS, "seed"]
+
+    again = off2.sh("zfs send -wR rpool@seed | zfs recv off-zfs")
+    assert again.returncode == 1
+    assert "destination 'off-zfs' exists\nmust specify -F" in again.stderr
+
+    delta = off2.sh("zfs snapshot -r rpool@move && zfs send -vwR -I @seed rpool@move | zfs recv -F off-zfs")
+    assert delta.returncode == 0, delta.stderr
+    assert "incremental send of rpool@move from @seed estimated size is" in delta.stderr
+    assert off2.state["datasets"]["off-zfs/srv"]["snapshots"][-2:] == ["seed", "move"]
+
+    orphan = off2.sh("zfs create -p off-zfs/other && zfs send -I @seed rpool@move | zfs recv off-zfs/other")
+    assert orphan.returncode == 1
+    assert "most recent snapshot of off-zfs/other does not\nmatch incremental source" in orphan.stderr
+
+
+def test_send_dry_run_is_parsable_and_sends_nothing(off2: Host) -> None:
+    result = off2.sh(f"zfs send -nvP rpool@{SNAPSHOTS[-1]}")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split("\t")[:2] == ["full", f"rpool@{SNAPSHOTS[-1]}"]
+    assert lines[-1].startswith("size\t")
+    missing = off2.sh("zfs send -nvP rpool@nonexistent")
+    assert (missing.returncode, missing.stderr) == (
+        1,
+        "cannot open 'rpool@nonexistent': dataset does not exist\n",
+    )
+
+
+def test_snapshots_list_by_depth_and_get_like_datasets(off2: Host) -> None:
+    newest = off2.sh("zfs list -H -t snapshot -o name -s creation -d 1 rpool | tail -1")
+    assert newest.stdout == f"rpool@{SNAPSHOTS[-1]}\n"
+    got = off2.sh(f"zfs get -H -p -o name,property,value all rpool@{SNAPSHOTS[0]}")
+    assert f"rpool@{SNAPSHOTS[0]}\ttype\tsnapshot" in got.stdout.splitlines()
+    absent = off2.sh("zfs get -H -p -o name,property,value all rpool@move")
+    assert "dataset does not exist" in absent.stderr
+
+
+def test_export_import_under_a_new_name_keeps_datasets_and_properties(off2: Host) -> None:
+    steps = [
+        "zpool create off-zfs mirror /dev/nvme0n1 /dev/nvme1n1",
+        "zfs send -R rpool@" + SNAPSHOTS[-1] + " | zfs recv -F off-zfs",
+        "zfs set xattr=sa off-zfs",
+        "zpool export off-zfs",
+    ]
+    for command in steps:
+        assert off2.sh(command).returncode == 0, command
+    assert off2.sh("zfs list off-zfs").returncode == 1
+    assert off2.sh("zpool import off-zfs zfs-nvme").returncode == 0
+    got = off2.sh("zfs get -H -o value xattr zfs-nvme && zfs list -H -o name -r zfs-nvme")
+    assert got.stdout.split() == [
+        "sa",
+        "zfs-nvme",
+        "zfs-nvme/ROOT",
+        "zfs-nvme/ROOT/debian",
+        "zfs-nvme/srv",
+        "zfs-nvme/var",
+    ]
+
+
+def test_a_reinstall_keeps_the_pools_on_disks_the_installer_did_not_touch() -> None:
+    old = old_off2_state(host_state.initial("off2", "pve"))
+    old["pools"]["off-zfs"] = host_state.pool("mirror", ["/dev/nvme0n1", "/dev/nvme1n1"], 10, guid="77")
+    old["datasets"]["off-zfs"] = host_state.dataset()
+    fresh = host_state.fresh_pve("off2")
+    surviving(old, fresh)
+    waiting = {item["name"]: item for item in fresh["importable"]}
+    assert set(waiting) == {"rpool", "off-zfs"}  # the old system rpool and the pre-created pool
+    assert fresh["pools"]["rpool"]["vdevs"][0]["devices"][0] == "/dev/sda3"  # the new one, on the HDDs
+    assert fresh["disks"]["nvme3n1"] == OLD_SSD
+    assert "rpool/ROOT/debian" not in fresh["datasets"]
+    assert "/ROOT/debian" in waiting["rpool"]["datasets"]
+
+
+def test_two_pools_named_rpool_after_the_reinstall_import_by_id(off2: Host, tmp_path: Path) -> None:
+    fresh = host_state.fresh_pve("off2")
+    surviving(off2.state, fresh)
+    new = Host(tmp_path / "new", "off2", fresh)
+    listing = new.sh("zpool import")
+    assert "   pool: rpool\n     id: 6417321905487213354\n" in listing.stdout
+    refused = new.sh("zpool import -f rpool")
+    assert "a pool with that name already exists" in refused.stderr
+    renamed = new.sh("zpool import -f 6417321905487213354 rpool2 && zfs list -H -o name -r rpool2")
+    assert renamed.returncode == 0, renamed.stderr
+    assert "rpool2/ROOT/debian" in renamed.stdout.split()
+
+
+def test_dig_answers_lab_names_only(off2: Host) -> None:
+    answer = off2.sh("dig +noall +answer 127.0.1.2")
+    assert answer.stdout.split() == ["127.0.1.2.", "300", "IN", "A", "127.0.1.2"]
+    assert off2.sh("dig +short example.org").stdout == ""
+
+
+def test_storage_cfg_and_ct_confs_in_pve_formats(tmp_path: Path) -> None:
+    text = storage_cfg(
+        [
+            {"name": "local", "type": "dir", "path": "/var/lib/vz"},
+            {"name": "zfs-hdd", "type": "zfspool", "pool": "zfs-hdd/pve"},
+        ]
+    )
+    assert text == (
+        "dir: local\n\tpath /var/lib/vz\n\tcontent iso,vztmpl,backup\n\n"
+        "zfspool: zfs-hdd\n\tpool zfs-hdd/pve\n\tsparse\n\tcontent images,rootdir\n"
+    )
+    written: dict[int, str] = {}
+    sync_ct_confs(tmp_path, {101: {"hostname": "proxy", "cores": 2, "digest": "x"}}, written)
+    conf = tmp_path / "101.conf"
+    assert conf.read_text() == "cores: 2\nhostname: proxy\n"
+    with conf.open("a") as handle:
+        handle.write("lxc.idmap: u 1000 1000 64536\n")
+    sync_ct_confs(tmp_path, {101: {"hostname": "proxy", "cores": 4}}, written)
+    assert conf.read_text() == "cores: 4\nhostname: proxy\nlxc.idmap: u 1000 1000 64536\n"
+    sync_ct_confs(tmp_path, {}, written)
+    assert not conf.exists()
+
+
+# --------------------------------------------------------------------------- the rehearsal
+
+TIMEOUT = 240
+INFRA = "/opt/openfoodfacts-infrastructure"
+
+
+@pytest.fixture(scope="module")
+def staged_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLab]:
+    """A lab whose off2 stands as before its move (Feb 2023): `migrator lab stage off2-before-move`."""
+    from migrator.lab.control import Lab
+    from migrator.lab.standins.off2_history import stage_before_move
+    from migrator.plan.load import load_inventory
+    from tests.lab.conftest import connect
+
+    the_lab = Lab(tmp_path_factory.mktemp("off2-lab"))
+    the_lab.up()
+    try:
+        stage_before_move(the_lab)
+        running = RunningLab(the_lab, load_inventory(the_lab.paths.inventory)[0], connect(the_lab))  # type: ignore[arg-type]
+        yield running
+        running.connections.close_all()
+    finally:
+        the_lab.down()
+
+
+def cli(lab: RunningLab, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "migrator", *args, "--db", str(lab.dir / "state.db")],
+        capture_output=True, text=True, timeout=TIMEOUT, cwd=REPO, check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="step smart-passed fails in the lab: `for d in /dev/sd? /dev/nvme?n1; do smartctl -H $d; done` "
+    "globs /dev, and a lab host has no per-host block device nodes (its namespace binds no /dev), so "
+    "smartctl gets the literal '/dev/nvme?n1' and exits 2; the later steps are not reached yet "
+    "(see the off2 lab report for the gaps already closed and the ones left)",
+)
+def test_off2_rehearsal_completes(staged_lab: RunningLab) -> None:
+    """The whole plan through the CLI; the operator's one hands-on act is the git commit+push."""
+    lab = staged_lab
+    inventory = str(lab.lab.paths.inventory)
+    started = time.monotonic()
+    first = cli(
+        lab,
+        "run",
+        "off2",
+        "--inventory",
+        inventory,
+        "--yes",
+        "--confirm-manual",
+        "--until",
+        "inventory-services",
+    )
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-2000:]
+    # The manual step inventory-committed: the operator commits and pushes scripts/off2.
+    committed = lab.run(
+        "off2",
+        f"cd {INFRA} && git add scripts/off2 && git -c user.name=admin -c user.email=admin@localhost "
+        "commit -q -m 'off2: crontabs, cron.d and units before the move' && git push -q origin HEAD",
+    )
+    assert committed.exit_code == 0, committed.stderr
+    rest = cli(lab, "resume", "--inventory", inventory, "--yes", "--confirm-manual")
+    elapsed = time.monotonic() - started
+    assert rest.returncode == 0, rest.stdout[-4000:] + rest.stderr[-2000:]
+    assert "completed" in cli(lab, "status").stdout.splitlines()[0]
+
+    lab.reconnect()  # off2 has its new host key (expect_new_host_key pinned it in known_hosts)
+    assert lab.check("off2", {"kind": "zpool_healthy", "pool": "zfs-nvme"}).passed
+    assert "raidz1-0" in lab.run("off2", "zpool status zfs-hdd").stdout
+    assert lab.check("off2", {"kind": "pve_quorate", "nodes": 1}).passed
+    assert "Name:             off-free" in lab.run("off2", "pvecm status").stdout
+    assert lab.run("off2", "pct status 101").stdout.strip() == "status: running"
+    assert lab.run("off2", "id -u off").stdout.strip() == "1000"
+    print(f"off2 rehearsal: {elapsed:.1f} s of plan")
