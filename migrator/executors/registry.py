@@ -38,7 +38,6 @@ from migrator.executors.hostkeys import (
     pin_host_key,
 )
 from migrator.executors.manual import LabHooks, confirm_checklist, run_manual_step
-from migrator.executors.proxmox import ProxmoxClient, open_client
 from migrator.executors.steps import (
     SecretOutputs,
     render_command,
@@ -58,6 +57,7 @@ if TYPE_CHECKING:
     from paramiko import PKey
 
     from migrator.checks.base import CheckResult
+    from migrator.executors.proxmox import ProxmoxClient
     from migrator.plan.checks import Check, Command
     from migrator.plan.model import Step
 
@@ -288,6 +288,10 @@ class Executors:
         endpoint, _ = self.inventory.resolve_target(target)
         client = self._clients.get(endpoint)
         if client is None:
+            # Imported here: requests + proxmoxer cost ~0.1 s at start-up, and only plans
+            # with proxmox steps need them.
+            from migrator.executors.proxmox import open_client
+
             client = open_client(self.inventory, endpoint, self.redactor)
             self._clients[endpoint] = client
         return client
