@@ -81,3 +81,14 @@ def faults_command() -> None:
     """The fault knobs."""
     for name, text in FAULTS.items():
         click.echo(f"{name:18} {text}")
+
+
+@lab_group.command("stage")
+@DIR_OPTION
+@click.argument("scenario", type=click.Choice(["off2-before-move"]))
+def stage_command(directory: Path, scenario: str) -> None:
+    """Put the running lab in a plan's starting point (off2-before-move: plans/off2.yaml)."""
+    from migrator.lab.standins.off2_history import stage_before_move
+
+    for line in stage_before_move(Lab(directory)):
+        click.echo(line)

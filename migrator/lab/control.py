@@ -21,6 +21,7 @@ import migrator
 from migrator.errors import LabError
 from migrator.lab import sshd as sshd_mod
 from migrator.lab import state as host_state
+from migrator.lab.hostfiles import seed_etc, seed_old_system
 from migrator.lab.inventory_file import write_inventory
 from migrator.lab.layout import (
     CONTAINER_BINDS,
@@ -39,6 +40,7 @@ from migrator.lab.layout import (
 from migrator.lab.procs import stop_recorded_daemons
 from migrator.lab.standins import TOOLS, backends
 from migrator.lab.standins.legacy import seed_legacy_rules
+from migrator.lab.upstream import write_infra_repo, write_mirror
 
 PVE_START_TIMEOUT = 20.0
 TOKEN_ID = "root@pam!migrator"
@@ -120,6 +122,8 @@ class Lab:
         self._write_standins()
         if not self.paths.client_key.exists():
             sshd_mod.keygen(self.paths.client_key)
+        write_infra_repo(self.paths.infra_repo, f"{host('off1').vars['ct_prefix']}.102")
+        write_mirror(self.paths.dir / "mirror")
         for lab_host in HOSTS:
             self._prepare_host(lab_host)
         if not self.paths.clusters.exists():  # the first `up`: off1 and off2 trust each other (2023)
@@ -171,6 +175,7 @@ class Lab:
             (root / bound.lstrip("/")).mkdir(parents=True, exist_ok=True)
             # The mount point must exist on the machine: an empty directory, nothing else.
             Path(bound).mkdir(parents=True, exist_ok=True)
+        seed_etc(root / "etc", hostname=name)
         state_dir = self.paths.state_dir(name)
         write_json(
             state_dir / "host.json",
@@ -180,6 +185,7 @@ class Lab:
             initial = host_state.initial(name, lab_host.profile)
             seed_legacy_rules(initial, name)  # off2's 2023 MongoDB IP filter and DNAT
             host_state.save(state_dir, initial)
+            seed_old_system(root, name, lab_host.profile)
             for dataset in initial["datasets"]:
                 if dataset.split("/")[0] in ("zfs-hdd", "zfs-nvme"):
                     (root / dataset).mkdir(parents=True, exist_ok=True)
@@ -216,6 +222,7 @@ class Lab:
         ct_dir = self.paths.state_dir(name) / "ct" / str(ctid)
         for bound in CONTAINER_BINDS:
             (ct_dir / "root" / bound.lstrip("/")).mkdir(parents=True, exist_ok=True)
+        seed_etc(ct_dir / "root/etc", hostname=f"ct{ctid}")
         ct_state = ct_dir / "root" / "var/lib/migrator-lab"
         write_json(
             ct_state / "host.json",
@@ -252,11 +259,17 @@ class Lab:
             home=directory / "home",
             root_authorized_keys=True,
         )
+        # Own mount namespace (the host's files) and own PID namespace with its own /proc: `ps`
+        # and `pgrep` on a lab host see that host's processes only, as on a real machine. The
+        # sshd is the namespace's init: stopping it ends every process of the host (a reboot).
         wrapper = [
             "unshare",
             "--mount",
             "--propagation",
             "private",
+            "--pid",
+            "--fork",
+            "--mount-proc",
             "/bin/sh",
             str(self._boot_script(lab_host)),
         ]
@@ -373,7 +386,8 @@ class Lab:
         lab_host = host(name)
         self.stop_sshd(name)
         stop_recorded_daemons(self.paths.state_dir(name))
-        shutil.rmtree(self.paths.root(name), ignore_errors=False)
+        old_state = host_state.load(self.paths.state_dir(name))  # its NVMe pools survive (off2 plan)
+        _remove_tree(self.paths.root(name))
         state_dir = self.paths.state_dir(name)
         state_dir.mkdir(parents=True)
         fresh = host_state.fresh_pve(name)
@@ -397,6 +411,9 @@ class Lab:
         sshd_mod.keygen(self.paths.host_dir(name) / "host_ed25519")
         if lab_host.proxmox:
             self.install_node_cert(name)
+            from migrator.lab.standins.off2_history import after_reinstall
+
+            after_reinstall(self, name, old_state)  # untouched disks' pools, no guests, storage.cfg
         self.start_sshd(lab_host)
         return self.host_key_fingerprint(name)
 
@@ -440,6 +457,21 @@ class Lab:
         if pid is not None:
             sshd_mod.kill_family(pid)
         self._forget(key)
+
+
+def _remove_tree(root: Path) -> None:
+    """Remove a host's old files: moved aside first (atomic), so a last process of the old
+    system still writing there (a session sshd has not reaped yet) cannot touch the new one."""
+    trash = root.with_name(f".{root.name}.old-{os.getpid()}-{time.monotonic_ns()}")
+    root.rename(trash)
+    for attempt in range(20):
+        try:
+            shutil.rmtree(trash)
+            return
+        except OSError:
+            if attempt == 19:
+                raise
+            time.sleep(0.05)  # a file appeared while we removed the tree: the writer is dying
 
 
 def _port_free(address: str, port: int) -> bool:

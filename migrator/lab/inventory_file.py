@@ -31,8 +31,8 @@ def inventory_data(paths: LabPaths, token_id: str) -> dict[str, Any]:
         }
         if lab_host.jump:
             entry["jump"] = lab_host.jump
-        if lab_host.vars:
-            entry["vars"] = dict(lab_host.vars)
+        # infra_repo: production clones from GitHub; the lab from its local bare repository.
+        entry["vars"] = {**lab_host.vars, "infra_repo": str(paths.infra_repo)}
         hosts[lab_host.name] = entry
         if lab_host.proxmox:
             proxmox[lab_host.name] = {

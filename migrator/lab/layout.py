@@ -18,8 +18,11 @@ PVE_PORT = 8006
 STATE_DIR = "/var/lib/migrator-lab"  # stand-in state, per host (and per container)
 STANDIN_DIR = "/usr/local/sbin"  # first in root's PATH: the stand-ins shadow nothing else
 
-# Paths bound per host. Order matters only for nesting: outer before inner.
+# Paths bound per host. Order matters only for nesting: outer before inner. /etc is the host's
+# own copy (users, /etc/hosts, apt sources, locale.gen, cron.d): real adduser, id, getent and
+# sed -i work on it, and nothing a plan writes under /etc reaches the machine.
 HOST_BINDS: tuple[str, ...] = (
+    "/etc",
     "/etc/stunnel",
     "/etc/network",
     "/etc/pve",
@@ -32,10 +35,14 @@ HOST_BINDS: tuple[str, ...] = (
     "/opt/openfoodfacts-infrastructure",
     "/run/stunnel-off",
     "/root/.ssh",  # root's own keys, authorized_keys and known_hosts per host
+    "/home",  # adduser makes /home/USER (operators' authorized_keys)
+    "/var/spool/cron",  # crontab
+    "/var/log/mongodb",
     STATE_DIR,
 )
 # Paths bound per container, inside its host's namespace (the stand-in dir stays the host's).
 CONTAINER_BINDS: tuple[str, ...] = (
+    "/etc",  # the container's own /etc (its Debian release, users, /etc/hostname)
     "/etc/stunnel",
     "/etc/network",
     "/etc/systemd/system",
@@ -43,6 +50,9 @@ CONTAINER_BINDS: tuple[str, ...] = (
     "/mongo",
     "/opt/openfoodfacts-infrastructure",
     "/run/stunnel-off",
+    "/home",
+    "/var/spool/cron",
+    "/var/log/mongodb",
     STATE_DIR,  # last: the sources of the others live under the host's STATE_DIR
 )
 
@@ -135,6 +145,11 @@ class LabPaths:
     @property
     def client_key(self) -> Path:
         return self.dir / "client_ed25519"
+
+    @property
+    def infra_repo(self) -> Path:
+        """The lab's stand-in for the GitHub infrastructure repository (a local bare repo)."""
+        return self.dir / "infra.git"
 
     @property
     def bin(self) -> Path:

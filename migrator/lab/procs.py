@@ -1,8 +1,10 @@
 """Daemons the stand-ins start (stunnel through ``systemctl``), recorded so ``down`` stops them.
 
-A stand-in records ``{"pid", "argv"}`` for each daemon in the host's (or container's)
-state under ``units``; a PID is only signalled while its command line still matches, so a
-recycled PID is never killed.
+A stand-in records ``{"pid", "argv", "pidns"}`` for each daemon in the host's (or container's)
+state under ``units``; a PID is only signalled while its command line (and PID namespace)
+still match, so a recycled PID is never killed. Each lab host has its own PID namespace:
+its daemons' PIDs mean nothing outside it (``pidns`` says which one), and they end with
+the host's sshd, the namespace's init.
 """
 
 from __future__ import annotations
@@ -23,18 +25,28 @@ def cmdline(pid: int) -> list[str]:
     return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
 
 
-def matches(pid: int, argv: list[str]) -> bool:
-    """Whether ``pid`` still runs ``argv`` (and is not a zombie)."""
+def pid_namespace(pid: int | str = "self") -> str:
+    """``pid:[4026532...]``: which PID namespace ``pid`` lives in ("" if it is gone)."""
+    try:
+        return os.readlink(f"/proc/{pid}/ns/pid")
+    except OSError:
+        return ""
+
+
+def matches(pid: int, argv: list[str], pidns: str | None = None) -> bool:
+    """Whether ``pid`` still runs ``argv`` (not a zombie), in PID namespace ``pidns`` if given."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
         return False
+    if pidns and pid_namespace(pid) != pidns:
+        return False
     return stat[0] != "Z" and cmdline(pid) == argv
 
 
-def terminate(pid: int, argv: list[str], timeout: float = 3.0) -> bool:
+def terminate(pid: int, argv: list[str], timeout: float = 3.0, pidns: str | None = None) -> bool:
     """SIGTERM then SIGKILL ``pid`` if it still runs ``argv``; whether it was running."""
-    if not matches(pid, argv):
+    if not matches(pid, argv, pidns):
         return False
     try:
         os.kill(pid, signal.SIGTERM)
@@ -42,7 +54,7 @@ def terminate(pid: int, argv: list[str], timeout: float = 3.0) -> bool:
         return False
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not matches(pid, argv):
+        if not matches(pid, argv, pidns):
             return True
         time.sleep(0.02)
     try:
@@ -65,6 +77,6 @@ def stop_recorded_daemons(state_dir: Path) -> list[str]:
         state: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
         for unit, info in state.get("units", {}).items():
             pid, argv = info.get("pid"), info.get("argv")
-            if pid and argv and terminate(int(pid), list(argv)):
+            if pid and argv and terminate(int(pid), list(argv), pidns=info.get("pidns")):
                 stopped.append(f"{unit} (pid {pid})")
     return stopped

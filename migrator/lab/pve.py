@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
 SYNC_INTERVAL = 0.25
+_WRITTEN: dict[int, str] = {}  # the conf text last written per VMID (see pve_files.sync_ct_confs)
 
 
 def _storages(state: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -38,17 +40,23 @@ def _storages(state: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return result
 
 
+def _read(path: str, default: Any) -> Any:
+    """A JSON file the lab writes atomically (temp file + rename); ``default`` if absent."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return default
+
+
 def mirror(pve: Any, config: dict[str, Any]) -> None:
     """Copy the cluster, quorum and storages of the host's stand-in state into fakepve."""
     node = config["node"]
-    try:
-        state = json.loads(Path(config["state_file"]).read_text(encoding="utf-8"))
-        clusters = json.loads(Path(config["clusters_file"]).read_text(encoding="utf-8"))
-        faults = set(json.loads(Path(config["faults_file"]).read_text(encoding="utf-8")))
-    except FileNotFoundError:
+    state = _read(config["state_file"], None)
+    if state is None:  # mid-reinstall: the host's state is being rewritten
         return
-    except json.JSONDecodeError:
-        return  # a writer replaces files atomically; a partial read cannot happen, but stay alive
+    clusters = _read(config["clusters_file"], {})
+    # No faults file until a fault is set (it used to make every mirror a no-op).
+    faults = set(_read(config["faults_file"], []))
     cluster = state.get("cluster")
     members = clusters.get(cluster, {}).get("members", []) if cluster else []
     wanted = {name: {"online": True} for name in (members or [node])}
@@ -59,6 +67,85 @@ def mirror(pve: Any, config: dict[str, Any]) -> None:
     storages = _storages(clusters[cluster] if cluster and "storages" in clusters.get(cluster, {}) else state)
     if set(storages) != set(pve.storages):
         pve.storages = storages
+    from migrator.lab.standins.pve_files import sync_ct_confs  # /etc/pve/lxc/VMID.conf (off2 plan)
+
+    lxc_dir = Path(config["state_file"]).parents[3] / "etc/pve/lxc"
+    sync_ct_confs(lxc_dir, {int(ct.vmid): dict(ct.config) for ct in pve.cts if ct.node == node}, _WRITTEN)
+
+
+def _request_template(pve: Any, vmid: int) -> str | None:
+    """The ``ostemplate`` of the latest create request for ``vmid`` (PVE keeps it nowhere else)."""
+    from urllib.parse import parse_qs
+
+    for method, path, body in reversed(pve.requests):
+        if method != "POST" or not str(path).endswith("/lxc"):
+            continue
+        raw = body.decode(errors="replace") if isinstance(body, bytes) else str(body)
+        try:
+            params = {k: str(v) for k, v in json.loads(raw).items()}
+        except ValueError:
+            params = {k: v[0] for k, v in parse_qs(raw).items()}
+        if params.get("vmid") == str(vmid):
+            return params.get("ostemplate")
+    return None
+
+
+def realise_guest(pve: Any, config: dict[str, Any], vmid: int) -> None:
+    """What PVE does on the node when it creates a CT: a ZFS subvol per zfspool volume, mounted.
+
+    Recorded in the host's stand-in state (``zfs list`` shows them) with the CT's template,
+    which ``pct exec`` uses to give the container its own /etc (its Debian release).
+    """
+    from migrator.lab import state as host_state
+
+    guest = pve.ct(vmid)
+    if guest is None:
+        return
+    state_dir = Path(config["state_file"]).parent
+    root = state_dir.parents[2]  # DIR/hosts/NAME/root/var/lib/migrator-lab -> .../root
+    mounts: dict[str, str] = {}
+    # A new CT starts from its template: the lab's files of any earlier CT with this id go
+    # (``pct exec`` makes them again, with the template's /etc).
+    old_root = state_dir / "ct" / str(vmid)
+    if old_root.exists():
+        shutil.rmtree(old_root)
+    with host_state.locked(state_dir) as state:
+        for key, value in guest.config.items():
+            if key != "rootfs" and not (key.startswith("mp") and key[2:].isdigit()):
+                continue
+            storage, _, volume = str(value).split(",", 1)[0].partition(":")
+            store = pve.storages.get(storage, {})
+            if store.get("type") != "zfspool" or not volume:
+                continue
+            dataset = f"{store['pool']}/{volume}"
+            state["datasets"].setdefault(dataset, {"props": {}, "snapshots": []})
+            (root / dataset).mkdir(parents=True, exist_ok=True)
+            options = dict(o.split("=", 1) for o in str(value).split(",")[1:] if "=" in o)
+            if "mp" in options:
+                mounts[options["mp"]] = "/" + dataset  # seen in the CT at mp (bound by pct exec)
+        state.setdefault("guests", {})[str(vmid)] = {
+            "hostname": str(guest.config.get("hostname", f"CT{vmid}")),
+            "ostemplate": _request_template(pve, vmid),
+            "mounts": mounts,
+        }
+
+
+def _hook_creates(pve: Any, config: dict[str, Any]) -> None:
+    """Realise a CT on the node before its create task ends (a post-check may look right away)."""
+    original = pve.task
+
+    async def task(node: str, ttype: str, tid: Any, user: str, body: Any, *args: Any, **kwargs: Any) -> Any:
+        if ttype not in ("vzcreate", "vzrestore"):
+            return await original(node, ttype, tid, user, body, *args, **kwargs)
+
+        async def realised() -> Any:
+            result = await body()
+            realise_guest(pve, config, int(tid))
+            return result
+
+        return await original(node, ttype, tid, user, realised, *args, **kwargs)
+
+    pve.task = task
 
 
 async def serve(config: dict[str, Any]) -> None:
@@ -87,6 +174,7 @@ async def serve(config: dict[str, Any]) -> None:
             },
         )
     mirror(pve, config)
+    _hook_creates(pve, config)
     await pve.start(config["cert"], config["key"])
     print(f"fakepve listening on {pve.url}", flush=True)
     while True:

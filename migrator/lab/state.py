@@ -125,7 +125,6 @@ def fresh_pve(host: str) -> State:
         "storages": [{"name": "local", "type": "dir", "path": "/var/lib/vz"}],
         "templates": [],
         "units": {},
-        "users": {"root": 0},
         "packages": [],
     }
 
@@ -155,7 +154,6 @@ def migrated_off2() -> State:
         {"name": "zfs-hdd", "type": "zfspool", "pool": "zfs-hdd/pve"},
         {"name": "zfs-nvme", "type": "zfspool", "pool": "zfs-nvme/pve"},
     ]
-    state["users"]["off"] = 1000
     return state
 
 
@@ -194,13 +192,15 @@ def initial(host: str, profile: str) -> State:
     else:
         state = old_debian(host, zfs=host == "off1")
     state["routes"] = routes(host)
+    if host == "off3":  # MongoDB 4.4 serves from off3 until the move (Feb 2023 - Jan 2024)
+        state["units"]["mongod"] = {"state": "active", "enabled": True}
     if host == "off2":
         state["cluster"] = "off-free"
     return state
 
 
 def container_state(ctid: int) -> State:
-    return {"profile": "container", "ctid": ctid, "units": {}, "users": {"root": 0}, "packages": []}
+    return {"profile": "container", "ctid": ctid, "units": {}, "packages": []}
 
 
 # ------------------------------------------------------------------- file access

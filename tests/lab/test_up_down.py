@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import time
 
 from migrator.lab.layout import HOSTS, SSH_PORT
-from migrator.lab.procs import matches
+from migrator.lab.procs import cmdline
 from tests.lab.conftest import RunningLab, lab_processes
 
 
@@ -66,16 +69,25 @@ def test_down_stops_every_process_it_started(lab: RunningLab) -> None:
     )
     assert lab.run("ovh3", "systemctl restart stunnel@off").ok, "stunnel did not start"
     pids = {p.key: p.pid for p in lab.lab.status()}
+    # The host's PID namespace: the recorded PID is ovh3's; the machine knows it by the socket.
     state = json.loads((lab.lab.paths.state_dir("ovh3") / "state.json").read_text())
     stunnel = state["units"]["stunnel@off"]
-    assert matches(stunnel["pid"], stunnel["argv"])
+    assert lab.run("ovh3", f"kill -0 {stunnel['pid']}").ok
+    listeners = subprocess.run(
+        ["ss", "-ltnpH", "src", "127.0.1.13:28017"], capture_output=True, text=True, check=True
+    ).stdout
+    machine_pid = int(re.findall(r"pid=(\d+)", listeners)[0])
+    assert cmdline(machine_pid) == stunnel["argv"]
     lab.connections.close_all()
 
     stopped = lab.lab.down()
 
-    assert len(stopped) == len(pids) + 1
+    assert len(stopped) == len(pids)  # the stunnel ended with ovh3's namespace (its sshd)
     assert not any(p.running for p in lab.lab.status())
-    assert not matches(stunnel["pid"], stunnel["argv"])
+    deadline = time.monotonic() + 5  # the kernel ends the namespace's processes after its init
+    while cmdline(machine_pid) == stunnel["argv"] and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert cmdline(machine_pid) != stunnel["argv"]
     assert lab_processes(lab.dir) == []
     lab.lab.up()  # the module fixture tears down what it finds running
     lab.reconnect()

@@ -10,7 +10,18 @@ from migrator.lab.standins.context import Context, ToolError, make_context
 
 def _handlers() -> dict[str, Callable[[Context], int]]:
     # Imported here so each call loads only what dispatching needs.
-    from migrator.lab.standins import clients, pvetools, system, units, zfs
+    from migrator.lab.standins import (
+        clients,
+        cron,
+        dns,
+        fetch,
+        mongo,
+        netfilter,
+        pvetools,
+        system,
+        units,
+        zfs,
+    )
 
     return {
         "zpool": zfs.zpool,
@@ -26,12 +37,21 @@ def _handlers() -> dict[str, Callable[[Context], int]]:
         "smartctl": system.smartctl,
         "apt-get": system.apt_get,
         "apt": system.apt_get,
-        "adduser": system.adduser,
+        "crontab": cron.crontab,
+        "iptables": netfilter.iptables,
         "mongosh": clients.mongosh,
         "redis-cli": clients.redis_cli,
         "journalctl": units.journalctl,
+        "sysctl": netfilter.sysctl,
+        "mongodump": mongo.mongodump,
+        "mongorestore": mongo.mongorestore,
+        "mongo": mongo.mongo,
+        "locale-gen": system.locale_gen,
+        "wget": fetch.wget,
+        "apt-key": fetch.apt_key,
         "parted": system.parted,
         "lsblk": system.lsblk,
+        "dig": dns.dig,
         "ip": system.ip,
         "ifreload": system.ifreload,
     }

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from migrator.lab.procs import cmdline
+from migrator.lab.procs import cmdline, pid_namespace
 from migrator.lab.standins.context import Context, ToolError, out
 
 CONF = Path("/etc/mongod.conf")
@@ -135,6 +135,7 @@ def start_mongod(ctx: Context, state: dict[str, Any], enabled: bool) -> int:
     state["units"]["mongod"] = {
         "pid": proc.pid,
         "argv": cmdline(proc.pid),
+        "pidns": pid_namespace(proc.pid),
         "since": time.time(),
         "enabled": enabled,
     }

@@ -229,6 +229,9 @@ def _save_storages(ctx: Context, state: dict[str, Any], items: list[dict[str, An
         write_json(ctx.lab_dir / "clusters.json", clusters)
     else:
         state["storages"] = items
+    from migrator.lab.standins.pve_files import write_storage_cfg  # /etc/pve/storage.cfg (off2 plan)
+
+    write_storage_cfg(ctx.lab_dir / "hosts" / ctx.name / "root/etc/pve/storage.cfg", items)
 
 
 def pveam(ctx: Context) -> int:
@@ -283,7 +286,8 @@ def _ct_status(ctx: Context, ctid: str) -> str:
     try:
         return str(_api(ctx, "GET", f"/nodes/{ctx.name}/lxc/{ctid}/status/current")["status"])
     except ToolError as exc:
-        raise ToolError(f"Configuration file 'nodes/{ctx.name}/lxc/{ctid}.conf' does not exist", 255) from exc
+        # pct dies after failing to open the config: perl's exit code is errno, ENOENT (2).
+        raise ToolError(f"Configuration file 'nodes/{ctx.name}/lxc/{ctid}.conf' does not exist", 2) from exc
 
 
 def pct(ctx: Context) -> int:
@@ -292,6 +296,10 @@ def pct(ctx: Context) -> int:
     command = ctx.args[0] if ctx.args else "help"
     if command == "exec":
         return _pct_exec(ctx)
+    if command in ("set", "destroy"):  # as root@pam (off2 plan: bind mount points)
+        from migrator.lab.standins.pct_admin import pct_admin
+
+        return pct_admin(ctx)
     if command == "list":
         cts = _api(ctx, "GET", f"/nodes/{ctx.name}/lxc")
         if cts:  # like pct: no header when there are no guests
@@ -325,7 +333,16 @@ def _pct_exec(ctx: Context) -> int:
         Path(root + bound).mkdir(parents=True, exist_ok=True)
     identity = Path(root + STATE_DIR) / "host.json"
     if not identity.exists():
+        from migrator.lab.hostfiles import seed_etc, template_debian_version
         from migrator.lab.state import container_state, save
+
+        guest = ctx.load().get("guests", {}).get(str(ctid), {})
+        template = guest.get("ostemplate") or ""
+        seed_etc(
+            Path(root + "/etc"),
+            hostname=str(guest.get("hostname", f"CT{ctid}")),
+            debian_version=template_debian_version(template),
+        )
 
         write_json(
             identity,
@@ -337,7 +354,12 @@ def _pct_exec(ctx: Context) -> int:
             },
         )
         save(identity.parent, container_state(int(ctid)))
-    binds = "; ".join(f"mount --bind {root}{p} {p}" for p in CONTAINER_BINDS)
+    # The CT's mount points (mp0: a ZFS subvol of the host) replace the lab's default directories.
+    mounts = ctx.load().get("guests", {}).get(str(ctid), {}).get("mounts", {})
+    binds = "; ".join(
+        f"mount --bind {mounts.get(p, root + p)} {p}" for p in CONTAINER_BINDS if p not in mounts
+    )
+    binds += "".join(f"; mount --bind {source} {point}" for point, source in mounts.items())
     script = f'set -e; {binds}; cd /; exec "$@"'
     argv = ["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script, "pct-exec", *command]
     os.execvp(argv[0], argv)

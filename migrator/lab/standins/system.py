@@ -1,4 +1,6 @@
-"""Fake ``systemctl``, ``ip route``, ``lsblk``, ``smartctl``, ``parted``, ``apt-get``, ``adduser``.
+"""Fake ``systemctl``, ``ip route``, ``lsblk``, ``smartctl``, ``parted``, ``apt-get``.
+
+Users are real: each host has its own /etc, so the real ``adduser``, ``id`` and ``getent`` run.
 
 ``systemctl`` starts the real stunnel for ``stunnel@NAME`` with the host's (or container's)
 ``/etc/stunnel/NAME.conf`` and records its PID, so ``is-active`` tells the truth and
@@ -17,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from migrator.lab.procs import cmdline, matches, terminate
+from migrator.lab.procs import cmdline, matches, pid_namespace, terminate
 from migrator.lab.standins.context import Context, ToolError, out
 from migrator.lab.standins.devices import SECTOR, resolve, short, visible_disks
 
@@ -30,12 +32,13 @@ def _unit(name: str) -> str:
     return name.removesuffix(".service")
 
 
-def _unit_state(ctx: Context, state: dict[str, Any], unit: str) -> tuple[str, int]:
+def unit_state(ctx: Context, state: dict[str, Any], unit: str) -> tuple[str, int]:
     """(``is-active`` word, exit code) of ``unit``."""
     info = state.get("units", {}).get(unit)
     if info is not None:
         if info.get("pid"):
-            return ("active", 0) if matches(int(info["pid"]), info["argv"]) else ("failed", 3)
+            alive = matches(int(info["pid"]), info["argv"], info.get("pidns"))
+            return ("active", 0) if alive else ("failed", 3)
         return (str(info.get("state", "inactive")), 0 if info.get("state") == "active" else 3)
     pve = state.get("profile") == "pve"
     if unit in ALWAYS_ACTIVE or (pve and unit in PVE_ACTIVE) or (unit == "corosync" and state.get("cluster")):
@@ -82,14 +85,20 @@ def _start_stunnel(ctx: Context, state: dict[str, Any], unit: str) -> int:
             f'See "systemctl status {unit}.service" and "journalctl -xeu {unit}.service" for details.\n'
         )
         return 1
-    state["units"][unit] = {"pid": pid, "argv": cmdline(pid), "since": time.time(), "enabled": True}
+    state["units"][unit] = {
+        "pid": pid,
+        "argv": cmdline(pid),
+        "pidns": pid_namespace(pid),
+        "since": time.time(),
+        "enabled": True,
+    }
     return 0
 
 
 def _stop(state: dict[str, Any], unit: str) -> None:
     info = state["units"].get(unit, {})
     if info.get("pid"):
-        terminate(int(info["pid"]), info["argv"])
+        terminate(int(info["pid"]), info["argv"], pidns=info.get("pidns"))
     state["units"][unit] = {"state": "inactive", "enabled": info.get("enabled", False)}
 
 
@@ -104,7 +113,7 @@ def systemctl(ctx: Context) -> int:
         if verb in ("is-active", "status"):
             code = 0
             for unit in units:
-                word, unit_code = _unit_state(ctx, state, unit)
+                word, unit_code = unit_state(ctx, state, unit)
                 out(word if verb == "is-active" else f"● {unit}.service\n     Active: {word}")
                 code = code or unit_code
             return code
@@ -114,12 +123,22 @@ def systemctl(ctx: Context) -> int:
             return 0 if enabled else 1
         if verb in ("daemon-reload", "reset-failed"):
             return 0
-        if verb == "list-units":
-            failed = [u for u in state["units"] if _unit_state(ctx, state, u)[0] == "failed"]
+        if verb == "list-unit-files":
+            enabled = sorted(u for u, info in state["units"].items() if info.get("enabled"))
+            rows = [f"{u if '.' in u else u + '.service'} enabled enabled" for u in enabled]
             out(
-                "\n".join(f"● {u}.service loaded failed failed" for u in failed)
-                + f"\n{len(failed)} loaded units listed."
+                "\n".join(rows)
+                if "--no-legend" in ctx.args
+                else "UNIT FILE STATE PRESET\n" + "\n".join(rows) + f"\n\n{len(rows)} unit files listed."
             )
+            return 0
+        if verb == "list-units":
+            failed = [u for u in state["units"] if unit_state(ctx, state, u)[0] == "failed"]
+            rows = [f"● {u}.service loaded failed failed" for u in failed]
+            if "--no-legend" not in ctx.args:
+                rows.append(f"\n{len(failed)} loaded units listed.")
+            if rows:
+                out("\n".join(rows))
             return 0
         if verb == "show":
             prop = args[args.index("-p") + 1] if "-p" in args else "ActiveState"
@@ -129,7 +148,11 @@ def systemctl(ctx: Context) -> int:
                 if "since" in info
                 else ""
             )
-            value = since if prop == "ActiveEnterTimestamp" else _unit_state(ctx, state, units[0])[0]
+            word = unit_state(ctx, state, units[0])[0]
+            value = {
+                "ActiveEnterTimestamp": since,
+                "Result": "exit-code" if word == "failed" else "success",
+            }.get(prop, word)
             out(value if "--value" in ctx.args else f"{prop}={value}")
             return 0
         code = 0
@@ -143,7 +166,7 @@ def systemctl(ctx: Context) -> int:
                 elif now:
                     _stop(state, unit)
             elif verb in ("start", "restart", "reload", "try-restart"):
-                if verb != "start" or _unit_state(ctx, state, unit)[0] != "active":
+                if verb != "start" or unit_state(ctx, state, unit)[0] != "active":
                     _stop(state, unit)
                     code = _start(ctx, state, unit) or code
             elif verb == "stop":
@@ -156,6 +179,10 @@ def systemctl(ctx: Context) -> int:
 def _start(ctx: Context, state: dict[str, Any], unit: str) -> int:
     if unit.startswith("stunnel@"):
         return _start_stunnel(ctx, state, unit)
+    if unit == "mongod":
+        from migrator.lab.standins.mongo import start_mongod
+
+        return start_mongod(ctx, state, bool(state["units"].get(unit, {}).get("enabled", False)))
     else:
         enabled = state["units"].get(unit, {}).get("enabled", False)
         state["units"][unit] = {"state": "active", "since": time.time(), "enabled": enabled}
@@ -170,9 +197,16 @@ def _reload_network(state: dict[str, Any]) -> None:
     path = Path("/etc/network/interfaces")
     if not path.exists():
         return
+    from migrator.lab.standins.netfilter import run_hook_line
+
     routes, iface = [], ""
-    for raw in path.read_text().splitlines():
-        line = raw.strip()
+    lines = [raw.strip() for raw in path.read_text().splitlines()]
+    for line in lines:  # a restart: every interface goes down (post-down), then up (post-up)
+        if line.startswith("post-down "):
+            run_hook_line(state, line)
+    for line in lines:
+        if line.startswith("post-up "):
+            run_hook_line(state, line)
         if line.startswith("iface "):
             iface = line.split()[1]
         elif line.startswith("address ") and "/" in line:
@@ -214,22 +248,56 @@ def ifreload(ctx: Context) -> int:
 # --------------------------------------------------------------------------- disks
 
 
+def _lsblk_flags(args: list[str]) -> tuple[set[str], list[str]]:
+    """Short flags (``-dn`` = d, n) and the ``-o`` columns."""
+    flags: set[str] = set()
+    columns: list[str] = []
+    words = iter(args)
+    for arg in words:
+        if arg in ("-o", "--output"):
+            columns = next(words, "").upper().split(",")
+        elif arg.startswith("--output="):
+            columns = arg.split("=", 1)[1].upper().split(",")
+        elif arg.startswith("-") and not arg.startswith("--"):
+            flags |= set(arg[1:])
+    return flags, columns
+
+
 def lsblk(ctx: Context) -> int:
-    state = ctx.load()
-    disks = visible_disks(state, ctx.faults())
-    out("NAME        MAJ:MIN RM   SIZE RO TYPE MOUNTPOINTS")
+    """Tree (default) or list (``-l``) of disks (``-d``: no partitions), header unless ``-n``."""
+    flags, columns = _lsblk_flags(list(ctx.args))
+    columns = columns or ["NAME", "MAJ:MIN", "RM", "SIZE", "RO", "TYPE", "MOUNTPOINTS"]
+    disks = visible_disks(ctx.load(), ctx.faults())
+    rows: list[dict[str, str]] = []
     for number, (name, disk) in enumerate(sorted(disks.items())):
-        out(
-            f"{name:<11} {8 if name.startswith('sd') else 259}:{number * 16:<3} 0 "
-            f"{_size(int(disk['size'])):>6}  0 disk "
-        )
-        for part in disk["parts"]:
+        major = 8 if name.startswith("sd") else 259
+        base = {"RM": "0", "RO": "0", "MOUNTPOINTS": "", "MOUNTPOINT": ""}
+        rows.append(
+            {**base, "NAME": name, "KNAME": name, "MAJ:MIN": f"{major}:{number * 16}",
+             "SIZE": _size(int(disk["size"])), "TYPE": "disk", "MODEL": str(disk["model"])}
+        )  # fmt: skip
+        if "d" in flags:
+            continue
+        for index, part in enumerate(disk["parts"]):
             label = f"{name}{'p' if name.startswith('nvme') else ''}{part['num']}"
+            last = index == len(disk["parts"]) - 1
+            tree = "" if "l" in flags else ("└─" if last else "├─")
             size = (int(part["end"]) - int(part["start"]) + 1) * SECTOR
-            out(
-                f"├─{label:<9} {8 if name.startswith('sd') else 259}:{number * 16 + part['num']:<3} 0 "
-                f"{_size(size):>6}  0 part "
-            )
+            minor = f"{major}:{number * 16 + part['num']}"
+            rows.append(
+                {**base, "NAME": tree + label, "KNAME": label, "MAJ:MIN": minor,
+                 "SIZE": _size(size), "TYPE": "part", "MODEL": ""}
+            )  # fmt: skip
+    devices = [short(a) for a in ctx.args if a.startswith("/dev/")]  # `lsblk /dev/X`: X and its partitions
+    for device in devices:
+        if not any(r["KNAME"] == device for r in rows):
+            raise ToolError(f"lsblk: /dev/{device}: not a block device", 32)
+    if devices:
+        rows = [r for r in rows if any(r["KNAME"].startswith(d) for d in devices)]
+    widths = {c: max([len(c)] + [len(r.get(c, "")) for r in rows]) for c in columns}
+    lines = [] if "n" in flags else [" ".join(c.ljust(widths[c]) for c in columns).rstrip()]
+    lines += [" ".join(r.get(c, "").ljust(widths[c]) for c in columns).rstrip() for r in rows]
+    out("\n".join(lines))
     return 0
 
 
@@ -341,38 +409,70 @@ def parted(ctx: Context) -> int:
     return 0
 
 
-# --------------------------------------------------------------------------- packages, users
+# --------------------------------------------------------------------------- packages
+
+
+# Debian starts and enables a daemon's unit when its package is installed.
+PACKAGE_UNITS = {"munin-node": "munin-node", "fail2ban": "fail2ban", "systemd-timesyncd": "systemd-timesyncd"}
+# System users a package's postinst creates, and the config files it ships (mongodb-org 4.4).
+PACKAGE_USERS = {"mongodb-org": "mongodb"}
+PACKAGE_FILES = {
+    "mongodb-org": {
+        "/etc/mongod.conf": "storage:\n  dbPath: /var/lib/mongodb\n  journal:\n    enabled: true\n"
+        "systemLog:\n  destination: file\n  logAppend: true\n  path: /var/log/mongodb/mongod.log\n"
+        "net:\n  port: 27017\n  bindIp: 127.0.0.1\nprocessManagement:\n  timeZoneInfo: /usr/share/zoneinfo\n"
+    }
+}
+
+
+def _postinst(package: str) -> None:
+    """The real ``adduser --system`` on this host's own /etc; the package's config files."""
+    user = PACKAGE_USERS.get(package)
+    if user is not None and subprocess.run(["id", user], capture_output=True, check=False).returncode != 0:
+        subprocess.run(
+            ["adduser", "--system", "--group", "--no-create-home", "--home", f"/var/lib/{user}", user],
+            check=True,
+            capture_output=True,
+        )
+    for path, text in PACKAGE_FILES.get(package, {}).items():
+        if not Path(path).exists():
+            Path(path).write_text(text, encoding="utf-8")
 
 
 def apt_get(ctx: Context) -> int:
     words = [a for a in ctx.args if not a.startswith("-")]
     if not words:
         raise ToolError("E: No command given", 100)
+    if words[0] == "install":
+        for word in words[1:]:
+            if "/" in word and not Path(word).is_file():
+                raise ToolError(f"E: Unsupported file {word} given on commandline", 100)
     out("Reading package lists... Done\nBuilding dependency tree... Done")
     if words[0] == "install":
+        packages = [Path(w).name.split("_")[0] if "/" in w else w for w in words[1:]]
+        for package in packages:
+            _postinst(package)
         with ctx.locked() as state:
-            state["packages"] = sorted(set(state.get("packages", [])) | set(words[1:]))
-        out(f"{len(words) - 1} newly installed, 0 to remove and 0 not upgraded.")
+            state["packages"] = sorted(set(state.get("packages", [])) | set(packages))
+            units = state.setdefault("units", {})
+            for package in packages:
+                if (
+                    package in PACKAGE_UNITS
+                    and units.get(PACKAGE_UNITS[package], {}).get("state") != "active"
+                ):
+                    units[PACKAGE_UNITS[package]] = {"state": "active", "since": time.time(), "enabled": True}
+        out(f"{len(packages)} newly installed, 0 to remove and 0 not upgraded.")
     return 0
 
 
-def adduser(ctx: Context) -> int:
-    skip_next = {"--shell", "--gecos", "--uid", "--home", "--ingroup"}
-    words: list[str] = []
-    args = iter(ctx.args)
-    for arg in args:
-        if arg in skip_next:
-            next(args, None)
-        elif not arg.startswith("-"):
-            words.append(arg)
-    with ctx.locked() as state:
-        users = state.setdefault("users", {"root": 0})
-        if len(words) == 2:  # adduser USER GROUP
-            out(f"Adding user `{words[0]}' to group `{words[1]}' ...\nDone.")
-            return 0
-        if words[0] in users:
-            raise ToolError(f"adduser: The user `{words[0]}' already exists.", 1)
-        uid = max([1000, *[u + 1 for u in users.values() if u >= 1000]])
-        users[words[0]] = uid
-        out(f"Adding user `{words[0]}' ...\nAdding new user `{words[0]}' ({uid}) with group `{words[0]}' ...")
+def locale_gen(ctx: Context) -> int:
+    """Reads the host's /etc/locale.gen; never writes the machine's /usr/lib/locale."""
+    wanted = [
+        line.split()[0]
+        for line in Path("/etc/locale.gen").read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    out("Generating locales (this might take a while)...")
+    out("\n".join(f"  {name}... done" for name in wanted))
+    out("Generation complete.")
     return 0

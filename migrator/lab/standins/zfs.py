@@ -344,7 +344,9 @@ def _zpool_import(ctx: Context, state: dict[str, Any], args: list[str]) -> int:
         "guid": item["id"],
         "props": {},
     }
-    state["datasets"].setdefault(target, {"props": {}, "snapshots": []})
+    from migrator.lab.standins.zfs_stream import imported_datasets
+
+    state["datasets"].update(imported_datasets(item, target))
     return 0
 
 
@@ -377,14 +379,11 @@ def zpool(ctx: Context) -> int:
             del pools[name]
             state["datasets"] = {k: v for k, v in state["datasets"].items() if k.split("/")[0] != name}
         elif command == "export":
-            state.setdefault("importable", []).append(
-                {
-                    "name": name,
-                    "id": pools[name]["guid"],
-                    "devices": pools[name]["vdevs"][0]["devices"],
-                    "pool": pools.pop(name),
-                }
-            )
+            from migrator.lab.standins.zfs_stream import exported
+
+            state.setdefault("importable", []).append(exported(state, name))  # datasets go with the pool
+            del pools[name]
+            state["datasets"] = {k: v for k, v in state["datasets"].items() if k.split("/")[0] != name}
         elif command == "add":
             section = "logs" if "log" in rest else "cache"
             devices = [d for d in rest if d not in (name, "log", "cache")]
@@ -423,7 +422,7 @@ DEFAULTS = {
 def _props(state: dict[str, Any], name: str) -> dict[str, tuple[str, str]]:
     """Every property of ``name``: (value, source), inherited along the parents."""
     result = {k: (v, "default") for k, v in DEFAULTS.items()}
-    parts = name.split("/")
+    parts = name.split("@", 1)[0].split("/")
     for depth in range(1, len(parts) + 1):
         ancestor = "/".join(parts[:depth])
         for key, value in state["datasets"].get(ancestor, {}).get("props", {}).items():
@@ -438,12 +437,15 @@ def _props(state: dict[str, Any], name: str) -> dict[str, tuple[str, str]]:
             "mounted": ("yes", "-"),
             "mountpoint": (state["datasets"][name]["props"].get("mountpoint", "/" + name), "default"),
         }
+        if "@" not in name
+        else {"type": ("snapshot", "-"), "creation": ("1702900000", "-"), "used": ("0", "-")}
     )
     return result
 
 
 def _need(state: dict[str, Any], name: str) -> None:
-    if name.split("@", maxsplit=1)[0] not in state["datasets"]:
+    base, _, snap = name.partition("@")
+    if base not in state["datasets"] or (snap and snap not in state["datasets"][base]["snapshots"]):
         raise ToolError(f"cannot open '{name}': dataset does not exist")
 
 
@@ -451,9 +453,13 @@ def zfs(ctx: Context) -> int:
     if not ctx.args:
         raise ToolError("usage: zfs command args ...", 2)
     command, args = ctx.args[0], ctx.args[1:]
+    if command in ("send", "recv", "receive", "rollback"):  # see zfs_stream (off2 plan); it locks itself
+        from migrator.lab.standins import zfs_stream
+
+        return zfs_stream.handle(ctx, command, args)
     with ctx.locked() as state:
         datasets = state["datasets"]
-        flags, values, rest = _flags(args, "otsS")
+        flags, values, rest = _flags(args, "otsSd")
         if command == "get":
             columns = ",".join(values.get("o", ["name,property,value,source"])).split(",")
             wanted, names = rest[0], rest[1:]
@@ -471,18 +477,25 @@ def zfs(ctx: Context) -> int:
             names = rest or sorted(datasets)
             for name in rest:
                 _need(state, name)
-            if "r" in flags:
-                names = [d for d in sorted(datasets) if any(d == n or d.startswith(n + "/") for n in rest)]
+            if "r" in flags or "d" in values:  # -d N: N levels below each named dataset
+                depth = int(values["d"][0]) if "d" in values else 10**6
+                snapshots_only = "snapshot" in values.get("t", [])
+                names = [
+                    d
+                    for d in sorted(datasets)
+                    for n in rest
+                    if (d == n or d.startswith(n + "/"))
+                    and d[len(n) :].count("/") <= depth - (1 if snapshots_only else 0)
+                ]
             if "snapshot" in values.get("t", []):
                 names = [f"{d}@{s}" for d in names for s in datasets[d]["snapshots"]]
-            if not "H" in flags:  # noqa: E713 - mirrors the flag test above
-                out("NAME                USED  AVAIL  REFER  MOUNTPOINT")
+            columns = ",".join(values.get("o", ["name,used,avail,refer,mountpoint"])).split(",")
+            if "H" not in flags:
+                out("  ".join(c.upper() for c in columns))
             for name in names:
-                out(
-                    f"{name}\t96K\t34.0T\t96K\t/{name.split('@')[0]}"
-                    if "H" in flags
-                    else f"{name}  96K  34.0T  96K  /{name}"
-                )
+                cells = {"name": name, "used": "96K", "avail": "34.0T", "refer": "96K"}
+                cells["mountpoint"] = "-" if "@" in name else "/" + name
+                out(("\t" if "H" in flags else "  ").join(cells.get(c, "-") for c in columns))
             return 0
         if command == "create":
             name = rest[-1]
@@ -508,8 +521,9 @@ def zfs(ctx: Context) -> int:
 def _mkdir_mountpoint(name: str) -> None:
     """Under a bound pool directory only: the lab never writes elsewhere on the machine."""
     path = Path("/" + name)
-    if path.parent.exists() and len(path.parts) > 2:
-        path.mkdir(exist_ok=True)
+    pool_dir = Path("/" + name.split("/", maxsplit=1)[0])
+    if pool_dir.is_dir() and len(path.parts) > 2:  # parents too (zfs create -p)
+        path.mkdir(parents=True, exist_ok=True)
 
 
 def _zfs_change(state: dict[str, Any], command: str, flags: set[str], rest: list[str]) -> int:
