@@ -16,20 +16,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
 
-from migrator.estimates import Estimate
+from migrator.estimates import Estimate, PlanWithDeps
 from migrator.plan.durations import format_duration
 from migrator.plan.graph import critical_path
 from migrator.plan.model import Plan, Step, Where
-
-
-class PlanWithDeps(Protocol):
-    @property
-    def plan(self) -> Plan: ...
-
-    @property
-    def deps(self) -> dict[str, list[str]]: ...
 
 
 @dataclass(frozen=True)
