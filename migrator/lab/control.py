@@ -122,7 +122,7 @@ class Lab:
         self._write_standins()
         if not self.paths.client_key.exists():
             sshd_mod.keygen(self.paths.client_key)
-        write_infra_repo(self.paths.infra_repo, f"{host('off1').vars['ct_prefix']}.102")
+        write_infra_repo(self.paths.infra_repo, f"{host('off1').vars['ct_prefix']}.102", host("off2").address)
         write_mirror(self.paths.dir / "mirror")
         for lab_host in HOSTS:
             self._prepare_host(lab_host)
@@ -148,6 +148,11 @@ class Lab:
         lines.append(f"backends {state} (behind the lab tunnels)")
         self.write_known_hosts()
         write_inventory(self.paths, TOKEN_ID)
+        from migrator.lab.services import ensure_off2_moved, ensure_off_running
+
+        for seeded in (ensure_off2_moved(self), ensure_off_running(self)):  # through off2's sshd
+            if seeded is not None:
+                lines.append(seeded)
         return lines
 
     def _write_standins(self) -> None:
@@ -217,6 +222,19 @@ class Lab:
             )
         if lab_host.proxmox:
             self._prepare_pve(lab_host)
+        self.publish_host_key(name)
+
+    def publish_host_key(self, name: str) -> None:
+        """/etc/ssh holds the key the host's sshd serves (plans read it there to pin it elsewhere);
+        the copies of the machine's own host keys that seed_etc brought along are dropped."""
+        etc_ssh = self.paths.root(name) / "etc/ssh"
+        etc_ssh.mkdir(parents=True, exist_ok=True)
+        for old in etc_ssh.glob("ssh_host_*_key*"):
+            old.unlink()
+        key = self.paths.host_dir(name) / "host_ed25519"
+        shutil.copyfile(key, etc_ssh / "ssh_host_ed25519_key")
+        (etc_ssh / "ssh_host_ed25519_key").chmod(0o600)
+        shutil.copyfile(key.with_name("host_ed25519.pub"), etc_ssh / "ssh_host_ed25519_key.pub")
 
     def prepare_container(self, name: str, ctid: int) -> None:
         ct_dir = self.paths.state_dir(name) / "ct" / str(ctid)
@@ -409,6 +427,7 @@ class Lab:
             encoding="utf-8",
         )
         sshd_mod.keygen(self.paths.host_dir(name) / "host_ed25519")
+        self.publish_host_key(name)
         if lab_host.proxmox:
             self.install_node_cert(name)
             from migrator.lab.standins.off2_history import after_reinstall

@@ -78,10 +78,12 @@ def write_config(
 ) -> None:
     """An sshd_config for key-only root login on ``address``; validated with ``sshd -t``.
 
-    ``root_authorized_keys`` also accepts the keys in /root/.ssh/authorized_keys (the lab: inside
-    a host's namespace that is the host's own file, so hosts can trust each other like in production).
+    ``root_authorized_keys`` also accepts the keys in each user's ~/.ssh/authorized_keys (the lab:
+    inside a host's namespace that is the host's own file, so hosts can trust each other, and
+    operators' keys work, like in production).
     """
-    root_keys = " /root/.ssh/authorized_keys" if root_authorized_keys else ""
+    # %h: the user's home from the host's own /etc/passwd (root: /root), so operators' keys count too.
+    root_keys = " %h/.ssh/authorized_keys" if root_authorized_keys else ""
     port_lines = "".join(f"Port {port}\n" for port in ports)
     config.write_text(
         f"""{port_lines}ListenAddress {address}

@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -66,9 +68,11 @@ OFF1_SANOID_CONF = """\
   autoprune = yes
 """
 
+# off1 pulls off2 (off-facts 4); production's file names off2 by its private address 10.0.0.2,
+# the lab's copy by the lab's (the only value that differs).
 SYNCOID_ARGS = """\
---no-sync-snap --no-privilege-elevation --recursive off1operator@10.0.0.2:zfs-hdd/off zfs-hdd/off
---no-sync-snap --no-privilege-elevation --recursive off1operator@10.0.0.2:zfs-hdd/off-pro zfs-hdd/off-pro
+--no-sync-snap --no-privilege-elevation --recursive off1operator@{off2}:zfs-hdd/off zfs-hdd/off
+--no-sync-snap --no-privilege-elevation --recursive off1operator@{off2}:zfs-hdd/off-pro zfs-hdd/off-pro
 """
 
 UNITS = {
@@ -107,11 +111,11 @@ def _git(*args: str, cwd: Path) -> None:
         raise LabError(f"git {' '.join(args)} failed: {result.stderr.strip()}", where=str(cwd))
 
 
-def infra_files(mongodb_address: str) -> dict[str, str]:
+def infra_files(mongodb_address: str, off2_address: str) -> dict[str, str]:
     files = {
         "confs/mongodb/mongod.conf": MONGOD_CONF.format(bind_ip=mongodb_address),
         "confs/off1/sanoid/sanoid.conf": OFF1_SANOID_CONF,
-        "confs/off1/sanoid/syncoid-args.conf": SYNCOID_ARGS,
+        "confs/off1/sanoid/syncoid-args.conf": SYNCOID_ARGS.format(off2=off2_address),
         "packages/sanoid_2.1.0_all.deb": "!<arch>\nlab stand-in for the sanoid 2.1.0 package\n",
         "README.md": "# openfoodfacts-infrastructure (migrator lab copy)\n",
     }
@@ -119,16 +123,20 @@ def infra_files(mongodb_address: str) -> dict[str, str]:
     return files
 
 
-def write_infra_repo(bare: Path, mongodb_address: str) -> None:
-    """The bare repository ``bare`` (made once; ``lab up`` keeps an existing one)."""
-    if (bare / "HEAD").exists():
+def write_infra_repo(bare: Path, mongodb_address: str, off2_address: str) -> None:
+    """The bare repository ``bare`` (made once; ``lab up`` keeps it while its files are current)."""
+    files = infra_files(mongodb_address, off2_address)
+    digest = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
+    marker = bare / "lab-files.sha256"
+    if (bare / "HEAD").exists() and marker.exists() and marker.read_text(encoding="utf-8") == digest:
         return
+    shutil.rmtree(bare, ignore_errors=True)  # an older lab's copy: made again from today's files
     if shutil.which("git") is None:
         raise LabError("git not found", hint="apt-get install git")
     work = bare.with_name(bare.name + ".work")
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    for relative, text in infra_files(mongodb_address).items():
+    for relative, text in files.items():
         path = work / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
@@ -137,6 +145,7 @@ def write_infra_repo(bare: Path, mongodb_address: str) -> None:
     _git("commit", "-q", "-m", "lab copy of the infrastructure repository", cwd=work)
     _git("clone", "-q", "--bare", str(work), str(bare), cwd=work.parent)
     shutil.rmtree(work)
+    marker.write_text(digest, encoding="utf-8")
 
 
 def write_mirror(mirror: Path) -> None:

@@ -44,7 +44,7 @@ def unit_state(ctx: Context, state: dict[str, Any], unit: str) -> tuple[str, int
     if unit in ALWAYS_ACTIVE or (pve and unit in PVE_ACTIVE) or (unit == "corosync" and state.get("cluster")):
         return "active", 0
     known = (
-        unit.startswith(("stunnel@", "apache2@"))
+        unit.startswith(("stunnel@", "apache2@")) or unit == "apache2"
         or (Path("/etc/systemd/system") / f"{unit}.service").exists()
     )
     return "inactive", 3 if known else 4
@@ -108,6 +108,11 @@ def systemctl(ctx: Context) -> int:
     if not args:
         raise ToolError("systemctl: missing verb", 1)
     verb, units = args[0], [_unit(u) for u in args[1:] if not u.startswith("-")]
+    oneshot_code = 0
+    if verb in ("start", "restart", "try-restart"):
+        units, oneshot_code = _run_oneshots(ctx, units)
+        if not units:
+            return oneshot_code
     with ctx.locked() as state:
         state.setdefault("units", {})
         if verb in ("is-active", "status"):
@@ -151,11 +156,11 @@ def systemctl(ctx: Context) -> int:
             word = unit_state(ctx, state, units[0])[0]
             value = {
                 "ActiveEnterTimestamp": since,
-                "Result": "exit-code" if word == "failed" else "success",
+                "Result": info.get("result", "exit-code" if word == "failed" else "success"),
             }.get(prop, word)
             out(value if "--value" in ctx.args else f"{prop}={value}")
             return 0
-        code = 0
+        code = oneshot_code
         for unit in units:
             if unit == "networking" and verb in ("restart", "reload"):
                 _reload_network(state)
@@ -176,6 +181,32 @@ def systemctl(ctx: Context) -> int:
     return code
 
 
+def _run_oneshots(ctx: Context, units: list[str]) -> tuple[list[str], int]:
+    """Run the ``Type=oneshot`` units among ``units`` (outside the state lock: their commands run
+    stand-ins that lock it); the other units and the exit code."""
+    from migrator.lab.standins.units import oneshot_command, run_oneshot, unit_file
+
+    state, rest, code = ctx.load(), [], 0
+    for unit in units:
+        text = unit_file(state, unit)
+        command = oneshot_command(text) if text is not None else None
+        if command is None:
+            rest.append(unit)
+            continue
+        result, unit_code = run_oneshot(ctx, unit, command)
+        with ctx.locked() as locked:
+            info = locked.setdefault("units", {}).setdefault(unit, {})
+            info.pop("pid", None)
+            info.update(state="failed" if unit_code else "inactive", result=result, since=time.time())
+        if unit_code:
+            sys.stderr.write(
+                f"Job for {unit}.service failed because the control process exited with error code.\n"
+                f'See "systemctl status {unit}.service" and "journalctl -xeu {unit}.service" for details.\n'
+            )
+            code = 1
+    return rest, code
+
+
 def _start(ctx: Context, state: dict[str, Any], unit: str) -> int:
     if unit.startswith("stunnel@"):
         return _start_stunnel(ctx, state, unit)
@@ -183,6 +214,10 @@ def _start(ctx: Context, state: dict[str, Any], unit: str) -> int:
         from migrator.lab.standins.mongo import start_mongod
 
         return start_mongod(ctx, state, bool(state["units"].get(unit, {}).get("enabled", False)))
+    if unit == "apache2":
+        from migrator.lab.standins.apache import start_apache2
+
+        return start_apache2(ctx, state, bool(state["units"].get(unit, {}).get("enabled", False)))
     else:
         enabled = state["units"].get(unit, {}).get("enabled", False)
         state["units"][unit] = {"state": "active", "since": time.time(), "enabled": enabled}
@@ -452,8 +487,12 @@ def apt_get(ctx: Context) -> int:
         packages = [Path(w).name.split("_")[0] if "/" in w else w for w in words[1:]]
         for package in packages:
             _postinst(package)
+        from migrator.lab.standins.units import PACKAGE_UNIT_FILES
+
         with ctx.locked() as state:
             state["packages"] = sorted(set(state.get("packages", [])) | set(packages))
+            for package in packages:
+                state.setdefault("unit_files", {}).update(PACKAGE_UNIT_FILES.get(package, {}))
             units = state.setdefault("units", {})
             for package in packages:
                 if (

@@ -11,7 +11,9 @@ from __future__ import annotations
 import grp
 import os
 import re
+import subprocess
 from pathlib import Path
+from typing import Any
 
 from migrator.lab.standins.context import Context, ToolError, out
 
@@ -69,3 +71,54 @@ def journalctl(ctx: Context) -> int:
         return 0
     out("\n".join(text.splitlines()[-lines:]))
     return 0
+
+
+# --------------------------------------------------------------------------- oneshot services
+
+# Units a package ships in /lib/systemd/system (the lab keeps them in the host's state).
+PACKAGE_UNIT_FILES = {
+    "sanoid": {
+        "sanoid.service": "[Unit]\nDescription=Snapshot ZFS Pool\n\n[Service]\nType=oneshot\n"
+        "ExecStart=/usr/sbin/sanoid --take-snapshots --verbose\n",
+        "sanoid-prune.service": "[Unit]\nDescription=Prune ZFS snapshots\n\n[Service]\nType=oneshot\n"
+        "ExecStart=/usr/sbin/sanoid --prune-snapshots --verbose\n",
+        "sanoid.timer": "[Unit]\nDescription=Run Sanoid Every 15 Minutes\n\n[Timer]\nOnCalendar=*:0/15\n"
+        "Persistent=true\n\n[Install]\nWantedBy=timers.target\n",
+    }
+}
+
+
+def unit_file(state: dict[str, Any], unit: str) -> str | None:
+    """The text of ``unit`` (``name`` = ``name.service``): /etc/systemd/system first, then packages'."""
+    full = unit if "." in unit else f"{unit}.service"
+    local = UNIT_DIR / full
+    if local.exists():  # follows the symlinks into the infrastructure repo, as systemd does
+        return local.read_text(encoding="utf-8", errors="replace")
+    text = state.get("unit_files", {}).get(full)
+    return str(text) if text is not None else None
+
+
+def oneshot_command(text: str) -> str | None:
+    """``ExecStart`` of a ``Type=oneshot`` unit, with the package binaries where the lab has them."""
+    if not re.search(r"^\s*Type\s*=\s*oneshot\s*$", text, re.M):
+        return None
+    found = re.search(r"^\s*ExecStart\s*=\s*-?(.+)$", text, re.M)
+    if found is None:
+        return None
+    from migrator.lab.standins import TOOLS
+
+    command = found.group(1).strip()
+    for tool in TOOLS:  # /usr/sbin/syncoid of the deb is the stand-in in /usr/local/sbin
+        command = re.sub(rf"(?<![\w/])/usr/s?bin/{re.escape(tool)}\b", f"/usr/local/sbin/{tool}", command)
+    return command
+
+
+def run_oneshot(ctx: Context, unit: str, command: str) -> tuple[str, int]:
+    """Run the service's command now (outside the state lock: it may run stand-ins); (Result, code)."""
+    log_dir = ctx.state_dir / "journal"
+    log_dir.mkdir(exist_ok=True)
+    with (log_dir / f"{unit}.log").open("ab") as log:
+        code = subprocess.run(
+            ["/bin/sh", "-c", command], stdin=subprocess.DEVNULL, stdout=log, stderr=log, check=False
+        ).returncode
+    return ("success", 0) if code == 0 else ("exit-code", code)

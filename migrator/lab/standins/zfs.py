@@ -1,4 +1,4 @@
-"""Fake ``zpool``, ``zfs``, ``syncoid`` and ``sanoid``: pools and datasets as JSON state.
+"""Fake ``zpool`` and ``zfs``: pools and datasets as JSON state (``syncoid``/``sanoid``: sanoid.py).
 
 Output follows OpenZFS (``zpool status``'s tab-indented config, ``zpool import``'s pool
 blocks, ``zfs get -H`` tab-separated lines) as recorded in ``tests/data/checks``.
@@ -500,6 +500,8 @@ def zfs(ctx: Context) -> int:
         if command == "create":
             name = rest[-1]
             if name in datasets:
+                if "p" in flags:  # -p: an existing dataset is no error (zfs(8))
+                    return 0
                 raise ToolError(f"cannot create '{name}': dataset already exists")
             parent = name.rsplit("/", 1)[0]
             if parent not in datasets:
@@ -577,46 +579,4 @@ def _zfs_change(state: dict[str, Any], command: str, flags: set[str], rest: list
             user, perms, name = rest[-3], rest[-2], rest[-1]
             _need(state, name)
             state.setdefault("allow", {}).setdefault(name, {})[user] = perms
-    return 0
-
-
-# --------------------------------------------------------------------------- sanoid / syncoid
-
-
-def syncoid(ctx: Context) -> int:
-    """Pull ``[user@host:]source`` into ``target``: here, the target dataset appears locally."""
-    words = [a for a in ctx.args if not a.startswith("-")]
-    if len(words) < 2:
-        raise ToolError("usage: syncoid [options] SOURCE TARGET", 2)
-    target = words[-1].split(":", 1)[-1]
-    with ctx.locked() as state:
-        parent = target.rsplit("/", 1)[0]
-        if parent not in state["datasets"] and "/" in target:
-            raise ToolError(f"CRITICAL ERROR: Target {target} parent does not exist")
-        entry = state["datasets"].setdefault(target, {"props": {}, "snapshots": []})
-        snap = f"syncoid_{ctx.name}_{time.strftime('%Y-%m-%d:%H:%M:%S')}"
-        first = not entry["snapshots"]
-        entry["snapshots"].append(snap)
-    kind = "Sending oldest full snapshot" if first else "Sending incremental"
-    out(f"INFO: {kind} {words[-2]}@{snap} to new target filesystem {target}:")
-    return 0
-
-
-def sanoid(ctx: Context) -> int:
-    """``--cron`` / ``--take-snapshots``: an autosnap on each dataset named in sanoid.conf."""
-    conf = Path("/etc/sanoid/sanoid.conf")
-    names = []
-    if conf.exists():
-        names = [
-            line.strip()[1:-1]
-            for line in conf.read_text().splitlines()
-            if line.strip().startswith("[") and not line.strip().startswith("[template_")
-        ]
-    if "--cron" in ctx.args or "--take-snapshots" in ctx.args:
-        with ctx.locked() as state:
-            for name in names:
-                if name in state["datasets"]:
-                    state["datasets"][name]["snapshots"].append(
-                        f"autosnap_{time.strftime('%Y-%m-%d_%H:%M:%S')}_hourly"
-                    )
     return 0

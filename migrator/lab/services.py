@@ -1,0 +1,106 @@
+"""Production state already there when the off1 plan starts, brought about by ``migrator lab up``.
+
+off2 moved first (plans/off2.yaml): it grants ``off1operator`` and ``ovh3operator`` ``hold,send``
+on its pools (off-facts 4, pull model), off1's root key of the time is in off1operator's
+``authorized_keys``, its sanoid snapshots the flavors' datasets, and ovh3 keeps off2's backups
+under ``rpool/off-backups``. The users are made with the real ``adduser`` through off2's sshd,
+the datasets and snapshots in the stand-ins' state (done once: a later ``up`` keeps them).
+
+off1's move happens after off2's: off2 already runs Proxmox and its CT 113 serves off with
+apache2 (off-facts 3). ``verify-off`` asks that apache2 there, so the lab gives CT 113 an
+apache2 configuration (its own /etc/apache2, listening on the CT's address) and starts the
+unit the way an operator would, through the host's sshd: ``pct exec 113 -- systemctl start
+apache2`` (the stand-in runs a tiny HTTP responder, see ``standins/apache.py``).
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+from typing import TYPE_CHECKING
+
+from migrator.errors import LabError
+from migrator.lab import state as host_state
+from migrator.lab.layout import SSH_PORT, host
+
+if TYPE_CHECKING:
+    from migrator.lab.control import Lab
+
+OFF_CT = ("off2", 113)
+FLAVORS = ("off", "off-pro", "obf", "opf", "opff")
+OFF2_SNAPSHOT = "autosnap_2024-01-15_00:00:01_daily"  # what off2's sanoid took before off1's window
+OPERATORS = ("off1operator", "ovh3operator")
+OFF_SITE = "world.openfoodfacts.org"
+SSH_TIMEOUT = 30
+
+
+def _ssh(lab: Lab, name: str, command: str) -> subprocess.CompletedProcess[str]:
+    known = lab.paths.known_hosts
+    return subprocess.run(
+        ["ssh", "-F", "/dev/null", "-i", str(lab.paths.client_key), "-p", str(SSH_PORT),
+         "-o", f"UserKnownHostsFile={known}", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
+         f"root@{host(name).address}", command],
+        capture_output=True, text=True, timeout=SSH_TIMEOUT, check=False,
+    )  # fmt: skip
+
+
+def seed_apache(lab: Lab, name: str, ctid: int, address: str) -> None:
+    """The CT's /etc/apache2: ``Listen ADDRESS:80`` and off's virtual host (written once)."""
+    etc = lab.paths.state_dir(name) / "ct" / str(ctid) / "root/etc/apache2"
+    ports = etc / "ports.conf"
+    if ports.exists():
+        return
+    (etc / "sites-enabled").mkdir(parents=True, exist_ok=True)
+    ports.write_text(f"Listen {address}:80\n", encoding="utf-8")
+    (etc / "sites-enabled/off.conf").write_text(
+        f"<VirtualHost {address}:80>\n\tServerName {OFF_SITE}\n\tServerAlias *.openfoodfacts.org\n"
+        "\tDocumentRoot /srv/off/html\n</VirtualHost>\n",
+        encoding="utf-8",
+    )
+
+
+def ensure_off_running(lab: Lab) -> str | None:
+    """apache2 active in off2's CT 113 (when off2 runs Proxmox with that CT); a line for ``up``."""
+    name, ctid = OFF_CT
+    state_dir = lab.paths.state_dir(name)
+    if host_state.load(state_dir).get("profile") != "pve" or not (state_dir / "ct" / str(ctid)).is_dir():
+        return None  # off2 staged before its own move: no CT 113 yet
+    address = f"{host(name).vars['ct_prefix']}.{ctid}"
+    seed_apache(lab, name, ctid, address)
+    # `start` leaves an active unit alone, so a second `up` is harmless.
+    result = _ssh(lab, name, f"pct exec {ctid} -- systemctl start apache2")
+    if result.returncode != 0:
+        raise LabError(
+            f"apache2 did not start in {name} CT {ctid}: {(result.stderr or result.stdout).strip()}",
+            where=f"{name}/ct:{ctid}",
+        )
+    return f"off   {name}/ct:{ctid} apache2 on {address}:80"
+
+
+def ensure_off2_moved(lab: Lab) -> str | None:
+    """off2 as its own move left it (once; only while off2 runs Proxmox)."""
+    off2_state = lab.paths.state_dir("off2")
+    if host_state.load(off2_state).get("profile") != "pve":
+        return None
+    if "off1operator" in host_state.load(off2_state).get("allow", {}).get("zfs-hdd", {}):
+        return None
+    off1_key = (lab.paths.root("off1") / "root/.ssh/id_rsa.pub").read_text(encoding="utf-8").strip()
+    script = "set -e\n" + "".join(
+        f"id {user} >/dev/null 2>&1 || adduser --disabled-password --gecos '' {user} >/dev/null\n"
+        f"mkdir -p /home/{user}/.ssh && chmod go-rwx /home/{user}/.ssh\n"
+        f"for p in zfs-hdd zfs-nvme rpool; do zfs allow {user} hold,send $p; done\n"
+        for user in OPERATORS
+    )
+    script += f"echo {shlex.quote(off1_key)} >> /home/off1operator/.ssh/authorized_keys\n"
+    script += "".join(f"chown -R {user}: /home/{user}/.ssh\n" for user in OPERATORS)
+    result = _ssh(lab, "off2", script)
+    if result.returncode != 0:
+        raise LabError(f"off2's operators could not be made: {(result.stderr or result.stdout).strip()}")
+    with host_state.locked(off2_state) as state:
+        for flavor in FLAVORS:
+            dataset = state["datasets"].setdefault(f"zfs-hdd/{flavor}", {"props": {}, "snapshots": []})
+            if OFF2_SNAPSHOT not in dataset["snapshots"]:
+                dataset["snapshots"].append(OFF2_SNAPSHOT)
+    with host_state.locked(lab.paths.state_dir("ovh3")) as state:
+        state["datasets"].setdefault("rpool/off-backups", {"props": {}, "snapshots": []})
+    return "off2  moved: off1operator, ovh3operator (hold,send), flavors snapshotted; ovh3 rpool/off-backups"
