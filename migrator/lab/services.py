@@ -87,6 +87,7 @@ def ensure_off2_moved(lab: Lab) -> str | None:
     off1_key = (lab.paths.root("off1") / "root/.ssh/id_rsa.pub").read_text(encoding="utf-8").strip()
     script = "set -e\n" + "".join(
         f"id {user} >/dev/null 2>&1 || adduser --disabled-password --gecos '' {user} >/dev/null\n"
+        f'echo "{user}:$(openssl rand -base64 24)" | chpasswd\n'
         f"mkdir -p /home/{user}/.ssh && chmod go-rwx /home/{user}/.ssh\n"
         f"for p in zfs-hdd zfs-nvme rpool; do zfs allow {user} hold,send $p; done\n"
         for user in OPERATORS
