@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The demo (README command 1): set up, bring the local lab up, show the off1 plan, rehearse
 # off1 against the lab non-interactively, and print the run summary.
-# Safe to run again: the lab in .lab/ is reused and each run is a new rehearsal run.
+# Safe to run again: the lab in .lab/ is reused (keys, infra repo, state.db: the runs add up),
+# its hosts are reset to before off1's move, and each run is a new rehearsal run.
 # Needs root: every lab host's sshd runs in its own mount namespace.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -22,8 +23,10 @@ migrator() { "$PY" -m migrator "$@"; }
 
 LAB=.lab
 DB="$LAB/state.db"
-echo "== migrator lab up --dir $LAB"
-migrator lab up --dir "$LAB" || exit $?
+# A rehearsal starts from the world before off1's move: the first time `lab reset` only brings
+# the lab up; after an earlier rehearsal (off1 already moved) it starts the lab's hosts over.
+echo "== migrator lab reset --dir $LAB (the lab up, as before off1's move)"
+migrator lab reset --dir "$LAB" || exit $?
 
 echo
 echo "== migrator plan off1"

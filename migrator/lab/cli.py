@@ -1,4 +1,4 @@
-"""``migrator lab``: up, status, down, fault, faults."""
+"""``migrator lab``: up, status, down, reset, fault, faults, stage."""
 
 from __future__ import annotations
 
@@ -57,6 +57,16 @@ def down_command(directory: Path) -> None:
     """Stop every process the lab started (state and keys are kept)."""
     stopped = Lab(directory).down()
     click.echo(f"stopped {len(stopped)} process(es)" + "".join(f"\n  {s}" for s in stopped))
+
+
+@lab_group.command("reset")
+@DIR_OPTION
+def reset_command(directory: Path) -> None:
+    """Start over: stop, drop every host's files and state, come up fresh (off1 before its move)."""
+    lab = Lab(directory)
+    for line in lab.reset():
+        click.echo(line)
+    click.echo(f"inventory: {lab.paths.inventory}")
 
 
 @lab_group.command("fault")

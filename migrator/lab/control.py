@@ -467,6 +467,17 @@ class Lab:
             stopped += stop_recorded_daemons(self.paths.state_dir(lab_host.name))
         return stopped
 
+    def reset(self) -> list[str]:
+        """Start the world over (off2 moved, off1 not yet; no faults): down, every host's files and
+        state removed, up. The lab's client key, infra repo and any state.db in DIR are kept."""
+        require_root()
+        self.down()
+        hosts = self.paths.dir / "hosts"
+        if hosts.exists():
+            _remove_tree(hosts)
+        self.paths.clusters.unlink(missing_ok=True)
+        return self.up()
+
     def record_extra(self, key: str, pid: int, argv: list[str]) -> None:
         """For other lab parts (fault squatters): stopped by ``down`` like the rest."""
         self._record(key, pid, argv)
