@@ -167,6 +167,9 @@ class Lab:
             "from migrator.lab.standins.main import main\n"
             "sys.exit(main(sys.argv))\n"
         )
+        for stale in self.paths.bin.iterdir():  # a tool an older lab faked and this one runs for real
+            if stale.name not in TOOLS and "migrator lab stand-in" in stale.read_text(errors="replace"):
+                stale.unlink()
         for tool in TOOLS:
             path = self.paths.bin / tool
             if not path.exists() or path.read_text(encoding="utf-8") != script:
