@@ -23,7 +23,7 @@ from migrator.plan.checks import Check
 from migrator.plan.inventory import Inventory
 from migrator.plan.load import load_inventory
 
-CHECK = TypeAdapter(Check)
+CHECK: TypeAdapter[Check] = TypeAdapter(Check)
 
 
 @dataclass

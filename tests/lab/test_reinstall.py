@@ -29,6 +29,9 @@ class YesPrompter:
     def choose(self, question: str, choices: list[str]) -> str:
         raise AssertionError("not asked here")
 
+    def text(self, question: str) -> str:
+        raise AssertionError("not asked here")
+
 
 def manual_step(effect: str, *, expect_new_host_key: bool = False) -> Step:
     return Step.model_validate({

@@ -44,7 +44,8 @@ def unit_state(ctx: Context, state: dict[str, Any], unit: str) -> tuple[str, int
     if unit in ALWAYS_ACTIVE or (pve and unit in PVE_ACTIVE) or (unit == "corosync" and state.get("cluster")):
         return "active", 0
     known = (
-        unit.startswith(("stunnel@", "apache2@")) or unit == "apache2"
+        unit.startswith(("stunnel@", "apache2@"))
+        or unit == "apache2"
         or (Path("/etc/systemd/system") / f"{unit}.service").exists()
     )
     return "inactive", 3 if known else 4
