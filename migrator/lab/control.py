@@ -257,6 +257,15 @@ class Lab:
         root = self.paths.root(lab_host.name)
         binds = [f"mount --bind {root}{p} {p}" for p in HOST_BINDS]
         binds.append(f"mount --bind {self.paths.bin} {STANDIN_DIR}")
+        # Its own /dev: the machine's character devices and placeholders for its disks (devnodes).
+        from migrator.lab.standins import devnodes
+
+        dev = self.paths.host_dir(lab_host.name) / "dev"
+        devnodes.prepare(dev)
+        state_dir = self.paths.state_dir(lab_host.name)
+        faults = host_state.faults_of(self.paths.dir, lab_host.name)
+        devnodes.sync(dev, host_state.load(state_dir), faults)
+        binds += devnodes.boot_lines(dev)
         script = self.paths.host_dir(lab_host.name) / "boot.sh"
         script.write_text("#!/bin/sh\nset -e\n" + "\n".join(binds) + '\nexec "$@"\n', encoding="utf-8")
         return script

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
+from migrator.lab.standins import devnodes
 from migrator.lab.standins.context import Context, ToolError, make_context
 
 
@@ -70,7 +71,13 @@ def main(argv: list[str]) -> int:
         if (ctx.tool in PVE_ONLY and profile != "pve") or zfs_missing:
             # Not installed on this (lab) machine: what bash says for a missing command.
             raise ToolError(f"bash: {ctx.tool}: command not found", 127)
-        return _handlers()[ctx.tool](ctx)
+        sync_dev = ctx.tool in ("parted", "zpool", "smartctl", "lsblk")  # their /dev/... names
+        if sync_dev:
+            devnodes.sync_here(state, ctx.faults(), ctx.in_container)
+        code = _handlers()[ctx.tool](ctx)
+        if sync_dev:
+            devnodes.sync_here(ctx.load(), ctx.faults(), ctx.in_container)  # parted made or removed one
+        return code
     except ToolError as exc:
         if exc.message:
             sys.stderr.write(exc.message.rstrip("\n") + "\n")

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from migrator.lab import state as host_state
 from migrator.lab.hostfiles import seed_crontab
 from migrator.lab.layout import SSH_PORT, host, read_json, write_json
+from migrator.lab.standins import devnodes
 from migrator.lab.standins.pve_files import write_storage_cfg
 from migrator.lab.standins.zfs_stream import surviving
 
@@ -82,6 +83,8 @@ def stage_before_move(lab: Lab) -> list[str]:
         old = old_off2_state(state)
         state.clear()
         state.update(old)
+    faults = host_state.faults_of(paths.dir, "off2")
+    devnodes.sync(paths.host_dir("off2") / "dev", old, faults)  # its /dev: the old disks' names
     clusters = read_json(paths.clusters, {})
     assert isinstance(clusters, dict)
     clusters.pop("off-free", None)  # off2 creates it (plans/off2.yaml cluster-create)
