@@ -27,3 +27,6 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[$EXTRAS]"
+# An editable install compiles nothing; byte-compile once so every `migrator` start does not
+# (this matters where PYTHONDONTWRITEBYTECODE is set: ~0.13 s per start).
+.venv/bin/python -m compileall -q migrator tui >/dev/null
