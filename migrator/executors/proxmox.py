@@ -3,7 +3,7 @@
 Why this shape:
 
 * **https + API token only.** proxmoxer's ``ssh_paramiko`` backend trusts any host key
-  (AutoAddPolicy); a token needs no ticket renewal and no CSRF token.
+  (it adds unknown keys silently); a token needs no ticket renewal and no CSRF token.
 * **TLS is always verified**: against ``endpoint.ca_file`` (PVE's ``pve-root-ca.pem``), or by
   pinning the certificate's SHA-256 fingerprint (:class:`PinnedCertAdapter`), or else the
   system CA store. There is no way to turn verification off.
