@@ -3,6 +3,7 @@ and kills its own process with SIGKILL at the k-th engine event or action (k fro
 
 Used in-process by tests/engine/test_crash.py (forked children) and as a script by
 bench/crash_soak.py: ``python -m tests.engine.crash_driver DB WORKDIR KILL_AT [retry-id ...]``.
+Both also share the operator's in-doubt check and the end-of-run invariants defined here.
 Exit codes: 0 run completed, 5 operator needed, other: a failure.
 """
 
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from migrator.engine.runner import RunOptions, resume_run, start_run
+from migrator.engine.states import STEP_TABLE, illegal_chain_reason
 from migrator.errors import OperatorNeeded
 from migrator.executors.base import ActionOutcome, StepContext
 from migrator.plan.model import Step
@@ -96,6 +98,44 @@ def drive(db: str, work: Path, kill_at: int, retry: list[str]) -> int:
     finally:
         store.close()
     return 0 if report.status == "completed" else 1
+
+
+def in_doubt_retries(db: str, work: Path) -> list[str]:
+    """The operator's check after exit code 5: an in-doubt append whose effect is absent did
+    not run, so it may be retried. Returns the step ids to pass as ``retry``."""
+    store = Store.open(db)
+    try:
+        retry = []
+        for s in store.steps(store.runs(PLAN_NAME)[0].id):
+            if s.state == "in_doubt":
+                assert not (work / f"count-{s.step_id[-1]}").exists(), s
+                retry.append(s.step_id)
+        return retry
+    finally:
+        store.close()
+
+
+def assert_run_invariants(db: str, work: Path) -> None:
+    """After the last resume: one completed run, every step succeeded, every non-idempotent
+    action ran exactly once, and every step's journal chain is a legal lifecycle path."""
+    store = Store.open(db)
+    try:
+        runs = store.runs(PLAN_NAME)
+        assert len(runs) == 1 and runs[0].status == "completed"
+        steps = store.steps(runs[0].id)
+        assert {s.state for s in steps} == {"succeeded"}, steps
+        for sid in NON_IDEMPOTENT:
+            assert (work / f"count-{sid[-1]}").read_text() == "x\n", f"{sid} ran more than once"
+        chains: dict[str, list[tuple[str, str, str]]] = {}
+        for e in store.journal(runs[0].id):
+            if e.step_id and e.kind == "transition":
+                chains.setdefault(e.step_id, []).append((e.from_state, e.trigger, e.to_state))
+        assert set(chains) == {s["id"] for s in crash_steps()}
+        for sid, chain in chains.items():
+            assert illegal_chain_reason(chain, table=STEP_TABLE, initial="pending") is None, (sid, chain)
+            assert chain[-1][2] == "succeeded"
+    finally:
+        store.close()
 
 
 if __name__ == "__main__":
