@@ -263,7 +263,14 @@ def _reload_network(state: dict[str, Any]) -> None:
 def ip(ctx: Context) -> int:
     words = [a for a in ctx.args if a not in ("-4", "-6")]
     if words and words[0] in ("route", "r", "ro") and (len(words) == 1 or words[1] in ("list", "show", "ls")):
-        routes = ctx.load().get("routes", [])
+        routes = ctx.load().get("routes")
+        if routes is None and ctx.in_container:  # from its netN lines on the host, as PVE sets it up
+            from migrator.lab.standins.ct_network import container_routes
+
+            routes = container_routes(ctx)
+        routes = routes or []
+        if "default" in words[2:]:  # `ip route list default`: the default routes only
+            routes = [r for r in routes if r.startswith("default ")]
         if "route-missing" in ctx.faults():
             routes = [r for r in routes if " dev vmbr1 " not in f" {r} " and not r.startswith("10.")]
         out("\n".join(routes))
