@@ -359,7 +359,9 @@ def _pct_exec(ctx: Context) -> int:
     binds = "; ".join(
         f"mount --bind {mounts.get(p, root + p)} {p}" for p in CONTAINER_BINDS if p not in mounts
     )
-    binds += "".join(f"; mount --bind {source} {point}" for point, source in mounts.items())
+    # A mount point outside the lab's binds (mp0 at /var/lib/redis) needs an empty directory there,
+    # as the lab's own mount points do.
+    binds += "".join(f"; mkdir -p {point}; mount --bind {source} {point}" for point, source in mounts.items())
     script = f'set -e; {binds}; cd /; exec "$@"'
     argv = ["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script, "pct-exec", *command]
     os.execvp(argv[0], argv)

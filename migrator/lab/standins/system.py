@@ -215,6 +215,10 @@ def _start(ctx: Context, state: dict[str, Any], unit: str) -> int:
         from migrator.lab.standins.mongo import start_mongod
 
         return start_mongod(ctx, state, bool(state["units"].get(unit, {}).get("enabled", False)))
+    from migrator.lab.standins import datastores
+
+    if unit in datastores.UNITS:
+        return datastores.start(ctx, state, unit, bool(state["units"].get(unit, {}).get("enabled", False)))
     if unit == "apache2":
         from migrator.lab.standins.apache import start_apache2
 
@@ -508,6 +512,16 @@ def apt_get(ctx: Context) -> int:
                     and units.get(PACKAGE_UNITS[package], {}).get("state") != "active"
                 ):
                     units[PACKAGE_UNITS[package]] = {"state": "active", "since": time.time(), "enabled": True}
+        from migrator.lab.standins import datastores
+
+        with ctx.locked() as state:  # Debian starts a daemon's unit on install (fakes: datastores)
+            for package in packages:
+                datastores.postinst(package)
+                unit = datastores.PACKAGE_UNITS.get(package)
+                if unit is not None and unit_state(ctx, state, unit)[0] != "active":
+                    state["units"].setdefault(unit, {})["enabled"] = True
+                    if datastores.start(ctx, state, unit, True):
+                        return 100
         out(f"{len(packages)} newly installed, 0 to remove and 0 not upgraded.")
     return 0
 

@@ -1,0 +1,129 @@
+"""Fake redis-server and postgresql units (fakes, named so): listeners where their configs say.
+
+The lab cannot run Redis or PostgreSQL for off's CTs 122 and 120, but the plans' checks only
+need what an operator would see: the package installed with Debian's default config, the unit
+active, and a real TCP socket on the addresses that config names. So ``apt-get install
+redis-server|postgresql`` writes Debian's default config (Redis and PostgreSQL listen on
+localhost only) and starts the unit; ``systemctl restart`` re-reads the config. A plan that
+forgets to open the service to the other CTs fails here as it would in production.
+
+Only IPv4 addresses are bound (``-::1`` in redis.conf is optional in Redis too).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from migrator.lab.procs import cmdline, pid_namespace
+from migrator.lab.standins.context import Context
+from migrator.lab.standins.mongo import LISTENER
+
+REDIS_CONF = Path("/etc/redis/redis.conf")
+PG_VERSION = "13"  # Debian 11 (the CT template) ships PostgreSQL 13
+PG_DIR = Path(f"/etc/postgresql/{PG_VERSION}/main")
+START_GRACE = 0.3
+
+# Debian's shipped defaults (the lines that matter here).
+REDIS_DEFAULT = """\
+# Redis configuration file example (Debian redis-server 6.0)
+bind 127.0.0.1 -::1
+protected-mode yes
+port 6379
+daemonize yes
+supervised systemd
+pidfile /run/redis/redis-server.pid
+logfile /var/log/redis/redis-server.log
+dir /var/lib/redis
+"""
+PG_DEFAULT = f"""\
+# PostgreSQL configuration file (Debian postgresql-{PG_VERSION})
+data_directory = '/var/lib/postgresql/{PG_VERSION}/main'
+hba_file = '/etc/postgresql/{PG_VERSION}/main/pg_hba.conf'
+#listen_addresses = 'localhost'\t\t# what IP address(es) to listen on;
+port = 5432\t\t\t\t# (change requires restart)
+max_connections = 100
+"""
+PG_HBA_DEFAULT = """\
+# TYPE  DATABASE        USER            ADDRESS                 METHOD
+local   all             postgres                                peer
+local   all             all                                     peer
+host    all             all             127.0.0.1/32            md5
+host    all             all             ::1/128                 md5
+"""
+PACKAGE_FILES = {
+    "redis-server": {REDIS_CONF: REDIS_DEFAULT},
+    "postgresql": {PG_DIR / "postgresql.conf": PG_DEFAULT, PG_DIR / "pg_hba.conf": PG_HBA_DEFAULT},
+}
+PACKAGE_UNITS = {"redis-server": "redis-server", "postgresql": "postgresql"}
+UNITS = set(PACKAGE_UNITS.values())
+
+
+def _ipv4(address: str) -> str | None:
+    address = address.lstrip("-")
+    if address in ("localhost",):
+        return "127.0.0.1"
+    if address == "*":
+        return "0.0.0.0"
+    return address if re.fullmatch(r"\d+\.\d+\.\d+\.\d+", address) else None
+
+
+def listen_addresses(unit: str) -> list[str]:
+    """``ADDRESS:PORT`` the unit's config names (Debian's defaults where it names none)."""
+    if unit == "redis-server":
+        text = REDIS_CONF.read_text(encoding="utf-8") if REDIS_CONF.exists() else ""
+        binds = re.findall(r"^\s*bind\s+(.+)$", text, re.M)
+        port = re.findall(r"^\s*port\s+(\d+)", text, re.M)
+        words = binds[-1].split() if binds else ["127.0.0.1"]
+        port_number = port[-1] if port else "6379"
+    else:
+        conf = PG_DIR / "postgresql.conf"
+        text = conf.read_text(encoding="utf-8") if conf.exists() else ""
+        listen = re.findall(r"^\s*listen_addresses\s*=\s*'([^']*)'", text, re.M)
+        port = re.findall(r"^\s*port\s*=\s*(\d+)", text, re.M)
+        words = [w.strip() for w in listen[-1].split(",")] if listen else ["localhost"]
+        port_number = port[-1] if port else "5432"
+    addresses = [a for a in (_ipv4(w) for w in words) if a]
+    return [f"{a}:{port_number}" for a in dict.fromkeys(addresses)]
+
+
+def postinst(package: str) -> None:
+    """The package's default config files (kept if the admin already has them)."""
+    for path, text in PACKAGE_FILES.get(package, {}).items():
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+
+
+def start(ctx: Context, state: dict[str, Any], unit: str, enabled: bool) -> int:
+    """``systemctl start UNIT``: a listener on the config's addresses, its PID recorded."""
+    log_dir = ctx.state_dir / "journal"
+    log_dir.mkdir(exist_ok=True)
+    addresses = listen_addresses(unit)
+    argv = [sys.executable, "-c", LISTENER, str(ctx.lab_dir), *addresses]
+    with (log_dir / f"{unit}.log").open("a", encoding="utf-8") as log:
+        log.write(f"{unit} (lab fake) starting on {' '.join(addresses)}\n")
+        log.flush()
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
+        )
+    time.sleep(START_GRACE)
+    if proc.poll() is not None:
+        state["units"][unit] = {"state": "failed", "enabled": enabled, "result": "exit-code"}
+        sys.stderr.write(
+            f"Job for {unit}.service failed because the control process exited with error code.\n"
+            f'See "systemctl status {unit}.service" and "journalctl -xeu {unit}.service" for details.\n'
+        )
+        return 1
+    state["units"][unit] = {
+        "pid": proc.pid,
+        "argv": cmdline(proc.pid),
+        "pidns": pid_namespace(proc.pid),
+        "since": time.time(),
+        "enabled": enabled,
+    }
+    return 0
