@@ -8,14 +8,15 @@ store is never behind what the outside world saw, and a no-op step costs two com
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
 from migrator.engine.events import Event, Listener, RunSummary, StepChanged
+from migrator.engine.output import OutputRecorder
 from migrator.engine.states import RunLifecycle, RunState, StepLifecycle, StepState
 from migrator.store.db import Store
-from migrator.store.dto import Move, RunInfo, StepRecord
+from migrator.store.dto import Decision, Evidence, Move, RunInfo, StepRecord
 
 
 class Bookkeeper:
@@ -65,14 +66,14 @@ class Bookkeeper:
         number = record.attempt if attempt is None else attempt
         self.records[step_id] = replace(record, state=dest, attempt=number, **fields)  # type: ignore[arg-type]
         self._pending.append(
-            Move(self.run_id, step_id, trigger, source, dest, self.actor, _now(), why, number, dict(fields))
+            Move(self.run_id, step_id, trigger, source, dest, self.actor, now(), why, number, dict(fields))
         )
         self.emit(StepChanged(self.run_id, step_id, source, dest, trigger, why, number))
 
     def move_run(self, trigger: str, reason: str = "", **fields: object) -> None:
         source, dest = self.run_fsm.fire(trigger)
         self._pending.append(
-            Move(self.run_id, None, trigger, source, dest, self.actor, _now(), reason, 0, dict(fields))
+            Move(self.run_id, None, trigger, source, dest, self.actor, now(), reason, 0, dict(fields))
         )
         self.flush()
 
@@ -84,6 +85,34 @@ class Bookkeeper:
             moves, self._pending = self._pending, []
             durable = any(m.step_id is not None and m.dest == StepState.RUNNING for m in moves)
             self.store.record(moves, durable=durable)
+
+    # -- records beside the moves (driver and rollback share these) ----------------------------
+
+    def decide(self, step_id: str | None, kind: str, choice: str, reason: str) -> None:
+        """Record an operator decision; buffered moves go first so the journal keeps order."""
+        self.flush()
+        self.store.add_decision(Decision(self.run_id, step_id, now(), self.actor, kind, choice, reason))
+
+    def recorder(
+        self, step_id: str, attempt: int, *, host: str, redact: Callable[[str], str], hold: bool = False
+    ) -> OutputRecorder:
+        """The output recorder for one attempt of a step (action or rollback)."""
+        return OutputRecorder(
+            self.store,
+            run_id=self.run_id,
+            step_id=step_id,
+            attempt=attempt,
+            host=host,
+            redact=redact,
+            emit=self.emit,
+            hold=hold,
+        )
+
+    def add_evidence(self, step_id: str, attempt: int, text: str, checklist: Sequence[str] = ()) -> None:
+        """Record what the operator attested (``text`` already redacted)."""
+        self.store.add_evidence(
+            Evidence(self.run_id, step_id, attempt, now(), self.actor, text, list(checklist))
+        )
 
     # -- events ---------------------------------------------------------------------------------
 
@@ -107,5 +136,6 @@ class Bookkeeper:
         )
 
 
-def _now() -> datetime:
+def now() -> datetime:
+    """The time stamp of every record the engine writes (UTC)."""
     return datetime.now(UTC)

@@ -11,23 +11,22 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from migrator.checks.base import CheckResult
-from migrator.engine.bookkeeping import Bookkeeper
+from migrator.engine.bookkeeping import Bookkeeper, now
 from migrator.engine.commands import CommandQueue
 from migrator.engine.events import CheckDone, StepWarning
 from migrator.engine.output import OutputRecorder
 from migrator.engine.states import StepState
 from migrator.engine.window import GateVerdict
 from migrator.errors import MigratorError, OperatorNeeded
-from migrator.executors.base import ActionOutcome, Prompter, StepContext, StepRunner
+from migrator.executors.base import ActionOutcome, Prompter, StepContext, StepRunner, is_interactive
 from migrator.plan.checks import OnFail
 from migrator.plan.model import Step
 from migrator.plan.params import UnknownReference, substitute_outputs
 from migrator.secrets import Redactor, fingerprint
-from migrator.store.dto import CheckRecord, Decision, Evidence, OutputValue
+from migrator.store.dto import CheckRecord, OutputValue
 
 
 class Aborted(Exception):
@@ -54,14 +53,6 @@ class DriverSettings:
     values: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _interactive(prompter: Prompter | None) -> bool:
-    return prompter is not None and bool(getattr(prompter, "interactive", True))
-
-
 class StepDriver:
     def __init__(
         self,
@@ -86,11 +77,11 @@ class StepDriver:
         book.move(sid, "start")
         failed, done, _ = self._judge(step, step.pre, "pre", book.attempt(sid))
         if done:
-            book.move(sid, "already_done", done, ended_at=_now(), summary=done)
+            book.move(sid, "already_done", done, ended_at=now(), summary=done)
             book.flush()
             return StepState.SUCCEEDED
         if failed:
-            book.move(sid, "fail", failed, ended_at=_now(), summary=failed)
+            book.move(sid, "fail", failed, ended_at=now(), summary=failed)
             book.flush()
             return StepState.FAILED
         book.move(sid, "precheck_ok")
@@ -110,7 +101,7 @@ class StepDriver:
                     sid,
                     "reconciled",
                     "reconciled: post-checks pass",
-                    ended_at=_now(),
+                    ended_at=now(),
                     summary="reconciled after a crash",
                 )
                 book.flush()
@@ -142,7 +133,7 @@ class StepDriver:
             if self.settings.yes:
                 self._decide(step.id, kind, "yes", "--yes")
                 continue
-            if not _interactive(self.prompter):
+            if not is_interactive(self.prompter):
                 self._hold(step, f"{kind} needs an operator")
                 raise OperatorNeeded(
                     f"step {step.id} needs a confirmation ({kind.replace('_', ' ')})",
@@ -180,7 +171,7 @@ class StepDriver:
         if self.settings.go_reason:
             self._decide(sid, "window_go_no_go", "go", f"--go-reason: {self.settings.go_reason}")
             return
-        if not _interactive(self.prompter):
+        if not is_interactive(self.prompter):
             self._hold(step, "the window go/no-go needs an operator")
             raise OperatorNeeded(
                 f"step {sid} is a point of no return and the window is too short: {verdict.message}",
@@ -203,7 +194,7 @@ class StepDriver:
 
     def _ask_in_doubt(self, step: Step, why: str) -> StepState:
         sid, run = step.id, self.book.run_id
-        if not _interactive(self.prompter):
+        if not is_interactive(self.prompter):
             self.book.flush()
             raise OperatorNeeded(
                 f"step {sid} is in doubt: it was running when migrator stopped and {why}; "
@@ -226,20 +217,17 @@ class StepDriver:
         if choice == "retry":
             return self._attempts(step, "rerun", f"in doubt, operator says retry: {reason}")
         if choice == "mark done":
-            self.book.move(sid, "mark_done", reason, ended_at=_now(), reason=reason)
+            self.book.move(sid, "mark_done", reason, ended_at=now(), reason=reason)
             self.book.flush()
             return StepState.SUCCEEDED
         if choice == "skip":
-            self.book.move(sid, "skip", reason, ended_at=_now(), reason=reason, blocks_dependents=True)
+            self.book.move(sid, "skip", reason, ended_at=now(), reason=reason, blocks_dependents=True)
             self.book.flush()
             return StepState.SKIPPED
         raise Aborted(reason)
 
     def _decide(self, step_id: str | None, kind: str, choice: str, reason: str) -> None:
-        self.book.flush()
-        self.book.store.add_decision(
-            Decision(self.book.run_id, step_id, _now(), self.book.actor, kind, choice, reason)
-        )
+        self.book.decide(step_id, kind, choice, reason)
 
     def _hold(self, step: Step, reason: str) -> None:
         """Back to pending: nothing ran, the run pauses."""
@@ -259,7 +247,7 @@ class StepDriver:
                 trigger,
                 reason or f"attempt {attempt}",
                 attempt=attempt,
-                started_at=_now(),
+                started_at=now(),
                 ended_at=None,
                 exit_code=None,
             )
@@ -271,7 +259,7 @@ class StepDriver:
                 )
                 failed, _, _ = self._judge(step, step.post, "post", attempt)
                 if not failed:
-                    book.move(sid, "verify_ok", ended_at=_now())
+                    book.move(sid, "verify_ok", ended_at=now())
                     book.flush()
                     return StepState.SUCCEEDED
                 problem = f"post-check failed: {failed}"
@@ -289,7 +277,7 @@ class StepDriver:
                 self._wait(step.retry_delay)
                 trigger, reason = "launch", ""
                 continue
-            book.move(sid, "fail", problem, ended_at=_now(), exit_code=outcome.exit_code, summary=problem)
+            book.move(sid, "fail", problem, ended_at=now(), exit_code=outcome.exit_code, summary=problem)
             book.flush()
             return StepState.FAILED
 
@@ -301,14 +289,11 @@ class StepDriver:
 
     def _execute(self, step: Step, attempt: int) -> ActionOutcome:
         book, values = self.book, self.settings.values
-        recorder = OutputRecorder(
-            book.store,
-            run_id=book.run_id,
-            step_id=step.id,
-            attempt=attempt,
+        recorder = book.recorder(
+            step.id,
+            attempt,
             host=step.host,
             redact=self.redactor,
-            emit=book.emit,
             hold=any(spec.secret for spec in step.outputs.values()),
         )
         ctx = StepContext(
@@ -340,17 +325,7 @@ class StepDriver:
         recorder.flush()
         outcome.summary = self.redactor(outcome.summary)
         if outcome.evidence:
-            book.store.add_evidence(
-                Evidence(
-                    book.run_id,
-                    step.id,
-                    attempt,
-                    _now(),
-                    book.actor,
-                    self.redactor(outcome.evidence),
-                    list(step.checklist),
-                )
-            )
+            book.add_evidence(step.id, attempt, self.redactor(outcome.evidence), step.checklist)
         if outcome.ok:
             self._capture(step, outcome, secrets)
         return outcome
@@ -433,7 +408,7 @@ class StepDriver:
                     self.redactor(result.observed),
                     self.redactor(result.expected),
                     self.redactor(result.message),
-                    _now(),
+                    now(),
                 )
             )
             self.book.emit(

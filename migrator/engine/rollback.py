@@ -26,20 +26,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
-from migrator.engine.bookkeeping import Bookkeeper
+from migrator.engine.bookkeeping import Bookkeeper, now
 from migrator.engine.events import Listener, StepWarning
 from migrator.engine.lease import LeaseKeeper, operator_name
-from migrator.engine.output import OutputRecorder
 from migrator.engine.states import StepState
 from migrator.errors import MigratorError, OperatorNeeded, RunStateError, UsageError
-from migrator.executors.base import ActionOutcome, Prompter, StepContext, StepRunner, to_shell
+from migrator.executors.base import ActionOutcome, Prompter, StepContext, StepRunner, is_interactive, to_shell
 from migrator.plan.model import Step
 from migrator.secrets import Redactor
 from migrator.store.db import Store
-from migrator.store.dto import Decision, Evidence
 
 S = StepState
 ROLLBACKABLE = frozenset({S.SUCCEEDED, S.FAILED, S.IN_DOUBT})
@@ -72,14 +69,6 @@ def later_dependents(step_id: str, order: Sequence[str], deps: dict[str, list[st
             needs.add(sid)
             found.append(sid)
     return found
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _interactive(prompter: Prompter | None) -> bool:
-    return prompter is not None and bool(getattr(prompter, "interactive", True))
 
 
 class StepRollback:
@@ -157,7 +146,7 @@ class StepRollback:
                 f"rolled back: {reason}",
                 reason=reason,
                 summary=f"rolled back ({outcome.summary})",
-                ended_at=_now(),
+                ended_at=now(),
             )
             book.flush()
             return RollbackReport(
@@ -192,7 +181,7 @@ class StepRollback:
         if self.yes:
             self._decide(step.id, "yes", f"--yes: {reason}")
             return True
-        if not _interactive(self.prompter):
+        if not is_interactive(self.prompter):
             raise OperatorNeeded(
                 f"rolling back step {step.id} needs a confirmation",
                 where=f"step {step.id} on {step.host}",
@@ -205,23 +194,12 @@ class StepRollback:
         return answer
 
     def _decide(self, sid: str, choice: str, reason: str) -> None:
-        self.book.flush()
-        self.book.store.add_decision(
-            Decision(self.book.run_id, sid, _now(), self.book.actor, "rollback", choice, reason)
-        )
+        self.book.decide(sid, "rollback", choice, reason)
 
     def _run(self, step: Step) -> ActionOutcome:
         book, sid = self.book, step.id
         attempt = book.attempt(sid)
-        recorder = OutputRecorder(
-            book.store,
-            run_id=book.run_id,
-            step_id=sid,
-            attempt=attempt,
-            host=step.host,
-            redact=self.redactor,
-            emit=book.emit,
-        )
+        recorder = book.recorder(sid, attempt, host=step.host, redact=self.redactor)
 
         def sink(stream: str, line: str) -> None:
             recorder(ROLLBACK_STREAM.format(stream=stream), line)
@@ -245,9 +223,7 @@ class StepRollback:
         recorder.flush()
         outcome.summary = self.redactor(outcome.summary)
         if outcome.evidence:
-            book.store.add_evidence(
-                Evidence(book.run_id, sid, attempt, _now(), book.actor, self.redactor(outcome.evidence), [])
-            )
+            book.add_evidence(sid, attempt, self.redactor(outcome.evidence))
         return outcome
 
 

@@ -104,6 +104,12 @@ class Prompter(Protocol):
         ...
 
 
+def is_interactive(prompter: Prompter | None) -> bool:
+    """Whether a person can answer ``prompter`` now (a Prompter without an ``interactive``
+    attribute is taken to be one)."""
+    return prompter is not None and bool(getattr(prompter, "interactive", True))
+
+
 @dataclass
 class ActionOutcome:
     """The result of one action attempt, as the engine records it."""
