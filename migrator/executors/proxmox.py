@@ -12,60 +12,46 @@ Why this shape:
   :class:`NoSuchGuest`, 401 a "token rejected" error, requests' connection/TLS/timeout
   errors :class:`~migrator.errors.ConnectError`. Every message goes through the Redactor; the
   token secret only ever lives in the ``Authorization`` header.
+* Certificate rules live in :mod:`migrator.executors.pvetls`, error translation in
+  :mod:`migrator.executors.proxmox_errors`; their public names are importable from here too.
 * **Tasks are waited for by our own poller** (:mod:`migrator.executors.pvetasks`).
 """
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import requests
 from proxmoxer import AuthenticationError, ProxmoxAPI, ResourceException
-from requests.adapters import HTTPAdapter
 
-from migrator.errors import ConnectError, PlanError, ProxmoxError
+from migrator.errors import PlanError, ProxmoxError
+from migrator.executors.proxmox_errors import MISSING_GUEST, ErrorTranslator, NoSuchGuest, ProxmoxApiError
 from migrator.executors.pvetasks import is_upid, never, nothing
 from migrator.executors.pvetasks import wait_task as poll_task
+from migrator.executors.pvetls import PinnedCertAdapter, normalise_fingerprint, pin_session, verify_setting
 from migrator.plan.inventory import Inventory, ProxmoxEndpoint
 from migrator.plan.model import ProxmoxCall
 from migrator.secrets import Redactor, resolve
 
+__all__ = [
+    "CONNECT_TIMEOUT",
+    "METHODS",
+    "MISSING_GUEST",
+    "CallOutcome",
+    "NoSuchGuest",
+    "PinnedCertAdapter",
+    "ProxmoxApiError",
+    "ProxmoxClient",
+    "normalise_fingerprint",
+    "open_client",
+]
 METHODS = ("GET", "POST", "PUT", "DELETE")
 CONNECT_TIMEOUT = 10.0  # seconds to open the TCP+TLS connection; ``timeout`` bounds each answer
-# PVE's answer for a guest that is not on that node (a 500, not a 404).
-MISSING_GUEST = re.compile(
-    r"Configuration file 'nodes/(?P<node>[^/]+)/(?P<kind>lxc|qemu-server)/(?P<vmid>\d+)\.conf' does not exist"
-)
-
-
-class ProxmoxApiError(ProxmoxError):
-    """The API answered with an HTTP error. ``field_errors`` maps parameter -> PVE's complaint."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int,
-        path: str,
-        field_errors: dict[str, str] | None = None,
-        hint: str | None = None,
-        where: str | None = None,
-    ) -> None:
-        super().__init__(message, hint=hint, where=where)
-        self.status = status
-        self.path = path
-        self.field_errors = field_errors or {}
-
-
-class NoSuchGuest(ProxmoxApiError):
-    """The container or VM does not exist on that node (PVE answers 500, not 404)."""
 
 
 @dataclass
@@ -76,50 +62,6 @@ class CallOutcome:
     upid: str | None = None
     exitstatus: str | None = None
     log_lines: list[str] = field(default_factory=list)
-
-
-class PinnedCertAdapter(HTTPAdapter):
-    """HTTPS that trusts exactly one certificate, named by its SHA-256 fingerprint.
-
-    A PVE node's certificate is usually signed by the cluster's own CA, which an operator's
-    laptop does not have; the node's fingerprint is shown by ``pvenode cert info``. Instead of
-    checking the chain, urllib3 compares the peer certificate's digest with the pin right
-    after the handshake and refuses the connection on a mismatch (``assert_fingerprint``).
-    """
-
-    def __init__(self, fingerprint: str) -> None:
-        self.fingerprint = normalise_fingerprint(fingerprint)
-        super().__init__()
-
-    def build_connection_pool_key_attributes(
-        self, request: requests.PreparedRequest, verify: bool | str, cert: str | tuple[str, str] | None = None
-    ) -> Any:
-        host_params, defaults = super().build_connection_pool_key_attributes(request, verify, cert)
-        pool_kwargs: dict[str, Any] = dict(defaults)
-        for key in ("ssl_context", "ca_certs", "ca_cert_dir"):
-            pool_kwargs.pop(key, None)
-        # The chain is not checked; the pin (checked by urllib3 after the handshake) replaces it.
-        pool_kwargs["cert_reqs"] = "CERT_NONE"
-        pool_kwargs["assert_fingerprint"] = self.fingerprint
-        return host_params, pool_kwargs
-
-    def cert_verify(self, conn: Any, url: str, verify: bool | str | None, cert: Any) -> None:
-        # requests would put CA checking back on the pool here; keep the pin in charge.
-        conn.cert_reqs = "CERT_NONE"
-        conn.ca_certs = None
-        conn.ca_cert_dir = None
-        conn.assert_fingerprint = self.fingerprint
-
-
-def normalise_fingerprint(text: str) -> str:
-    """``AB:CD:...`` (as PVE prints it) or plain hex -> 64 lower-case hex digits."""
-    digits = re.sub(r"[\s:]", "", text.removeprefix("sha256:")).lower()
-    if not re.fullmatch(r"[0-9a-f]{64}", digits):
-        raise PlanError(
-            f"Proxmox certificate fingerprint {text!r} is not a SHA-256 fingerprint",
-            hint="copy it from `pvenode cert info` (32 hex pairs separated by ':')",
-        )
-    return digits
 
 
 class ProxmoxClient:
@@ -135,6 +77,7 @@ class ProxmoxClient:
         self._redact = redactor
         self._where = f"proxmox {name} ({endpoint.url})"
         self._lock = threading.Lock()
+        self._errors = ErrorTranslator(endpoint, self._where, timeout, redactor)
         host, port = self._host_port(endpoint.url)
         user, token_name = self._split_token_id(endpoint.token_id)
         secret = resolve(endpoint.token_secret, redactor=redactor, where=self._where)
@@ -145,13 +88,12 @@ class ProxmoxClient:
             user=user,
             token_name=token_name,
             token_value=secret,
-            verify_ssl=self._verify_setting(endpoint),
+            verify_ssl=verify_setting(endpoint, where=self._where),
             timeout=(min(CONNECT_TIMEOUT, timeout), timeout),
         )
         # proxmoxer builds the session in its constructor and offers no hook for an adapter.
         self._session: requests.Session = self._api._store["session"]
-        if endpoint.fingerprint:
-            self._session.mount("https://", PinnedCertAdapter(endpoint.fingerprint))
+        pin_session(self._session, endpoint)
 
     # ------------------------------------------------------------------ setup
 
@@ -175,19 +117,6 @@ class ProxmoxClient:
             )
         return user, token_name
 
-    def _verify_setting(self, endpoint: ProxmoxEndpoint) -> bool | str:
-        """What requests checks the certificate against: a CA file, or the system CA store."""
-        if endpoint.ca_file is None or endpoint.fingerprint:
-            return True  # with a pin, PinnedCertAdapter decides
-        path = Path(endpoint.ca_file).expanduser()
-        if not path.is_file():
-            raise ConnectError(
-                f"CA file {endpoint.ca_file} does not exist",
-                where=self._where,
-                hint="copy /etc/pve/pve-root-ca.pem from the node, or pin `fingerprint:` instead",
-            )
-        return str(path)
-
     # ------------------------------------------------------------------ calls
 
     def call(self, method: str, path: str, params: dict[str, Any] | None = None) -> Any:
@@ -207,11 +136,11 @@ class ProxmoxClient:
                 else:
                     answer = resource.post(**args) if verb == "POST" else resource.put(**args)
         except ResourceException as exc:
-            raise self._api_error(exc, verb, rel) from exc
+            raise self._errors.api_error(exc, verb, rel) from exc
         except AuthenticationError as exc:
-            raise self._token_rejected(verb, rel) from exc
+            raise self._errors.token_rejected(verb, rel) from exc
         except requests.RequestException as exc:
-            raise self._connect_error(exc) from exc
+            raise self._errors.connect_error(exc) from exc
         if isinstance(answer, dict) and set(answer) == {"errors"} and isinstance(answer["errors"], bytes):
             # proxmoxer's way of saying "the 2xx answer was not JSON": a proxy page, not PVE.
             raise ProxmoxError(
@@ -317,76 +246,6 @@ class ProxmoxClient:
     ) -> None:
         self.close()
 
-    # ------------------------------------------------------- error translation
-
-    def _token_rejected(self, verb: str, rel: str) -> ProxmoxApiError:
-        return ProxmoxApiError(
-            f"token rejected: {self.endpoint.token_id} was not accepted ({verb} /{rel})",
-            status=401,
-            path="/" + rel,
-            where=self._where,
-            hint=f"check token_id and that {self.endpoint.token_secret} holds that token's secret; "
-            "a privilege-separated token needs its own ACLs (pveum acl modify / -token ...)",
-        )
-
-    def _api_error(self, exc: ResourceException, verb: str, rel: str) -> ProxmoxApiError:
-        status = int(exc.status_code)
-        reason = self._redact(str(exc.content or exc.status_message or "").strip())
-        if status == 401:
-            return self._token_rejected(verb, rel)
-        fields = {str(k): self._redact(str(v)) for k, v in _field_errors(exc.errors).items()}
-        missing = MISSING_GUEST.search(reason)
-        if missing:
-            kind, tool = ("container", "pct") if missing["kind"] == "lxc" else ("VM", "qm")
-            return NoSuchGuest(
-                f"no such {kind} {missing['vmid']} on node {missing['node']} ({verb} /{rel})",
-                status=status,
-                path="/" + rel,
-                where=self._where,
-                hint=f"check the vmid with `{tool} list` on {missing['node']}",
-            )
-        message = f"{verb} /{rel} failed: HTTP {status} {reason}"
-        if fields:
-            message += "".join(f"\n  {name}: {text}" for name, text in sorted(fields.items()))
-        hint = None
-        if status == 403:
-            hint = "the token lacks a privilege: pveum acl modify (a privilege-separated token needs its own)"
-        elif status == 501:
-            hint = "this Proxmox version does not offer that API path or method"
-        elif status == 595:
-            hint = "the node behind this endpoint cannot reach the target node"
-        return ProxmoxApiError(
-            message, status=status, path="/" + rel, field_errors=fields, where=self._where, hint=hint
-        )
-
-    def _connect_error(self, exc: requests.RequestException) -> ConnectError:
-        reason = self._redact(_innermost(exc))
-        url = self.endpoint.url
-        if isinstance(exc, requests.exceptions.SSLError):
-            if self.endpoint.fingerprint:
-                hint = "the certificate is not the pinned one: compare its fingerprint (pvenode cert info)"
-            elif self.endpoint.ca_file:
-                hint = (
-                    f"check that {self.endpoint.ca_file} is the CA that signed the API certificate "
-                    "(/etc/pve/pve-root-ca.pem), or pin the fingerprint"
-                )
-            else:
-                hint = "set ca_file (the node's /etc/pve/pve-root-ca.pem) or fingerprint for this endpoint"
-            return ConnectError(f"TLS verification of {url} failed: {reason}", where=self._where, hint=hint)
-        if isinstance(exc, requests.exceptions.Timeout):
-            return ConnectError(
-                f"no answer from {url} within {self.timeout:g}s: {reason}",
-                where=self._where,
-                hint="is the node up and pveproxy running? (systemctl status pveproxy)",
-            )
-        if isinstance(exc, requests.exceptions.ConnectionError):
-            return ConnectError(
-                f"cannot connect to {url}: {reason}",
-                where=self._where,
-                hint="check the address and port (8006), the firewall and pveproxy on the node",
-            )
-        return ConnectError(f"request to {url} failed: {reason}", where=self._where)
-
 
 def open_client(
     inventory: Inventory, host_name: str, redactor: Redactor, *, timeout: float = 30
@@ -422,24 +281,3 @@ def _encode(params: dict[str, Any]) -> dict[str, Any]:
             )
         out[str(key)] = int(value) if isinstance(value, bool) else value
     return out
-
-
-def _field_errors(errors: Any) -> dict[str, Any]:
-    return errors if isinstance(errors, dict) and not isinstance(errors.get("errors"), bytes) else {}
-
-
-def _innermost(exc: BaseException) -> str:
-    """The root cause's text: requests nests it as MaxRetryError(reason=SSLError(...)) ..."""
-    seen: set[int] = set()
-    current: BaseException = exc
-    while id(current) not in seen:
-        seen.add(id(current))
-        nested = getattr(current, "reason", None)
-        first = current.args[0] if current.args else None
-        if not isinstance(nested, BaseException) and isinstance(first, BaseException):
-            nested = first
-        if not isinstance(nested, BaseException):
-            break
-        current = nested
-    text = str(current)
-    return text.split("(_ssl.c", 1)[0].strip() or type(current).__name__
