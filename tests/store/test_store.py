@@ -6,6 +6,7 @@ import os
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -39,6 +40,16 @@ def _move(run_id: int, step: str | None, trigger: str, source: str, dest: str, *
         at=datetime.now(UTC),
         **kw,
     )  # type: ignore[arg-type]
+
+
+def _lease(
+    store: Store, run: dto.RunInfo, holder: str, token: str, *, ttl: float = 60, **kw: Any
+) -> dto.LeaseInfo:
+    """Plan off2's lease for ``run``; the actor is the holder's user name."""
+    actor = holder.partition("@")[0]
+    return store.acquire_lease(
+        plan_name="off2", run_id=run.id, holder=holder, token=token, ttl=ttl, actor=actor, **kw
+    )
 
 
 def test_run_and_steps_round_trip(store: Store) -> None:
@@ -173,41 +184,19 @@ def test_url_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_second_holder_is_refused_with_the_holder_named(store: Store) -> None:
     run = _run(store)
-    store.acquire_lease(
-        plan_name="off2", run_id=run.id, holder="alice@box:10", token="t1", ttl=60, actor="alice"
-    )
+    _lease(store, run, "alice@box:10", "t1")
     with pytest.raises(LockHeldError, match=r"alice@box:10 since \d{4}-"):
-        store.acquire_lease(
-            plan_name="off2",
-            run_id=run.id,
-            holder="bob@other:20",
-            token="t2",
-            ttl=60,
-            actor="bob",
-            take_over_reason="I want it",
-        )
+        _lease(store, run, "bob@other:20", "t2", take_over_reason="I want it")
     assert store.renew_lease("off2", "t1", 60)
     assert not store.renew_lease("off2", "t2", 60)
 
 
 def test_expired_lease_needs_take_over_with_reason_and_is_journaled(store: Store) -> None:
     run = _run(store)
-    store.acquire_lease(
-        plan_name="off2", run_id=run.id, holder="alice@box:10", token="t1", ttl=0, actor="alice"
-    )
+    _lease(store, run, "alice@box:10", "t1", ttl=0)
     with pytest.raises(LockHeldError, match="--take-over"):
-        store.acquire_lease(
-            plan_name="off2", run_id=run.id, holder="bob@x:2", token="t2", ttl=60, actor="bob"
-        )
-    lease = store.acquire_lease(
-        plan_name="off2",
-        run_id=run.id,
-        holder="bob@x:2",
-        token="t2",
-        ttl=60,
-        actor="bob",
-        take_over_reason="alice went home",
-    )
+        _lease(store, run, "bob@x:2", "t2")
+    lease = _lease(store, run, "bob@x:2", "t2", take_over_reason="alice went home")
     assert lease.holder == "bob@x:2"
     notes = [e for e in store.journal(run.id) if e.kind == "note"]
     assert notes and "alice@box:10" in notes[0].reason and "alice went home" in notes[0].reason
@@ -219,18 +208,9 @@ def test_expired_lease_needs_take_over_with_reason_and_is_journaled(store: Store
 
 def test_lease_of_a_gone_process_counts_as_expired(store: Store) -> None:
     run = _run(store)
-    store.acquire_lease(
-        plan_name="off2", run_id=run.id, holder="alice@box:10", token="t1", ttl=600, actor="a"
-    )
-    lease = store.acquire_lease(
-        plan_name="off2",
-        run_id=run.id,
-        holder="bob@box:11",
-        token="t2",
-        ttl=60,
-        actor="b",
-        take_over_reason="crashed",
-        holder_gone=lambda h: h.endswith(":10"),
+    _lease(store, run, "alice@box:10", "t1", ttl=600)
+    lease = _lease(
+        store, run, "bob@box:11", "t2", take_over_reason="crashed", holder_gone=lambda h: h.endswith(":10")
     )
     assert lease.token == "t2"
     assert lease.expires_at > datetime.now(UTC) + timedelta(seconds=30)
