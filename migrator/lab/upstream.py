@@ -68,6 +68,43 @@ OFF1_SANOID_CONF = """\
   autoprune = yes
 """
 
+# off2's (off-facts 4): its flavors' data and pve datasets local_data, the system pool local_sys.
+OFF2_SANOID_CONF = """\
+[zfs-hdd/off]
+  use_template=local_data
+  recursive=yes
+
+[zfs-hdd/off-pro]
+  use_template=local_data
+  recursive=yes
+
+[zfs-hdd/pve]
+  use_template=local_data
+  recursive=yes
+
+[zfs-nvme/pve]
+  use_template=local_data
+  recursive=yes
+
+[rpool]
+  use_template=local_sys
+  recursive=yes
+
+[template_local_data]
+  hourly = 36
+  daily = 30
+  monthly = 3
+  autosnap = yes
+  autoprune = yes
+
+[template_local_sys]
+  hourly = 10
+  daily = 10
+  monthly = 6
+  autosnap = yes
+  autoprune = yes
+"""
+
 # off1 pulls off2 (off-facts 4); production's file names off2 by its private address 10.0.0.2,
 # the lab's copy by the lab's (the only value that differs).
 SYNCOID_ARGS = """\
@@ -116,6 +153,7 @@ def infra_files(mongodb_address: str, off2_address: str) -> dict[str, str]:
         "confs/mongodb/mongod.conf": MONGOD_CONF.format(bind_ip=mongodb_address),
         "confs/off1/sanoid/sanoid.conf": OFF1_SANOID_CONF,
         "confs/off1/sanoid/syncoid-args.conf": SYNCOID_ARGS.format(off2=off2_address),
+        "confs/off2/sanoid/sanoid.conf": OFF2_SANOID_CONF,
         "packages/sanoid_2.1.0_all.deb": "!<arch>\nlab stand-in for the sanoid 2.1.0 package\n",
         "README.md": "# openfoodfacts-infrastructure (migrator lab copy)\n",
     }
