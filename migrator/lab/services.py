@@ -67,7 +67,8 @@ def ensure_off_running(lab: Lab) -> str | None:
         return None  # off2 staged before its own move: no CT 113 yet
     address = f"{host(name).vars['ct_prefix']}.{ctid}"
     seed_apache(lab, name, ctid, address)
-    # `start` leaves an active unit alone, so a second `up` is harmless.
+    if _ssh(lab, name, f"pct exec {ctid} -- systemctl is-active apache2").returncode == 0:
+        return f"off   {name}/ct:{ctid} apache2 already running"
     result = _ssh(lab, name, f"pct exec {ctid} -- systemctl start apache2")
     if result.returncode != 0:
         raise LabError(
