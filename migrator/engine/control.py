@@ -8,7 +8,7 @@ from migrator.engine.lease import holder_gone, operator_name
 from migrator.engine.states import RunLifecycle
 from migrator.errors import LockHeldError
 from migrator.store.db import Store
-from migrator.store.dto import Decision, Move
+from migrator.store.dto import Decision, LeaseInfo, Move, RunInfo
 
 
 def abort_run(
@@ -18,25 +18,15 @@ def abort_run(
     (``token``: the caller's own lease, e.g. a TUI session's, which does not refuse)."""
     run = store.run(run_id)
     who = actor or operator_name()
-    lease = store.lease(run.plan_name)
     now = datetime.now(UTC)
-    if (
-        lease is not None
-        and lease.run_id == run_id
-        and lease.token != token
-        and lease.expires_at > now
-        and not holder_gone(lease.holder)
-    ):
+    lease = _driven_by_another(store, run, token, now)
+    if lease is not None:
         raise LockHeldError(
             f"run {run_id} is being driven by {lease.holder} "
             f"since {lease.acquired_at.isoformat(timespec='seconds')}",
             hint="pause or abort it from that session",
         )
-    fsm = RunLifecycle(f"run {run_id}", run.status)
-    try:
-        source, dest = fsm.fire("abort")
-    finally:
-        fsm.detach()
+    source, dest = _fire(run, "abort")
     store.record(
         [
             Move(
@@ -65,23 +55,36 @@ def pause_run(
     run = store.run(run_id)
     if run.status != "running":
         return run.status
-    lease = store.lease(run.plan_name)
     now = datetime.now(UTC)
+    lease = _driven_by_another(store, run, token, now)
+    if lease is not None:
+        raise LockHeldError(
+            f"run {run_id} is being driven by {lease.holder}", hint="pause it from that session"
+        )
+    source, dest = _fire(run, "pause")
+    who = actor or operator_name()
+    store.record([Move(run_id, None, "pause", source, dest, who, now, reason, fields={"summary": reason})])
+    return dest
+
+
+def _driven_by_another(store: Store, run: RunInfo, token: str | None, now: datetime) -> LeaseInfo | None:
+    """The live lease on ``run`` of a process other than the caller (``token``), if any."""
+    lease = store.lease(run.plan_name)
     if (
         lease is not None
-        and lease.run_id == run_id
+        and lease.run_id == run.id
         and lease.token != token
         and lease.expires_at > now
         and not holder_gone(lease.holder)
     ):
-        raise LockHeldError(
-            f"run {run_id} is being driven by {lease.holder}", hint="pause it from that session"
-        )
-    fsm = RunLifecycle(f"run {run_id}", run.status)
+        return lease
+    return None
+
+
+def _fire(run: RunInfo, trigger: str) -> tuple[str, str]:
+    """Check ``trigger`` against the run lifecycle from the stored status: (source, dest)."""
+    fsm = RunLifecycle(f"run {run.id}", run.status)
     try:
-        source, dest = fsm.fire("pause")
+        return fsm.fire(trigger)
     finally:
         fsm.detach()
-    who = actor or operator_name()
-    store.record([Move(run_id, None, "pause", source, dest, who, now, reason, fields={"summary": reason})])
-    return dest
