@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from migrator.checks.base import CheckResult
@@ -393,39 +394,14 @@ class StepDriver:
         results = probe_all(self.runner, step, checks, run_id=self.book.run_id, attempt=attempt)
         records, failed, done = [], "", ""
         for index, (check, result) in enumerate(zip(checks, results, strict=True)):
-            label = check.description or check.kind
-            records.append(
-                CheckRecord(
-                    self.book.run_id,
-                    step.id,
-                    attempt,
-                    stage,
-                    index,
-                    check.kind,
-                    check.description or "",
-                    check.on_fail.value,
-                    result.passed,
-                    self.redactor(result.observed),
-                    self.redactor(result.expected),
-                    self.redactor(result.message),
-                    now(),
-                )
+            record, event = check_outcome(
+                self.book.run_id, step.id, attempt, stage, index, check, result, self.redactor, now()
             )
-            self.book.emit(
-                CheckDone(
-                    self.book.run_id,
-                    step.id,
-                    stage,
-                    index,
-                    label,
-                    result.passed,
-                    self.redactor(result.message),
-                    check.on_fail.value,
-                )
-            )
+            records.append(record)
+            self.book.emit(event)
             if result.passed:
                 continue
-            text = f"{label}: {self.redactor(result.message)}"
+            text = f"{event.description}: {event.message}"
             if check.on_fail is OnFail.WARN:
                 self.book.emit(StepWarning(self.book.run_id, step.id, f"{stage}-check warning: {text}"))
             elif check.on_fail is OnFail.MARK_DONE and stage == "pre":
@@ -463,3 +439,36 @@ def probe_all(
                 CheckResult(passed=False, observed="could not probe", expected="", message=str(exc))
             )
     return results
+
+
+def check_outcome(  # noqa: PLR0917 - one check result's coordinates, as stored
+    run_id: int,
+    step_id: str,
+    attempt: int,
+    stage: str,
+    index: int,
+    check: Any,
+    result: CheckResult,
+    redact: Callable[[str], str],
+    at: datetime,
+) -> tuple[CheckRecord, CheckDone]:
+    """One probed check as the store records it and as listeners are told (redacted)."""
+    message = redact(result.message)
+    record = CheckRecord(
+        run_id,
+        step_id,
+        attempt,
+        stage,
+        index,
+        check.kind,
+        check.description or "",
+        check.on_fail.value,
+        result.passed,
+        redact(result.observed),
+        redact(result.expected),
+        message,
+        at,
+    )
+    label = check.description or check.kind
+    event = CheckDone(run_id, step_id, stage, index, label, result.passed, message, check.on_fail.value)
+    return record, event

@@ -20,15 +20,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from migrator.engine.driver import probe_all
-from migrator.engine.events import CheckDone, Event, Listener, StepVerdict
+from migrator.engine.driver import check_outcome, probe_all
+from migrator.engine.events import Event, Listener, StepVerdict
 from migrator.engine.lease import operator_name
 from migrator.engine.plandiff import step_hashes
 from migrator.executors.base import StepRunner
 from migrator.plan.checks import OnFail
 from migrator.secrets import Redactor
 from migrator.store.db import Store
-from migrator.store.dto import CheckRecord, Move
+from migrator.store.dto import Move
 
 
 @dataclass(frozen=True)
@@ -96,27 +96,10 @@ class _Checker:
         records = []
         out = []
         for i, (check, r) in enumerate(zip(checks, results, strict=True)):
-            label = check.description or check.kind
-            message = self.redact(r.message)
-            records.append(
-                CheckRecord(
-                    self.run.id,
-                    sid,
-                    0,
-                    stage,
-                    i,
-                    check.kind,
-                    check.description or "",
-                    check.on_fail.value,
-                    r.passed,
-                    self.redact(r.observed),
-                    self.redact(r.expected),
-                    message,
-                    now,
-                )
-            )
-            self.emit(CheckDone(self.run.id, sid, stage, i, label, r.passed, message, check.on_fail.value))
-            out.append((check, r.passed, f"{label}: {message}"))
+            record, event = check_outcome(self.run.id, sid, 0, stage, i, check, r, self.redact, now)
+            records.append(record)
+            self.emit(event)
+            out.append((check, r.passed, f"{event.description}: {event.message}"))
         self.store.add_checks(records)
         return out
 
