@@ -11,14 +11,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
-from migrator.checks.base import CheckResult
 from migrator.engine.bookkeeping import Bookkeeper, now
 from migrator.engine.commands import CommandQueue
-from migrator.engine.events import CheckDone, StepWarning
+from migrator.engine.events import StepWarning
 from migrator.engine.output import OutputRecorder
+from migrator.engine.probing import check_outcome, probe_all
 from migrator.engine.states import StepState
 from migrator.engine.window import GateVerdict
 from migrator.errors import MigratorError, OperatorNeeded
@@ -27,7 +26,7 @@ from migrator.plan.checks import OnFail
 from migrator.plan.model import Step
 from migrator.plan.params import UnknownReference, substitute_outputs
 from migrator.secrets import Redactor, fingerprint
-from migrator.store.dto import CheckRecord, OutputValue
+from migrator.store.dto import OutputValue
 
 
 class Aborted(Exception):
@@ -423,52 +422,3 @@ def _with_secret_references(
     for step_id, name in secret_keys:
         merged.setdefault(step_id, {})[name] = f"{{{{ outputs.{step_id}.{name} }}}}"
     return merged
-
-
-def probe_all(
-    runner: StepRunner, step: Step, checks: Sequence[Any], *, run_id: int, attempt: int, dry_run: bool = False
-) -> list[CheckResult]:
-    """Probe each check; a check that cannot be probed (host down) is a failed check."""
-    ctx = StepContext(run_id=run_id, attempt=attempt, dry_run=dry_run)
-    results = []
-    for check in checks:
-        try:
-            results.append(runner.check(check, step, ctx))
-        except MigratorError as exc:
-            results.append(
-                CheckResult(passed=False, observed="could not probe", expected="", message=str(exc))
-            )
-    return results
-
-
-def check_outcome(  # noqa: PLR0917 - one check result's coordinates, as stored
-    run_id: int,
-    step_id: str,
-    attempt: int,
-    stage: str,
-    index: int,
-    check: Any,
-    result: CheckResult,
-    redact: Callable[[str], str],
-    at: datetime,
-) -> tuple[CheckRecord, CheckDone]:
-    """One probed check as the store records it and as listeners are told (redacted)."""
-    message = redact(result.message)
-    record = CheckRecord(
-        run_id,
-        step_id,
-        attempt,
-        stage,
-        index,
-        check.kind,
-        check.description or "",
-        check.on_fail.value,
-        result.passed,
-        redact(result.observed),
-        redact(result.expected),
-        message,
-        at,
-    )
-    label = check.description or check.kind
-    event = CheckDone(run_id, step_id, stage, index, label, result.passed, message, check.on_fail.value)
-    return record, event

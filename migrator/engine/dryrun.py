@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from migrator.engine.driver import check_outcome, probe_all
 from migrator.engine.events import Event, Listener, StepVerdict
 from migrator.engine.lease import operator_name
 from migrator.engine.plandiff import step_hashes
+from migrator.engine.probing import check_outcome, probe_all
 from migrator.executors.base import StepRunner
 from migrator.plan.checks import OnFail
 from migrator.secrets import Redactor
