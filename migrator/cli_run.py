@@ -21,6 +21,17 @@ if TYPE_CHECKING:
 
 DB_HELP = "State database: a file path or SQLAlchemy URL (default: $MIGRATOR_DB or ./state.db)."
 
+# Options several commands share (here and in migrator tui), defined once so that their
+# names and help stay the same everywhere.
+db_option = click.option("--db", help=DB_HELP)
+inventory_option = click.option(
+    "--inventory", type=click.Path(dir_okay=False), help="Inventory file (overrides the plan's)."
+)
+confirm_manual_option = click.option(
+    "--confirm-manual", is_flag=True, help="Tick manual checklists (lab rehearsals)."
+)
+i_mean_it_option = click.option("--i-mean-it", is_flag=True, help="Allow --yes with a production inventory.")
+
 
 def _store(db: str | None) -> Any:
     from migrator.store.db import Store
@@ -94,17 +105,13 @@ def _exit(status: str) -> None:
 
 
 def common(f: Any) -> Any:
-    f = click.option("--db", help=DB_HELP)(f)
-    f = click.option(
-        "--inventory", type=click.Path(dir_okay=False), help="Inventory file (overrides the plan's)."
-    )(f)
-    return f
+    return inventory_option(db_option(f))
 
 
 def operator_options(f: Any) -> Any:
     f = click.option("--yes", is_flag=True, help="Confirm destructive steps non-interactively (lab only).")(f)
-    f = click.option("--i-mean-it", is_flag=True, help="Allow --yes with a production inventory.")(f)
-    f = click.option("--confirm-manual", is_flag=True, help="Tick manual checklists (lab rehearsals).")(f)
+    f = i_mean_it_option(f)
+    f = confirm_manual_option(f)
     f = click.option("--take-over", is_flag=True, help="Take over an expired lease (needs --reason).")(f)
     f = click.option("--skip", "skip", multiple=True, metavar="ID", help="Skip this step (needs --reason).")(
         f
@@ -259,7 +266,7 @@ def resume_command(
 
 @click.command("status")
 @click.argument("run_id", required=False, type=int)
-@click.option("--db", help=DB_HELP)
+@db_option
 def status_command(run_id: int | None, db: str | None) -> None:
     """Steps of RUN (default: the newest run) with their state."""
     store = _store(db)
@@ -294,7 +301,7 @@ def status_command(run_id: int | None, db: str | None) -> None:
 
 
 @click.command("runs")
-@click.option("--db", help=DB_HELP)
+@db_option
 def runs_command(db: str | None) -> None:
     """Every run in the database, newest first."""
     store = _store(db)
@@ -318,7 +325,7 @@ def runs_command(db: str | None) -> None:
 @click.command("log")
 @click.argument("run_id", type=int)
 @click.option("--step", "step_id", metavar="ID", help="Only this step.")
-@click.option("--db", help=DB_HELP)
+@db_option
 def log_command(run_id: int, step_id: str | None, db: str | None) -> None:
     """The journal and stored output of RUN."""
     store = _store(db)
@@ -379,7 +386,7 @@ def preflight_command(plan: str, db: str | None, inventory: str | None) -> None:
 @click.command("abort")
 @click.argument("run_id", type=int)
 @click.option("--reason", default="aborted from the command line", help="Recorded in the journal.")
-@click.option("--db", help=DB_HELP)
+@db_option
 def abort_command(run_id: int, reason: str, db: str | None) -> None:
     """End RUN for good (it cannot be resumed afterwards)."""
     from migrator.engine.control import abort_run
@@ -398,7 +405,7 @@ def abort_command(run_id: int, reason: str, db: str | None) -> None:
 @common
 @click.option("--reason", required=True, help="Why the step is rolled back (recorded in the journal).")
 @click.option("--yes", is_flag=True, help="Confirm without a person (lab only).")
-@click.option("--i-mean-it", is_flag=True, help="Allow --yes with a production inventory.")
+@i_mean_it_option
 @click.option("--confirm-manual", is_flag=True, help="Tick a manual rollback's checklist (lab rehearsals).")
 @click.option("--take-over", is_flag=True, help="Take over an expired lease.")
 def rollback_command(

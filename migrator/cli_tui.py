@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from migrator.cli_run import DB_HELP, _load, _store, _tools
+from migrator.cli_run import _load, _store, _tools, confirm_manual_option, db_option, inventory_option
 from migrator.engine.commands import CommandKind, OperatorCommand
 from migrator.engine.events import Event, Listener
 from migrator.engine.lease import LeaseKeeper, operator_name
@@ -417,14 +417,14 @@ def open_session(
 
 @click.command("tui")
 @click.argument("plan", required=False)
-@click.option("--inventory", type=click.Path(dir_okay=False), help="Inventory file (overrides the plan's).")
+@inventory_option
 @click.option("--dry-run", is_flag=True, help="Checks only: say what would happen, never act.")
 @click.option("--run", "run_id", type=int, metavar="ID", help="Open this run (resume or watch it).")
 @click.option("--observe", is_flag=True, help="Watch read-only (polls the store).")
-@click.option("--confirm-manual", is_flag=True, help="Tick manual checklists (lab rehearsals).")
+@confirm_manual_option
 @click.option("--take-over", is_flag=True, help="Take over a stale lease (needs --reason).")
 @click.option("--reason", help="Why (for --take-over; recorded in the journal).")
-@click.option("--db", help=DB_HELP)
+@db_option
 def tui_command(
     *,
     plan: str | None,
