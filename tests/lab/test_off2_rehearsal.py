@@ -24,7 +24,8 @@ import pytest
 import migrator
 from migrator.lab import state as host_state
 from migrator.lab.layout import host
-from migrator.lab.standins import TOOLS
+from migrator.lab.standins import TOOLS, devnodes
+from migrator.lab.standins.ct_network import routes_from_conf
 from migrator.lab.standins.off2_history import OLD_SSD, SNAPSHOTS, old_off2_state
 from migrator.lab.standins.pve_files import storage_cfg, sync_ct_confs
 from migrator.lab.standins.zfs_stream import surviving
@@ -195,6 +196,62 @@ def test_storage_cfg_and_ct_confs_in_pve_formats(tmp_path: Path) -> None:
     assert not conf.exists()
 
 
+def test_dev_placeholders_follow_the_host_disks(tmp_path: Path) -> None:
+    dev = tmp_path / "dev"
+    devnodes.prepare(dev)
+    state = old_off2_state(host_state.initial("off2", "pve"))
+    devnodes.sync(dev, state, set())
+    names = {p.name for p in dev.iterdir()}
+    assert {"sda", "sda3", "nvme0n1", "nvme3n1", "nvme3n1p3", "null", "pts", devnodes.MARKER} <= names
+    assert "sda4" not in names and "nvme2n1p1" not in names  # the Optane is blank in Feb 2023
+    assert all((dev / n).is_file() and (dev / n).stat().st_size == 0 for n in ("sda", "nvme3n1p3"))
+    state["disks"]["sda"]["parts"].append({"num": 4, "start": 1, "end": 2, "name": "zfs-hdd", "fs": ""})
+    del state["disks"]["nvme3n1"]
+    devnodes.sync(dev, state, {"missing-nvme"})
+    names = {p.name for p in dev.iterdir()}
+    assert "sda4" in names and not any(n.startswith("nvme") for n in names)
+    assert "null" in names and "stdin" in names  # the machine's devices' mount points stay
+
+
+def test_container_routes_from_its_pve_config() -> None:
+    conf = (
+        "hostname: proxy\n"
+        "net0: name=eth0,bridge=vmbr1,hwaddr=BC:24:11:90:F9:96,ip=10.1.0.101/24,type=veth\n"
+        "net1: name=eth1,bridge=vmbr0,gw=213.36.253.222,ip=213.36.253.214/27,type=veth\n"
+    )
+    assert routes_from_conf(conf) == [
+        "default via 213.36.253.222 dev eth1 onlink",
+        "10.1.0.0/24 dev eth0 proto kernel scope link src 10.1.0.101",
+        "213.36.253.192/27 dev eth1 proto kernel scope link src 213.36.253.214",
+    ]
+    both = conf.replace("ip=10.1.0.101/24,", "ip=10.1.0.101/24,gw=10.0.0.2,")
+    assert [r for r in routes_from_conf(both) if r.startswith("default")] == [
+        "default via 10.0.0.2 dev eth0 onlink",
+        "default via 213.36.253.222 dev eth1 onlink",
+    ]  # two gateways: the pitfall ct101-postinstall's post-check catches
+
+
+def test_syncoid_refuses_a_target_without_a_common_snapshot(off2: Host) -> None:
+    made = off2.sh(
+        "zpool create off-zfs mirror /dev/nvme0n1 /dev/nvme1n1 && zfs create -p off-zfs/b/off2-rpool && "
+        "zfs snapshot off-zfs/b/off2-rpool@old"
+    )
+    assert made.returncode == 0, made.stderr
+    refused = off2.sh("syncoid --no-sync-snap --recursive rpool off-zfs/b/off2-rpool")
+    assert refused.returncode == 2
+    assert "CRITICAL ERROR: Target off-zfs/b/off2-rpool exists but has no snapshots matching" in (
+        refused.stderr
+    )
+    assert off2.state["datasets"]["off-zfs/b/off2-rpool"]["snapshots"] == ["old"]
+    assert "off-zfs/b/off2-rpool/ROOT" in off2.state["datasets"]  # the others went on
+    renamed = off2.sh(
+        "zfs rename off-zfs/b/off2-rpool off-zfs/b/off2-rpool-2023 && "
+        "syncoid --no-sync-snap --recursive rpool off-zfs/b/off2-rpool"
+    )
+    assert renamed.returncode == 0, renamed.stderr
+    assert off2.state["datasets"]["off-zfs/b/off2-rpool"]["snapshots"] == SNAPSHOTS
+
+
 # --------------------------------------------------------------------------- the rehearsal
 
 TIMEOUT = 240
@@ -271,4 +328,10 @@ def test_off2_rehearsal_completes(staged_lab: NetnsLab) -> None:
     assert "Name:             off-free" in cluster and "Quorate:          Yes" in cluster
     assert lab.ssh("off2", "pct status 101").stdout.strip() == "status: running"
     assert lab.ssh("off2", "id -u off").stdout.strip() == "1000"
+    # ovh3 pulled the new rpool; the old system's replica was kept aside, not overwritten.
+    replicas = lab.ssh("ovh3", "zfs list -H -t snapshot -o name -d 1 rpool/off-backups/off2-rpool-2023 "
+                       "rpool/off-backups/off2-rpool").stdout  # fmt: skip
+    assert "rpool/off-backups/off2-rpool-2023@autosnap_2023-02-16_00:00:01_daily" in replicas
+    assert any(line.startswith("rpool/off-backups/off2-rpool@autosnap_2") and "_2023-02-" not in line
+               for line in replicas.splitlines())  # fmt: skip
     print(f"off2 rehearsal: {elapsed:.1f} s of plan")

@@ -17,6 +17,7 @@ Only lab (loopback) hosts are ever contacted.
 from __future__ import annotations
 
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -129,6 +130,7 @@ def syncoid(ctx: Context) -> int:
     if not sources:
         raise ToolError(f"CRITICAL ERROR: source dataset {source} does not exist", 2)
     sync_snap = f"syncoid_{ctx.name}_{time.strftime('%Y-%m-%d:%H:%M:%S')}"
+    refused = 0
     with ctx.locked() as state:
         datasets = state["datasets"]
         parent = target.rsplit("/", 1)[0]
@@ -142,9 +144,19 @@ def syncoid(ctx: Context) -> int:
                 why = f"no snapshots exist on source {name}, and you asked for --no-sync-snap."
                 raise ToolError(f"CRITICAL ERROR: {why}", 2)
             copy = target + name[len(source) :]
+            if copy in datasets and not set(datasets[copy]["snapshots"]) & set(snaps):
+                # syncoid 2.1.0 never destroys a target it cannot continue; it goes on with the
+                # other datasets and exits 2 at the end.
+                sys.stderr.write(
+                    f"CRITICAL ERROR: Target {copy} exists but has no snapshots matching with {name}!\n"
+                    "                Replication to target would require destroying existing\n"
+                    "                target. Cowardly refusing to destroy your existing target.\n"
+                )
+                refused = 2
+                continue
             entry = datasets.setdefault(copy, {"props": {}, "snapshots": []})
             first = not entry["snapshots"]
             entry["snapshots"] += [s for s in snaps if s not in entry["snapshots"]]
             kind = "Sending oldest full snapshot" if first else "Sending incremental"
             out(f"INFO: {kind} {name}@{snaps[-1]} to new target filesystem {copy}:")
-    return 0
+    return refused
