@@ -8,7 +8,7 @@ prompter). Observer mode polls the store through the session and allows no actio
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from migrator.errors import MigratorError
 from tui.bridge import EngineBridge, ModalFactory
 from tui.clock import Clock, clock_line, go_no_go, reading, span, system_clock
 from tui.commands import ActionCommands
-from tui.facade import CheckLine, RunView, Session, StepStatus
+from tui.facade import CheckLine, PlanInfo, RunView, Session, StepStatus
 from tui.messages import ActionDone, EngineEvent, OutputBatch, SnapshotLoaded, StoredOutput
 from tui.screens.modals import (
     ChecklistModal,
@@ -417,25 +417,26 @@ class MigratorApp(App[None]):
             self._say(f"{ACTION_TITLES.get(action, action)}: not possible now", error=True)
 
     def action_run_next(self) -> None:
-        if self.plan.mode == "dry-run":
-            self._start("run_next", lambda: self.session.run(None))
-            return
-        target = next_step(self.plan, self.states())
-        if target is None:
-            self._say("nothing left to run")
-            return
-        self.table.select_step(target)
-        self._run_to("run_next", target)
+        target = self._target("run_next", next_step)
+        if target is not None:
+            self.table.select_step(target)
+            self._run_to("run_next", target)
 
     def action_run_until(self) -> None:
+        target = self._target("run_until", until_stop)
+        if target is not None:
+            self._run_to("run_until", target)
+
+    def _target(self, action: str, pick: Callable[[PlanInfo, Mapping[str, str]], str | None]) -> str | None:
+        """The step ``action`` runs to; None when there is nothing to pick. A dry-run has no
+        target: it checks the whole plan at once, started here."""
         if self.plan.mode == "dry-run":
-            self._start("run_until", lambda: self.session.run(None))
-            return
-        target = until_stop(self.plan, self.states())
+            self._start(action, lambda: self.session.run(None))
+            return None
+        target = pick(self.plan, self.states())
         if target is None:
             self._say("nothing left to run")
-            return
-        self._run_to("run_until", target)
+        return target
 
     def _run_to(self, action: str, target: str) -> None:
         """Run up to ``target``. A failed step first in line runs again only with a reason,
@@ -475,10 +476,15 @@ class MigratorApp(App[None]):
     def _resolve(self, kind: str, sid: str, reason: str) -> None:
         """While the runner runs, the command is queued for it (applied between steps); when
         idle, a short run applies it (and, for a retry, runs the step again)."""
+        self._queue_or_start(kind, lambda: self.session.resolve(kind, sid, reason))
+
+    def _queue_or_start(self, action: str, call: Callable[[], str]) -> None:
+        """While the runner runs, ``call`` only queues a command (the runner applies it
+        between steps); when idle it runs as the engine's action."""
         if self.busy is not None:
-            self._control(kind, lambda: self.session.resolve(kind, sid, reason))
+            self._control(action, call)
         else:
-            self._start(kind, lambda: self.session.resolve(kind, sid, reason))
+            self._start(action, call)
 
     def action_retry(self) -> None:
         sid = self._step_in(RETRYABLE, "retry")
@@ -518,10 +524,8 @@ class MigratorApp(App[None]):
         )
 
     def _resolve_rollback(self, sid: str, why: str) -> None:
-        if self.busy is not None:  # queued: the runner applies it between steps, then pauses
-            self._control("rollback", lambda: self.session.rollback(sid, why))
-        else:
-            self._start("rollback", lambda: self.session.rollback(sid, why))
+        # Queued while running: the runner applies it between steps, then pauses.
+        self._queue_or_start("rollback", lambda: self.session.rollback(sid, why))
 
     def action_abort(self) -> None:
         def confirmed(yes: bool | None) -> None:
