@@ -71,33 +71,43 @@ def render_step(
     console.print()
     console.print(grid)
 
-    console.print()
-    console.print(Text("Action", style="bold underline"))
-    for line in _action(step):
-        _print_indented(console, line)
+    _section(console, "Action", _action(step))
     _checks(console, "Pre-checks", step.pre, step)
     _checks(console, "Post-checks", step.post, step)
-    console.print()
-    console.print(Text("Rollback", style="bold underline"))
-    for line in _rollback(step):
-        _print_indented(console, line)
+    _section(console, "Rollback", _rollback(step))
     if step.outputs:
-        console.print()
-        console.print(Text("Outputs", style="bold underline"))
-        for name, spec in step.outputs.items():
-            line = Text(f"  outputs.{step.id}.{name}")
-            line.append(f"  regex /{spec.regex}/" if spec.regex else "  whole stdout", style="dim")
-            if spec.secret:
-                line.append("  secret: only a fingerprint is stored", style="yellow")
-            _print_indented(console, line)
+        _section(console, "Outputs", _outputs(step))
     if step.secrets:
-        console.print()
-        console.print(Text("Secrets (references only)", style="bold underline"))
-        for name, reference in step.secrets.items():
-            line = Text(f"  {name} <- {reference}")
-            if step.stdin_secret == name:
-                line.append("  (fed on stdin)", style="dim")
-            _print_indented(console, line)
+        _section(console, "Secrets (references only)", _secrets(step))
+
+
+def _section(console: Console, title: str, lines: list[Text]) -> None:
+    """A blank line, the underlined title, then ``lines`` with their indentation kept."""
+    console.print()
+    console.print(Text(title, style="bold underline"))
+    for line in lines:
+        _print_indented(console, line)
+
+
+def _outputs(step: Step) -> list[Text]:
+    lines = []
+    for name, spec in step.outputs.items():
+        line = Text(f"  outputs.{step.id}.{name}")
+        line.append(f"  regex /{spec.regex}/" if spec.regex else "  whole stdout", style="dim")
+        if spec.secret:
+            line.append("  secret: only a fingerprint is stored", style="yellow")
+        lines.append(line)
+    return lines
+
+
+def _secrets(step: Step) -> list[Text]:
+    lines = []
+    for name, reference in step.secrets.items():
+        line = Text(f"  {name} <- {reference}")
+        if step.stdin_secret == name:
+            line.append("  (fed on stdin)", style="dim")
+        lines.append(line)
+    return lines
 
 
 def _print_indented(console: Console, line: Text) -> None:
@@ -116,8 +126,15 @@ def _fields(step: Step, estimate: Estimate) -> list[tuple[str, Text | str]]:
         if marks:
             marks.append(", ")
         marks.append(marker.meaning, style=MARKER_STYLE[marker.key])
-    flags = [name for name, on in (("idempotent", step.idempotent), ("sudo", step.sudo),
-                                   ("expects a new host key", step.expect_new_host_key)) if on]
+    flags = [
+        name
+        for name, on in (
+            ("idempotent", step.idempotent),
+            ("sudo", step.sudo),
+            ("expects a new host key", step.expect_new_host_key),
+        )
+        if on
+    ]
     fields: list[tuple[str, Text | str]] = [
         ("host", step.host),
         ("kind", step.kind.value),
@@ -148,8 +165,13 @@ def _action(step: Step) -> list[Text]:
         lines = [Text(f"  {step.call.method} {step.call.path}", style="bold")]
         lines += [Text(f"    {key} = {value}") for key, value in step.call.params.items()]
         endpoint = step.call.endpoint or step.host
-        lines.append(Text(f"    endpoint {endpoint}; " + ("waits for the task" if step.call.wait_task
-                                                         else "does not wait for the task"), style="dim"))
+        lines.append(
+            Text(
+                f"    endpoint {endpoint}; "
+                + ("waits for the task" if step.call.wait_task else "does not wait for the task"),
+                style="dim",
+            )
+        )
         return lines
     if step.kind is StepKind.MANUAL:
         lines = [Text(f"  {line}") for line in (step.instructions or "").strip().splitlines()]
@@ -161,13 +183,14 @@ def _action(step: Step) -> list[Text]:
 
 
 def _checks(console: Console, label: str, checks: list[Check], step: Step) -> None:
-    console.print()
-    console.print(Text(f"{label} ({len(checks)})", style="bold underline"))
+    lines = [
+        line
+        for i, check in enumerate(checks, start=1)
+        for line in _check_lines(check, step, indent="  ", number=i)
+    ]
+    _section(console, f"{label} ({len(checks)})", lines)
     if not checks:
         console.print(Text("  none", style="dim"))
-    for i, check in enumerate(checks, start=1):
-        for line in _check_lines(check, step, indent="  ", number=i):
-            _print_indented(console, line)
 
 
 def _check_lines(check: Check, step: Step, *, indent: str, number: int | None = None) -> list[Text]:
