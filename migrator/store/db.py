@@ -26,7 +26,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from migrator.errors import StoreError
 from migrator.store import dto
 from migrator.store.leases import LeaseMixin
+from migrator.store.notes import insert_note, now
 from migrator.store.schema import ensure_schema
 from migrator.store.tables import (
     AmendmentRow,
@@ -63,10 +63,6 @@ AMENDMENTS = AmendmentRow.__table__  # type: ignore[attr-defined]
 EVIDENCE = EvidenceRow.__table__  # type: ignore[attr-defined]
 DECISIONS = DecisionRow.__table__  # type: ignore[attr-defined]
 LEASES = LeaseRow.__table__  # type: ignore[attr-defined]
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def resolve_url(db: str | None) -> str:
@@ -336,35 +332,9 @@ class Store(LeaseMixin):
         """A journal entry that is not a transition (a lease take-over, a warning). Durable:
         notes are rare, and "rollback started" is the rollback's write-ahead record."""
         with self._tx(durable=True) as conn:
-            self._note(
+            insert_note(
                 conn, run_id, actor=actor, trigger=trigger, reason=reason, step_id=step_id, state=state
             )
-
-    def _note(
-        self,
-        conn: Connection,
-        run_id: int,
-        *,
-        actor: str,
-        trigger: str,
-        reason: str,
-        step_id: str | None = None,
-        state: str = "",
-    ) -> None:
-        conn.execute(
-            insert(JOURNAL).values(
-                run_id=run_id,
-                step_id=step_id,
-                at=now(),
-                actor=actor,
-                kind="note",
-                trigger=trigger,
-                from_state=state,
-                to_state=state,
-                reason=reason,
-                attempt=0,
-            )
-        )
 
     def journal(
         self, run_id: int, step_id: str | None = None, *, all_steps: bool = True

@@ -4,39 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import Connection, insert, select, update
 
 from migrator.errors import LockHeldError
 from migrator.store import dto
+from migrator.store.notes import insert_note, now
 from migrator.store.tables import DecisionRow, LeaseRow
 
 LEASES = LeaseRow.__table__  # type: ignore[attr-defined]
 DECISIONS = DecisionRow.__table__  # type: ignore[attr-defined]
 
 
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
 class LeaseMixin:
     """Lease methods of :class:`migrator.store.db.Store`."""
 
     def _tx(self) -> AbstractContextManager[Connection]:
-        raise NotImplementedError
-
-    def _note(
-        self,
-        conn: Connection,
-        run_id: int,
-        *,
-        actor: str,
-        trigger: str,
-        reason: str,
-        step_id: str | None = None,
-        state: str = "",
-    ) -> None:
         raise NotImplementedError
 
     def lease(self, plan_name: str) -> dto.LeaseInfo | None:
@@ -89,7 +73,7 @@ class LeaseMixin:
                         hint="make sure nobody is running it, then add --take-over --reason TEXT",
                     )
                 conn.execute(update(LEASES).where(LEASES.c.plan_name == plan_name).values(**values))
-                self._note(
+                insert_note(
                     conn,
                     run_id,
                     actor=actor,
