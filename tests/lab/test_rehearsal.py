@@ -158,3 +158,25 @@ def test_off1_crash_and_resume_completes(off_lab: OffLab) -> None:
     assert "completed" in off_lab.status_line()
     assert "cluster-join" not in resumed.stdout, "a step done before the crash ran again"
     assert_off1_moved(off_lab)
+
+
+def test_the_pulls_need_the_pinned_key_and_the_operators_key(off_lab: OffLab) -> None:
+    """After the rehearsal (off1 moved): off2's pull of off1 works, and fails as in production
+    without off1's key pinned on off2 or without off2's key in off2operator's authorized_keys."""
+    off1 = host("off1").address
+    options = "--no-sync-snap --no-privilege-elevation"
+    pull = f"syncoid {options} off2operator@{off1}:zfs-nvme/pve zfs-hdd/off-backups/check"
+    assert off_lab.ssh("off2", pull).returncode == 0
+
+    kept = "cp /root/.ssh/known_hosts /root/.ssh/known_hosts.kept"
+    unpinned = off_lab.ssh("off2", f"{kept} && ssh-keygen -R {off1} -f /root/.ssh/known_hosts && {pull}")
+    assert off_lab.ssh("off2", "mv /root/.ssh/known_hosts.kept /root/.ssh/known_hosts").returncode == 0
+    assert unpinned.returncode != 0 and "Host key verification failed" in unpinned.stderr, unpinned.stderr
+
+    keys = "/home/off2operator/.ssh/authorized_keys"
+    assert off_lab.ssh("off1", f"mv {keys} {keys}.kept").returncode == 0
+    unauthorized = off_lab.ssh("off2", pull)
+    assert off_lab.ssh("off1", f"mv {keys}.kept {keys}").returncode == 0
+    assert unauthorized.returncode != 0 and "Permission denied (publickey)" in unauthorized.stderr
+
+    assert off_lab.ssh("off2", pull).returncode == 0
