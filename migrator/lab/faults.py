@@ -18,6 +18,7 @@ from migrator.errors import LabError
 from migrator.lab import sshd as sshd_mod
 from migrator.lab.control import Lab
 from migrator.lab.layout import HOSTS, host, read_json, write_json
+from migrator.lab.standins import devnodes
 
 FAULTS: dict[str, str] = {
     "degraded-pool": "a disk of each redundant pool is FAULTED (zpool status DEGRADED)",
@@ -85,6 +86,7 @@ def set_fault(lab: Lab, name: str, fault: str) -> str:
     elif fault == "stunnel-port-busy":
         _squat(lab, name)
     write_json(lab.paths.faults(name), [*faults, fault])
+    devnodes.sync_host(lab.paths.dir, name)  # missing-nvme: its /dev/nvme* go too
     return f"{fault} set on {name}: {FAULTS[fault]}"
 
 
@@ -127,4 +129,5 @@ def clear_fault(lab: Lab, name: str, fault: str | None = None) -> list[str]:
         elif item == "stunnel-port-busy":
             lab.stop_extra(f"squatter:{name}")
     write_json(lab.paths.faults(name), [f for f in faults if f not in cleared])
+    devnodes.sync_host(lab.paths.dir, name)
     return cleared

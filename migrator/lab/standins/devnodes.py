@@ -86,3 +86,13 @@ def sync_here(state: dict[str, Any], faults: set[str], in_container: bool) -> No
     if in_container or not (dev / MARKER).exists():
         return
     sync(dev, state, faults)
+
+
+def sync_host(lab_dir: Path, name: str) -> None:
+    """From outside the lab host (a fault set or cleared, a stage): its /dev as its state says."""
+    from migrator.lab import state as host_state
+
+    state_dir = lab_dir / "hosts" / name / "root" / "var/lib/migrator-lab"
+    if not host_state.state_file(state_dir).exists():
+        return  # not up yet: the boot script syncs it
+    sync(lab_dir / "hosts" / name / "dev", host_state.load(state_dir), host_state.faults_of(lab_dir, name))

@@ -83,8 +83,7 @@ def stage_before_move(lab: Lab) -> list[str]:
         old = old_off2_state(state)
         state.clear()
         state.update(old)
-    faults = host_state.faults_of(paths.dir, "off2")
-    devnodes.sync(paths.host_dir("off2") / "dev", old, faults)  # its /dev: the old disks' names
+    devnodes.sync_host(paths.dir, "off2")  # its /dev: the old disks' names
     clusters = read_json(paths.clusters, {})
     assert isinstance(clusters, dict)
     clusters.pop("off-free", None)  # off2 creates it (plans/off2.yaml cluster-create)
