@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
 
 from migrator.engine.events import Event, Listener, RunSummary, StepChanged
 from migrator.engine.output import OutputRecorder
 from migrator.engine.states import RunLifecycle, RunState, StepLifecycle, StepState
 from migrator.store.db import Store
 from migrator.store.dto import Decision, Evidence, Move, RunInfo, StepRecord
+from migrator.store.notes import now
 
 
 class Bookkeeper:
@@ -134,8 +134,3 @@ class Bookkeeper:
             in_doubt=by_state.get(StepState.IN_DOUBT, []),
             pending=by_state.get(StepState.PENDING, []),
         )
-
-
-def now() -> datetime:
-    """The time stamp of every record the engine writes (UTC)."""
-    return datetime.now(UTC)

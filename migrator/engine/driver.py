@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from migrator.engine.bookkeeping import Bookkeeper, now
+from migrator.engine.bookkeeping import Bookkeeper
 from migrator.engine.commands import CommandQueue
 from migrator.engine.events import StepWarning
 from migrator.engine.output import OutputRecorder
@@ -27,6 +27,7 @@ from migrator.plan.model import Step
 from migrator.plan.params import UnknownReference, substitute_outputs
 from migrator.secrets import Redactor, fingerprint
 from migrator.store.dto import OutputValue
+from migrator.store.notes import now
 
 
 class Aborted(Exception):

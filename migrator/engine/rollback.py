@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from migrator.engine.bookkeeping import Bookkeeper, now
+from migrator.engine.bookkeeping import Bookkeeper
 from migrator.engine.events import Listener, StepWarning
 from migrator.engine.lease import LeaseKeeper, operator_name
 from migrator.engine.states import StepState
@@ -37,6 +37,7 @@ from migrator.executors.base import ActionOutcome, Prompter, StepContext, StepRu
 from migrator.plan.model import Step
 from migrator.secrets import Redactor
 from migrator.store.db import Store
+from migrator.store.notes import now
 
 S = StepState
 ROLLBACKABLE = frozenset({S.SUCCEEDED, S.FAILED, S.IN_DOUBT})

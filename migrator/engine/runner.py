@@ -29,6 +29,7 @@ from migrator.plan.model import Step
 from migrator.secrets import Redactor
 from migrator.store.db import Store
 from migrator.store.dto import Amendment, RunInfo
+from migrator.store.notes import now
 
 S = StepState
 BAD_FOR_DEPENDENTS = frozenset({S.FAILED, S.BLOCKED, S.IN_DOUBT, S.ROLLED_BACK})
@@ -215,8 +216,6 @@ class Runner:
         final = trigger in ("complete", "abort")
         fields: dict[str, object] = {"summary": message}
         if final:
-            from migrator.store.notes import now
-
             fields["ended_at"] = now()
         book.move_run(trigger, message, **fields)
         next_command = None if final else f"migrator resume {self.run_id}"
@@ -235,7 +234,6 @@ class Runner:
         without a start) at the run's start: the plan's date is the real window's.
         """
         from migrator.engine import window
-        from migrator.store.notes import now
 
         plan = self.loaded.plan
         if plan.window is None or not window.needs_gate(step):
@@ -264,7 +262,6 @@ class Runner:
         for entry in self.store.journal(self.run_id, all_steps=False):
             if entry.trigger == "start":
                 return entry.at if entry.at.tzinfo is not None else entry.at.replace(tzinfo=UTC)
-        from migrator.store.notes import now
 
         return now()
 
@@ -349,7 +346,6 @@ class Runner:
 
     def _operator(self, kind: CommandKind, sid: str, why: str) -> None:
         from migrator.store.dto import Decision
-        from migrator.store.notes import now
 
         state = self.book.state(sid)
         trigger = {CommandKind.SKIP: "skip", CommandKind.RETRY: "retry", CommandKind.MARK_DONE: "mark_done"}[
@@ -493,7 +489,6 @@ def prepare_resume(
                 where=str(loaded.path),
                 hint="review the diff, then add --accept-plan-change --reason TEXT",
             )
-        from migrator.store.notes import now
 
         known = {r.step_id for r in store.steps(run_id)}
         store.add_steps(run_id, [(sid, i) for i, sid in enumerate(loaded.order) if sid not in known])
