@@ -150,6 +150,12 @@ async def idle(pilot: Pilot[Any], app: MigratorApp) -> None:
     await pilot.pause()
 
 
+async def press_and_idle(pilot: Pilot[Any], app: MigratorApp, *keys: str) -> None:
+    """Press ``keys``, then wait as :func:`idle` does for what they started."""
+    await pilot.press(*keys)
+    await idle(pilot, app)
+
+
 def table_states(app: MigratorApp) -> dict[str, str]:
     return {sid: s.state for sid, s in app.statuses.items()}
 

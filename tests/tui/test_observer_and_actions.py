@@ -20,6 +20,7 @@ from tests.tui.conftest import (
     idle,
     local_executors,
     plan_of,
+    press_and_idle,
     screen_text,
     session_for,
     store_states,
@@ -102,8 +103,7 @@ async def test_roll_back_a_step_runs_its_rollback_for_real(store: Store, tmp_pat
     app = app_for(session)
     async with app.run_test(size=(80, 24)) as pilot:
         await idle(pilot, app)
-        await pilot.press("n")
-        await idle(pilot, app)
+        await press_and_idle(pilot, app, "n")
         assert (work / "made").exists()
         # The reason first, then the engine's own confirmation (rollback_step asks it).
         await pilot.press("b")
@@ -111,8 +111,7 @@ async def test_roll_back_a_step_runs_its_rollback_for_real(store: Store, tmp_pat
         await enter_text(pilot, app, "rehearse the way back")
         await until(pilot, lambda: isinstance(app.screen, ConfirmModal), "the engine's confirmation")
         assert f"rm {work}/made" in screen_text(app)
-        await pilot.press("y")
-        await idle(pilot, app)
+        await press_and_idle(pilot, app, "y")
         assert app.statuses["make"].state == "rolled_back"
     assert not (work / "made").exists()
     entry = store.journal(session.run_id or 0, "make")[-1]
@@ -134,8 +133,7 @@ async def test_a_rollback_asked_while_a_step_runs_is_applied_after_it_then_the_r
     app = app_for(session)
     async with app.run_test(size=(80, 24)) as pilot:
         await idle(pilot, app)
-        await pilot.press("n")
-        await idle(pilot, app)
+        await press_and_idle(pilot, app, "n")
         await pilot.press("u")  # long and after
         await until(pilot, lambda: app.statuses.get("long") is not None
                     and app.statuses["long"].state == "running", "the step to run")  # fmt: skip
@@ -147,8 +145,7 @@ async def test_a_rollback_asked_while_a_step_runs_is_applied_after_it_then_the_r
         assert runner.rolled_back["make"] == 0
         hold.set()  # long ends; the runner applies the rollback, whose confirmation comes up
         await until(pilot, lambda: isinstance(app.screen, ConfirmModal), "the engine's confirmation")
-        await pilot.press("y")
-        await idle(pilot, app)
+        await press_and_idle(pilot, app, "y")
         assert app.run_status == "paused"
     assert runner.rolled_back["make"] == 1
     assert store_states(store, run_id) == {"make": "rolled_back", "long": "succeeded", "after": "pending"}
@@ -168,8 +165,7 @@ async def test_every_action_is_in_the_command_palette(store: Store) -> None:
 
         await until(pilot, lambda: any("Run the next step" in h for h in hits()), "the palette hit")
         assert not any("Pause" in h for h in hits())  # not possible when idle: not offered
-        await pilot.press("enter")
-        await idle(pilot, app)
+        await press_and_idle(pilot, app, "enter")
     assert store_states(store, session.run_id or 0) == {"long": "succeeded", "after": "pending"}
 
 
@@ -202,8 +198,7 @@ async def test_a_step_on_the_loopback_sshd_streams_its_output(
     app = app_for(session)
     async with app.run_test(size=(100, 30)) as pilot:
         await idle(pilot, app)
-        await pilot.press("u")
-        await idle(pilot, app)
+        await press_and_idle(pilot, app, "u")
         assert app.statuses["remote"].state == "succeeded"
         assert app.statuses["broken"].state == "failed"
         shown = "\n".join(app.output_log.lines)

@@ -19,6 +19,7 @@ from tests.tui.conftest import (
     local_executors,
     plan_of,
     power_cut,
+    press_and_idle,
     screen_text,
     session_for,
     store_states,
@@ -78,8 +79,7 @@ async def test_a_whole_rehearsal_through_the_ui(store: Store, tmp_path: Path) ->
         assert "REHEARSAL on the lab" in screen_text(app)
 
         # Run until the next manual step: only `prep` runs.
-        await pilot.press("u")
-        await idle(pilot, app)
+        await press_and_idle(pilot, app, "u")
         assert store_states(store, run_id)["prep"] == "succeeded"
         assert store_states(store, run_id)["console"] == "pending"
 
@@ -98,15 +98,13 @@ async def test_a_whole_rehearsal_through_the_ui(store: Store, tmp_path: Path) ->
         await pilot.press(*"off1", "enter")
         assert isinstance(app.screen, TypeNameModal)
         assert "'off1' is not local" in screen_text(app)
-        await pilot.press(*["backspace"] * 4, *"local", "enter")
-        await idle(pilot, app)
+        await press_and_idle(pilot, app, *["backspace"] * 4, *"local", "enter")
         assert store_states(store, run_id)["wipe"] == "succeeded"
         assert not (work / "prep").exists()
         assert "wiped" in "\n".join(app.output_log.lines)
 
         # A failure, then a retry once the cause is fixed.
-        await pilot.press("n")
-        await idle(pilot, app)
+        await press_and_idle(pilot, app, "n")
         assert app.statuses["flaky"].state == "failed"
         assert "failed" in app.last_message
         (work / "fixed").touch()
@@ -117,8 +115,7 @@ async def test_a_whole_rehearsal_through_the_ui(store: Store, tmp_path: Path) ->
         assert store_states(store, run_id)["flaky"] == "succeeded"
 
         # A failure skipped with a reason (an empty reason is refused).
-        await pilot.press("n")
-        await idle(pilot, app)
+        await press_and_idle(pilot, app, "n")
         assert app.statuses["optional"].state == "failed"
         app.query_one("#steps").focus()
         await pilot.press("s")
@@ -137,8 +134,7 @@ async def test_a_whole_rehearsal_through_the_ui(store: Store, tmp_path: Path) ->
         text = screen_text(app)
         assert "time left in the window" in text and "work left (estimate)    : 45m" in text
         assert "rolling back what is done: 20m" in text
-        await pilot.press("y")
-        await idle(pilot, app)
+        await press_and_idle(pilot, app, "y")
         assert store_states(store, run_id)["gate"] == "succeeded"
 
         # Abort: confirm, then a reason; the run ends for good and actions grey out.
@@ -166,8 +162,7 @@ async def test_declining_a_destructive_step_runs_nothing_and_pauses(store: Store
         await idle(pilot, app)
         await pilot.press("n")
         await until(pilot, lambda: isinstance(app.screen, TypeNameModal), "the destructive confirmation")
-        await pilot.press("escape")
-        await idle(pilot, app)
+        await press_and_idle(pilot, app, "escape")
         assert "declined" in app.last_message
     assert (work / "prep").exists()
     assert store_states(store, session.run_id or 0)["wipe"] == "pending"

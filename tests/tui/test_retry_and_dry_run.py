@@ -10,6 +10,7 @@ from tests.tui.conftest import (
     enter_text,
     idle,
     plan_of,
+    press_and_idle,
     screen_text,
     session_for,
     store_states,
@@ -28,16 +29,14 @@ async def test_run_next_on_a_failed_step_asks_for_the_retry_reason(store: Store)
     app = app_for(session)
     async with app.run_test(size=(80, 24)) as pilot:
         await idle(pilot, app)
-        await pilot.press("n")
-        await idle(pilot, app)
+        await press_and_idle(pilot, app, "n")
         assert app.statuses["flaky"].state == "failed"
 
         # The same question as `r`; cancelling it runs nothing.
         await pilot.press("n")
         assert isinstance(app.screen, ReasonModal)
         assert "Retry step flaky: why is it safe to run it again?" in screen_text(app)
-        await pilot.press("escape")
-        await idle(pilot, app)
+        await press_and_idle(pilot, app, "escape")
         assert runner.executed["flaky"] == 1 and store_states(store, run_id)["flaky"] == "failed"
 
         # With a reason: recorded as the operator's retry, then the step runs again.
@@ -80,8 +79,7 @@ async def test_dry_run_shows_verdicts_and_executes_nothing(store: Store) -> None
         await idle(pilot, app)
         assert "DRY-RUN" in screen_text(app).upper()
         assert app.check_action("rollback", ()) is False and app.check_action("skip", ()) is False
-        await pilot.press("n")
-        await idle(pilot, app)
+        await press_and_idle(pilot, app, "n")
         assert "dry-run recorded as run" in app.last_message and "NO-GO" in app.last_message
         assert {sid: state_column(app, sid) for sid in ("backup", "stop", "wipe", "alone")} == {
             "backup": "already done",

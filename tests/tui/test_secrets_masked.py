@@ -13,7 +13,7 @@ from migrator.cli_run import _load
 from migrator.cli_tui import open_session
 from migrator.secrets import MASK
 from migrator.store.db import Store
-from tests.tui.conftest import OPEN_SESSIONS, app_for, enter_text, idle, until
+from tests.tui.conftest import OPEN_SESSIONS, app_for, enter_text, idle, press_and_idle, until
 from tui.screens.modals import ConfirmModal
 
 PLAN = """\
@@ -51,15 +51,13 @@ async def test_a_secret_echoed_by_the_action_and_the_rollback_is_masked(
     app = app_for(session)
     async with app.run_test(size=(100, 30)) as pilot:
         await idle(pilot, app)
-        await pilot.press("n")
-        await idle(pilot, app)
+        await press_and_idle(pilot, app, "n")
         assert store.run(run_id).status == "completed"
         assert (work / "login").read_text() == f"logged in with {token}\n"  # the real value was used
         await pilot.press("b")
         await enter_text(pilot, app, "rehearse logging out")
         await until(pilot, lambda: isinstance(app.screen, ConfirmModal), "the engine's confirmation")
-        await pilot.press("y")
-        await idle(pilot, app)
+        await press_and_idle(pilot, app, "y")
         assert app.statuses["login"].state == "rolled_back"
         shown = "\n".join(app.output_log.lines)
     assert not (work / "login").exists()

@@ -9,7 +9,7 @@ from migrator.engine.runner import RunOptions, prepare_resume, prepare_run, resu
 from migrator.errors import LockHeldError, RunStateError
 from migrator.executors.scripted import FAIL, ScriptedExecutor
 from migrator.store.db import Store
-from tests.tui.conftest import app_for, idle, plan_of, screen_text, session_for, store_states
+from tests.tui.conftest import app_for, idle, plan_of, press_and_idle, screen_text, session_for, store_states
 
 STEPS = [{"id": "first", "command": "true"}, {"id": "second", "command": "true"}]
 
@@ -27,8 +27,7 @@ async def test_a_second_session_observes_until_the_first_quits(store: Store) -> 
     app = app_for(driver)
     async with app.run_test(size=(80, 24)) as pilot:
         await idle(pilot, app)
-        await pilot.press("n")
-        await idle(pilot, app)
+        await press_and_idle(pilot, app, "n")
         assert store_states(store, run_id) == {"first": "succeeded", "second": "pending"}
 
         # Idle between actions, the session still holds the lease (heartbeat) ...
@@ -70,8 +69,7 @@ async def test_run_next_three_times_journals_the_run_once(store: Store) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await idle(pilot, app)
         for _ in range(3):
-            await pilot.press("n")
-            await idle(pilot, app)
+            await press_and_idle(pilot, app, "n")
         assert app.run_status == "running"
         assert "not selected" not in app.last_message and "1 step(s) pending" in app.last_message
     assert store_states(store, run_id) == {
