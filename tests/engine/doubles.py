@@ -28,13 +28,7 @@ class ShellRunner:
     def execute(self, step: Step, ctx: StepContext) -> ActionOutcome:
         self.executed.append(step.id)
         assert step.command is not None
-        proc = subprocess.run(
-            ["sh", "-c", to_shell(step.command)],
-            cwd=self.workdir,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        proc = self._sh(step.command)
         for line in proc.stdout.splitlines():
             ctx.on_line("stdout", line)
         for line in proc.stderr.splitlines():
@@ -52,13 +46,7 @@ class ShellRunner:
     def check(self, check: Any, step: Step, ctx: StepContext) -> CheckResult:
         assert isinstance(check, CommandCheck)
         self.checked.append(step.id)
-        proc = subprocess.run(
-            ["sh", "-c", to_shell(check.command)],
-            cwd=self.workdir,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        proc = self._sh(check.command)
         ok = proc.returncode == check.exit_code
         return CheckResult(
             ok,
@@ -69,6 +57,11 @@ class ShellRunner:
 
     def close(self) -> None:
         pass
+
+    def _sh(self, command: Any) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["sh", "-c", to_shell(command)], cwd=self.workdir, capture_output=True, text=True, check=False
+        )
 
 
 class NoopRunner:
