@@ -16,7 +16,7 @@ from migrator.executors.shellwrap import LineSplitter, inner_script, kill_group_
 from migrator.executors.ssh import PGID_MARKER, SSHTransport
 from migrator.executors.sshconfig import parse_jump, resolve_endpoint
 from migrator.plan.inventory import Host
-from tests.executors.test_ssh_transport import wait_dead
+from tests.executors.helpers import wait_dead
 
 
 def ssh_as(user: str) -> SSHTransport:

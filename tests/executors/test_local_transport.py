@@ -10,7 +10,7 @@ import pytest
 from migrator.errors import CommandTimeout, SecretError
 from migrator.executors.local import LocalTransport
 from migrator.secrets import Redactor
-from tests.executors.test_ssh_transport import wait_dead
+from tests.executors.helpers import assert_lines_in_order_per_stream, wait_dead
 
 
 @pytest.fixture
@@ -37,11 +37,7 @@ def test_missing_program_is_exit_127(local: LocalTransport) -> None:
 
 
 def test_order_per_stream(local: LocalTransport) -> None:
-    seen: list[tuple[str, str]] = []
-    script = "i=0; while [ $i -lt 300 ]; do echo out$i; echo err$i >&2; i=$((i+1)); done"
-    local.run(script, on_line=lambda s, line: seen.append((s, line)))
-    assert [line for s, line in seen if s == "stdout"] == [f"out{i}" for i in range(300)]
-    assert [line for s, line in seen if s == "stderr"] == [f"err{i}" for i in range(300)]
+    assert_lines_in_order_per_stream(local)
 
 
 def test_large_output_both_streams(local: LocalTransport) -> None:

@@ -12,25 +12,8 @@ from migrator.errors import CommandTimeout, ConnectError
 from migrator.executors.ssh import SSHTransport
 from migrator.secrets import Redactor
 from tests.executors.conftest import host_for, transport_for
+from tests.executors.helpers import assert_lines_in_order_per_stream, wait_dead
 from tests.fixtures.sshd import SshdFactory, SshdServer, free_port
-
-
-def alive(pid: int) -> bool:
-    """True while ``pid`` exists and is not a zombie (a container's init may not reap orphans)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def wait_dead(pid: int, limit: float = 5.0) -> bool:
-    end = time.monotonic() + limit
-    while time.monotonic() < end:
-        if not alive(pid):
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_success_and_output(ssh: SSHTransport) -> None:
@@ -53,11 +36,7 @@ def test_killed_by_signal_has_no_exit_code(ssh: SSHTransport) -> None:
 
 
 def test_lines_stream_in_order_per_stream(ssh: SSHTransport) -> None:
-    seen: list[tuple[str, str]] = []
-    script = "i=0; while [ $i -lt 300 ]; do echo out$i; echo err$i >&2; i=$((i+1)); done"
-    ssh.run(script, on_line=lambda stream, line: seen.append((stream, line)))
-    assert [line for s, line in seen if s == "stdout"] == [f"out{i}" for i in range(300)]
-    assert [line for s, line in seen if s == "stderr"] == [f"err{i}" for i in range(300)]
+    assert_lines_in_order_per_stream(ssh)
 
 
 def test_large_output_on_both_streams_does_not_deadlock(ssh: SSHTransport) -> None:
