@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.engine.crash_driver import assert_run_invariants, in_doubt_retries  # noqa: E402
+from tests.engine.crash_driver import after_exit, assert_run_invariants  # noqa: E402
 
 
 def trial(base: Path, rng: random.Random) -> int:
@@ -34,14 +34,11 @@ def trial(base: Path, rng: random.Random) -> int:
             time.sleep(rng.uniform(0.3, 1.5))  # imports take ~0.5 s; then the run is under way
             proc.send_signal(signal.SIGKILL)
         code = proc.wait()
-        retry = []
-        if code == 0:
+        following = after_exit(code, db, work)
+        if following is None:
             break
-        if code == 5:
-            retry = in_doubt_retries(db, work)
-            continue
-        assert code == -9, f"driver exited {code}"
-        kills += 1
+        retry = following
+        kills += code == -9
     else:
         raise AssertionError("never completed")
     assert_run_invariants(db, work)

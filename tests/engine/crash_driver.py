@@ -115,6 +115,18 @@ def in_doubt_retries(db: str, work: Path) -> list[str]:
         store.close()
 
 
+def after_exit(code: int | None, db: str, work: Path) -> list[str] | None:
+    """What one driver process's exit code means for the next round: ``None`` when the run
+    completed, else the steps to retry (in-doubt ones whose effect is absent; none after a
+    SIGKILL, code -9). Any other code is a failure."""
+    if code == 0:
+        return None
+    if code == 5:
+        return in_doubt_retries(db, work)
+    assert code == -9, f"driver exited {code}"
+    return []
+
+
 def assert_run_invariants(db: str, work: Path) -> None:
     """After the last resume: one completed run, every step succeeded, every non-idempotent
     action ran exactly once, and every step's journal chain is a legal lifecycle path."""

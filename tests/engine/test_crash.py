@@ -12,7 +12,7 @@ import multiprocessing
 import random
 from pathlib import Path
 
-from tests.engine.crash_driver import assert_run_invariants, drive, in_doubt_retries
+from tests.engine.crash_driver import after_exit, assert_run_invariants, drive
 
 TRIALS = 50
 CTX = multiprocessing.get_context("fork")
@@ -34,14 +34,11 @@ def one_trial(base: Path, rng: random.Random) -> int:
         child.start()
         child.join(60)
         code = child.exitcode
-        retry = []
-        if code == 0:
+        following = after_exit(code, db, work)
+        if following is None:
             break
-        if code == 5:
-            retry = in_doubt_retries(db, work)
-            continue
-        assert code == -9, f"child exited {code}"
-        kills += 1
+        retry = following
+        kills += code == -9
     else:
         raise AssertionError("the run never completed")
     assert_run_invariants(db, work)
