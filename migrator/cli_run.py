@@ -1,4 +1,5 @@
-"""Headless run commands: run, resume, status, runs, log, verify, abort, rollback, preflight, states.
+"""Headless run commands: run, resume, verify, preflight, abort, rollback (status, runs, log and
+states, which only read, are in :mod:`migrator.cli_inspect` and registered from here).
 
 Each command builds the objects (store, loaded plan, executors, prompter, printer) and calls
 one engine function; errors are mapped to exit codes by :func:`migrator.cli.main`.
@@ -12,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 import click
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from migrator.errors import ExitCode, UsageError
 
@@ -264,89 +264,6 @@ def resume_command(
         store.close()
 
 
-@click.command("status")
-@click.argument("run_id", required=False, type=int)
-@db_option
-def status_command(run_id: int | None, db: str | None) -> None:
-    """Steps of RUN (default: the newest run) with their state."""
-    store = _store(db)
-    try:
-        runs = store.runs()
-        if run_id is None and not runs:
-            raise UsageError("no runs in this database yet", hint="`migrator run PLAN`")
-        run = store.run(run_id) if run_id is not None else runs[0]
-        console = Console()
-        console.print(
-            f"[bold]run {run.id}[/] {escape(run.plan_name)} {run.mode} [bold]{run.status}[/] "
-            f"by {escape(run.operator)} since {run.created_at:%Y-%m-%d %H:%M} UTC {escape(run.summary)}"
-        )
-        table = Table("#", "step", "state", "attempt", "exit", "summary")
-        for s in store.steps(run.id):
-            table.add_row(
-                str(s.position + 1),
-                s.step_id,
-                s.state,
-                str(s.attempt),
-                "" if s.exit_code is None else str(s.exit_code),
-                escape(s.reason or s.summary),
-            )
-        console.print(table)
-        lease = store.lease(run.plan_name)
-        if lease is not None:
-            console.print(
-                f"lease: {escape(lease.holder)} (run {lease.run_id}) until {lease.expires_at:%H:%M:%S} UTC"
-            )
-    finally:
-        store.close()
-
-
-@click.command("runs")
-@db_option
-def runs_command(db: str | None) -> None:
-    """Every run in the database, newest first."""
-    store = _store(db)
-    try:
-        table = Table("run", "plan", "mode", "status", "operator", "started (UTC)", "summary")
-        for r in store.runs():
-            table.add_row(
-                str(r.id),
-                r.plan_name,
-                r.mode,
-                r.status,
-                escape(r.operator),
-                f"{r.created_at:%Y-%m-%d %H:%M}",
-                escape(r.summary),
-            )
-        Console().print(table)
-    finally:
-        store.close()
-
-
-@click.command("log")
-@click.argument("run_id", type=int)
-@click.option("--step", "step_id", metavar="ID", help="Only this step.")
-@db_option
-def log_command(run_id: int, step_id: str | None, db: str | None) -> None:
-    """The journal and stored output of RUN."""
-    store = _store(db)
-    try:
-        console = Console(highlight=False)
-        for e in store.journal(run_id, step_id):
-            what = e.step_id or f"run {run_id}"
-            move = f"{e.from_state} -> {e.to_state}" if e.kind == "transition" else e.trigger
-            console.print(
-                f"{e.at:%Y-%m-%d %H:%M:%S} {escape(e.actor)} {escape(what)} {move} ({e.trigger}) "
-                f"{escape(e.reason)}"
-            )
-        for chunk in store.output(run_id, step_id):
-            for line in chunk.lines:
-                console.print(
-                    f"[dim]{escape(chunk.step_id)}#{chunk.attempt} {chunk.stream} |[/] {escape(line)}"
-                )
-    finally:
-        store.close()
-
-
 def _check_command(kind: str, plan: str, db: str | None, inventory: str | None) -> None:
     from migrator.engine import dryrun
     from migrator.engine.printer import Printer
@@ -466,36 +383,34 @@ def rollback_command(
         store.close()
 
 
-@click.command("states")
-@click.option("--format", "fmt", type=click.Choice(["text", "mermaid"]), default="text")
-def states_command(fmt: str) -> None:
-    """The step and run lifecycles (mermaid: two stateDiagram-v2 drawings)."""
-    from migrator.engine import states
-
-    if fmt == "mermaid":
-        click.echo(states.mermaid_all(), nl=False)
-        return
-    for title, table in (("step", states.STEP_TRANSITIONS), ("run", states.RUN_TRANSITIONS)):
-        click.echo(f"{title} lifecycle:")
-        for t in table:
-            click.echo(f"  {t.trigger:<13} {', '.join(t.sources)} -> {t.dest}")
-
-
 COMMANDS = (
     run_command,
     resume_command,
-    status_command,
-    runs_command,
-    log_command,
     verify_command,
     abort_command,
     rollback_command,
     preflight_command,
-    states_command,
 )
+
+
+INSPECT_COMMANDS = ("status_command", "runs_command", "log_command", "states_command")
+"""Read-only commands, in :mod:`migrator.cli_inspect`; registered here with the run commands."""
+
+
+def __getattr__(name: str) -> Any:
+    # The read-only commands moved to cli_inspect; their old names here still resolve.
+    if name in INSPECT_COMMANDS:
+        from migrator import cli_inspect
+
+        return getattr(cli_inspect, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def register(cli: click.Group) -> None:
     """Add the run commands to the ``migrator`` group."""
+    from migrator import cli_inspect
+
     for command in COMMANDS:
         cli.add_command(command)
+    for name in INSPECT_COMMANDS:
+        cli.add_command(getattr(cli_inspect, name))
