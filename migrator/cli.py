@@ -15,8 +15,6 @@ import importlib
 import importlib.util
 import os
 import sys
-import tempfile
-import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -105,6 +103,9 @@ def cli() -> None:
 
 
 def _write_crash_report(exc: BaseException) -> Path:
+    import tempfile  # only on a crash: every start should not pay for it
+    import traceback
+
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     directory = Path(os.environ.get("MIGRATOR_CRASH_DIR", tempfile.gettempdir()))
     path = directory / f"migrator-crash-{stamp}-{os.getpid()}.txt"
@@ -114,6 +115,9 @@ def _write_crash_report(exc: BaseException) -> Path:
 
 def main(argv: list[str] | None = None) -> Any:
     """Entry point: one clear line for a user error, a traceback file for a bug."""
+    # migrator uses no pydantic plugin; looking for them scans every installed package's
+    # entry points on the first model (~15 ms of every start). An explicit setting wins.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     gc.disable()  # re-enabled by _imports_done once the command's modules are loaded
     try:
         return cli.main(args=argv, prog_name="migrator", standalone_mode=False)

@@ -26,7 +26,9 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[$EXTRAS]"
+# compat editable mode: a plain path entry instead of an import hook (~20 ms off every start)
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[$EXTRAS]" \
+  --config-settings editable_mode=compat
 # An editable install compiles nothing; byte-compile once so every `migrator` start does not
 # (this matters where PYTHONDONTWRITEBYTECODE is set: ~0.13 s per start).
 .venv/bin/python -m compileall -q migrator tui >/dev/null

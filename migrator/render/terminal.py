@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 
 from rich import box
 from rich.cells import cell_len, set_cell_size
-from rich.table import Table
 from rich.text import Text
 
 from migrator.estimates import Estimate, WindowSummary, summarize
@@ -254,11 +253,9 @@ def _legend(estimates: Mapping[str, Estimate], *, unicode: bool) -> Text:
 
 
 def _totals(console: Console, loaded: LoadedPlan, summary: WindowSummary) -> None:
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold", no_wrap=True)
-    grid.add_column(overflow="fold")
+    rows: list[tuple[Text, Text]] = []
     phases = ", ".join(f"{p.id} {duration(summary.per_phase.get(p.id, 0))}" for p in loaded.plan.phases)
-    grid.add_row(Text("estimates"), Text(f"{phases}; total {duration(summary.total_seconds)}"))
+    rows.append((Text("estimates"), Text(f"{phases}; total {duration(summary.total_seconds)}")))
     downtime = Text(duration(summary.downtime_seconds), style="bold")
     downtime.append(" planned (critical path through the window", style="")
     if summary.critical_path and len(summary.critical_path) <= SHORT_PATH:
@@ -267,17 +264,24 @@ def _totals(console: Console, loaded: LoadedPlan, summary: WindowSummary) -> Non
         downtime.append(f": {len(summary.critical_path)} steps, {summary.critical_path[0]} ... "
                         f"{summary.critical_path[-1]}")
     downtime.append(")")
-    grid.add_row(Text("downtime"), downtime)
+    rows.append((Text("downtime"), downtime))
     if summary.window_seconds is not None and summary.slack_seconds is not None:
         window = Text(f"{duration(summary.window_seconds)}, ")
         window.append(slack_text(summary), style="bold red" if summary.slack_seconds < 0 else "green")
     else:
         window = Text(slack_text(summary), style="yellow")
-    grid.add_row(Text("window"), window)
-    warnings = _warnings(loaded, summary)
-    for i, warning in enumerate(warnings):
-        grid.add_row(Text("warnings" if i == 0 else "", style="yellow"), Text(warning, style="yellow"))
-    console.print(grid)
+    rows.append((Text("window"), window))
+    for i, warning in enumerate(_warnings(loaded, summary)):
+        rows.append((Text("warnings" if i == 0 else "", style="yellow"), Text(warning, style="yellow")))
+    label = max(label.cell_len for label, _ in rows) + 2
+    for name, value in rows:
+        # the value folds under itself, not under the label
+        lines = value.wrap(console, max(20, console.width - label))
+        for i, line in enumerate(lines):
+            head = name.copy() if i == 0 else Text()
+            head.stylize("bold", 0, len(head))
+            head.pad_right(label - head.cell_len)
+            console.print(head + line, soft_wrap=True)
 
 
 def _warnings(loaded: LoadedPlan, summary: WindowSummary) -> list[str]:
