@@ -294,6 +294,8 @@ class MigratorApp(App[None]):
 
     @on(SnapshotLoaded)
     def _snapshot(self, message: SnapshotLoaded) -> None:
+        if not self._screen_stacks.get(self._current_mode):
+            return  # the app is closing: a snapshot loaded by a worker has no screen left to update
         view = message.view
         self.run_id, self.run_status = view.run_id, view.status
         # A dry-run never moves its steps (the store says pending): the verdicts are the events.
