@@ -2,30 +2,40 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import timedelta
-
-from sqlalchemy import Connection, insert, select, update
+from typing import Any
 
 from migrator.errors import LockHeldError
 from migrator.store import dto
 from migrator.store.notes import insert_note, now
-from migrator.store.tables import DecisionRow, LeaseRow
+from migrator.store.rows import DECISIONS, LEASES
+from migrator.store.sqlite import db_value
 
-LEASES = LeaseRow.__table__  # type: ignore[attr-defined]
-DECISIONS = DecisionRow.__table__  # type: ignore[attr-defined]
+_UPDATE = (
+    "UPDATE leases SET run_id = ?, holder = ?, token = ?, acquired_at = ?, heartbeat_at = ?, "
+    "expires_at = ? WHERE plan_name = ?"
+)
+_RENEW = "UPDATE leases SET heartbeat_at = ?, expires_at = ? WHERE plan_name = ? AND token = ?"
+_RELEASE = "DELETE FROM leases WHERE plan_name = ? AND token = ?"
+
+
+def _lease_row(conn: sqlite3.Connection, plan_name: str) -> dict[str, Any] | None:
+    rows = LEASES.read(conn, "plan_name = ?", (plan_name,))
+    return rows[0] if rows else None
 
 
 class LeaseMixin:
     """Lease methods of :class:`migrator.store.db.Store`."""
 
-    def _tx(self) -> AbstractContextManager[Connection]:
+    def _tx(self) -> AbstractContextManager[sqlite3.Connection]:
         raise NotImplementedError
 
     def lease(self, plan_name: str) -> dto.LeaseInfo | None:
         with self._tx() as conn:
-            row = conn.execute(select(LEASES).where(LEASES.c.plan_name == plan_name)).mappings().first()
+            row = _lease_row(conn, plan_name)
         return dto.LeaseInfo(**row) if row else None
 
     def acquire_lease(
@@ -45,7 +55,7 @@ class LeaseMixin:
         take-over reason, which the journal records."""
         at = now()
         with self._tx() as conn:
-            row = conn.execute(select(LEASES).where(LEASES.c.plan_name == plan_name)).mappings().first()
+            row = _lease_row(conn, plan_name)
             values = {
                 "run_id": run_id,
                 "holder": holder,
@@ -55,7 +65,7 @@ class LeaseMixin:
                 "expires_at": at + timedelta(seconds=ttl),
             }
             if row is None:
-                conn.execute(insert(LEASES).values(plan_name=plan_name, **values))
+                LEASES.insert(conn, {"plan_name": plan_name, **values})
             elif row["token"] != token:
                 since = row["acquired_at"].isoformat(timespec="seconds")
                 stale = row["expires_at"] <= at or holder_gone(row["holder"])
@@ -72,7 +82,7 @@ class LeaseMixin:
                         "the lease has expired or its process is gone",
                         hint="make sure nobody is running it, then add --take-over --reason TEXT",
                     )
-                conn.execute(update(LEASES).where(LEASES.c.plan_name == plan_name).values(**values))
+                conn.execute(_UPDATE, [*map(db_value, values.values()), plan_name])
                 insert_note(
                     conn,
                     run_id,
@@ -80,20 +90,22 @@ class LeaseMixin:
                     trigger="lease_take_over",
                     reason=f"took over from {row['holder']} (since {since}): {take_over_reason}",
                 )
-                conn.execute(
-                    insert(DECISIONS).values(
-                        run_id=run_id,
-                        step_id=None,
-                        at=at,
-                        actor=actor,
-                        kind="take_over",
-                        choice=row["holder"],
-                        reason=take_over_reason,
-                    )
+                DECISIONS.insert(
+                    conn,
+                    {
+                        "run_id": run_id,
+                        "step_id": None,
+                        "at": at,
+                        "actor": actor,
+                        "kind": "take_over",
+                        "choice": row["holder"],
+                        "reason": take_over_reason,
+                    },
                 )
             else:
-                conn.execute(update(LEASES).where(LEASES.c.plan_name == plan_name).values(**values))
-            got = conn.execute(select(LEASES).where(LEASES.c.plan_name == plan_name)).mappings().one()
+                conn.execute(_UPDATE, [*map(db_value, values.values()), plan_name])
+            got = _lease_row(conn, plan_name)
+        assert got is not None  # written in this very transaction
         return dto.LeaseInfo(**got)
 
     def renew_lease(self, plan_name: str, token: str, ttl: float) -> bool:
@@ -101,12 +113,10 @@ class LeaseMixin:
         at = now()
         with self._tx() as conn:
             done = conn.execute(
-                update(LEASES)
-                .where(LEASES.c.plan_name == plan_name, LEASES.c.token == token)
-                .values(heartbeat_at=at, expires_at=at + timedelta(seconds=ttl))
+                _RENEW, (db_value(at), db_value(at + timedelta(seconds=ttl)), plan_name, token)
             ).rowcount
         return bool(done == 1)
 
     def release_lease(self, plan_name: str, token: str) -> None:
         with self._tx() as conn:
-            conn.execute(LEASES.delete().where(LEASES.c.plan_name == plan_name, LEASES.c.token == token))
+            conn.execute(_RELEASE, (plan_name, token))

@@ -4,13 +4,10 @@ which both write notes inside their own transactions."""
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, insert
-
-from migrator.store.tables import JournalRow
-
-JOURNAL = JournalRow.__table__  # type: ignore[attr-defined]
+from migrator.store.rows import JOURNAL
 
 
 def now() -> datetime:
@@ -19,7 +16,7 @@ def now() -> datetime:
 
 
 def insert_note(
-    conn: Connection,
+    conn: sqlite3.Connection,
     run_id: int,
     *,
     actor: str,
@@ -30,17 +27,18 @@ def insert_note(
 ) -> None:
     """Add a note to the journal in the caller's transaction; ``state`` is the step's (or
     run's) state, unchanged by the note."""
-    conn.execute(
-        insert(JOURNAL).values(
-            run_id=run_id,
-            step_id=step_id,
-            at=now(),
-            actor=actor,
-            kind="note",
-            trigger=trigger,
-            from_state=state,
-            to_state=state,
-            reason=reason,
-            attempt=0,
-        )
+    JOURNAL.insert(
+        conn,
+        {
+            "run_id": run_id,
+            "step_id": step_id,
+            "at": now(),
+            "actor": actor,
+            "kind": "note",
+            "trigger": trigger,
+            "from_state": state,
+            "to_state": state,
+            "reason": reason,
+            "attempt": 0,
+        },
     )

@@ -1,26 +1,28 @@
 """Schema versions of the state database and the path from an old one to the current one.
 
-A fresh database gets every table (``create_all``) and the current version stamp. An older
+A fresh database gets every table (the DDL generated from the SQLModel tables,
+:mod:`migrator.store.schema_ddl`) and the current version stamp, in one transaction. An older
 database is upgraded by the functions of :data:`MIGRATIONS`, one per version, each in its own
 transaction together with the new version stamp (alembic's rule: a step and its bookkeeping
 commit together). A database newer than this migrator is refused: writing to it with an old
 model could lose what the newer version records.
 
-To change a table: bump :data:`CURRENT_VERSION` and add ``MIGRATIONS[n] = function`` that
-brings a version ``n-1`` database to version ``n`` (plain SQL through the connection).
+To change a table: change :mod:`migrator.store.tables`, regenerate the DDL
+(``python -m migrator.store.ddl --write``), bump :data:`CURRENT_VERSION` and add
+``MIGRATIONS[n] = function`` that brings a version ``n-1`` database to version ``n`` (plain
+SQL through the sqlite3 connection, inside the transaction it is given).
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Mapping
 
-from sqlalchemy import Connection, Engine, inspect, select, update
-from sqlmodel import SQLModel
-
 from migrator.errors import SchemaVersionError, StoreError
-from migrator.store.tables import SchemaVersionRow
+from migrator.store.schema_ddl import STATEMENTS
+from migrator.store.sqlite import Database
 
-Migration = Callable[[Connection], None]
+Migration = Callable[[sqlite3.Connection], None]
 
 CURRENT_VERSION = 1
 """Version 1: runs, step records, journal, output chunks, checks, values, amendments,
@@ -29,36 +31,42 @@ evidence, decisions, leases."""
 MIGRATIONS: dict[int, Migration] = {}
 """``MIGRATIONS[n]`` upgrades a version ``n-1`` database to version ``n``."""
 
+MIGRATOR_TABLES = {"runs", "step_records", "journal"}
 
-def stored_version(conn: Connection) -> int | None:
+
+def stored_version(conn: sqlite3.Connection, *, where: str | None = None) -> int | None:
     """The version stamp, or None for an empty database."""
-    tables = set(inspect(conn).get_table_names())
+    tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     if "schema_version" not in tables:
-        if tables & {"runs", "step_records", "journal"}:
+        if tables & MIGRATOR_TABLES:
             raise StoreError(
                 "the database has migrator tables but no schema version",
+                where=where,
                 hint="it was not created by migrator; point --db at another file",
             )
         return None
-    version = conn.execute(select(SchemaVersionRow.version)).scalar_one_or_none()  # type: ignore[call-overload]
-    if version is None:
-        raise StoreError("the schema_version table is empty", hint="the database is damaged; restore a copy")
-    return int(version)
+    rows = conn.execute("SELECT version FROM schema_version").fetchall()
+    if not rows:
+        raise StoreError(
+            "the schema_version table is empty", where=where, hint="the database is damaged; restore a copy"
+        )
+    return int(rows[0][0])
 
 
 def ensure_schema(
-    engine: Engine,
+    db: Database,
     *,
     current: int = CURRENT_VERSION,
     migrations: Mapping[int, Migration] = MIGRATIONS,
     where: str | None = None,
 ) -> int:
     """Create or upgrade the schema to ``current``; return the version found before (0: new)."""
-    with engine.begin() as conn:
-        found = stored_version(conn)
+    with db.tx() as conn:
+        found = stored_version(conn, where=where)
         if found is None:
-            SQLModel.metadata.create_all(conn)
-            conn.execute(SchemaVersionRow.__table__.insert().values(id=1, version=current))  # type: ignore[attr-defined]
+            for statement in STATEMENTS:
+                conn.execute(statement)
+            conn.execute("INSERT INTO schema_version (id, version) VALUES (1, ?)", (current,))
             return 0
     if found > current:
         raise SchemaVersionError(
@@ -72,7 +80,7 @@ def ensure_schema(
             raise StoreError(
                 f"no migration to schema version {version}", where=where, hint="a bug in migrator"
             )
-        with engine.begin() as conn:
+        with db.tx() as conn:
             step(conn)
-            conn.execute(update(SchemaVersionRow).values(version=version))
+            conn.execute("UPDATE schema_version SET version = ?", (version,))
     return found

@@ -1,5 +1,6 @@
 """What a `migrator run` of ssh steps imports: not requests/proxmoxer (only proxmox steps need
-them), no SQL dialect but SQLite, never the TUI. Checked in a fresh interpreter."""
+them), not SQLAlchemy/sqlmodel (the store runs on stdlib sqlite3), never the TUI. Checked in a
+fresh interpreter."""
 
 from __future__ import annotations
 
@@ -32,13 +33,15 @@ def imported_by_a_run(tmp_path: Path) -> set[str]:
 
 def test_a_run_without_proxmox_steps_does_not_import_requests_or_proxmoxer(tmp_path: Path) -> None:
     modules = imported_by_a_run(tmp_path)
-    assert "paramiko" in modules and "sqlalchemy" in modules  # the probe did load the run path
+    assert {"paramiko", "sqlite3", "migrator.store.db"} <= modules  # the probe did load the run path
     assert not {m for m in modules if m.split(".")[0] in {"requests", "proxmoxer", "urllib3"}}
     assert "migrator.executors.proxmox" not in modules
 
 
-def test_only_the_sqlite_dialect_is_loaded_and_never_the_tui(tmp_path: Path) -> None:
+def test_a_run_imports_neither_sqlalchemy_nor_sqlmodel_nor_the_tui(tmp_path: Path) -> None:
     modules = imported_by_a_run(tmp_path)
-    dialects = {m.split(".")[2] for m in modules if m.startswith("sqlalchemy.dialects.")}
-    assert dialects - {"_typing"} == {"sqlite"}  # _typing: annotations only, no dialect
+    assert (tmp_path / "state.db").is_file()  # the store was opened (and its schema created)
+    assert {"sqlite3", "migrator.store.schema_ddl"} <= modules
+    assert not {m for m in modules if m.split(".")[0] in {"sqlalchemy", "sqlmodel"}}
+    assert "migrator.store.tables" not in modules  # the schema of record stays off the run path
     assert not {m for m in modules if m.split(".")[0] in {"tui", "textual"}}

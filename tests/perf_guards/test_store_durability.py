@@ -1,8 +1,8 @@
 """The write-ahead "started attempt N" commit is fsynced (synchronous=FULL); outcomes are not.
 
-A hook on the store's engine reads ``PRAGMA synchronous`` on the very connection at each
-commit, and what the transaction journaled; the step's command proves the order (its side
-effect is not there yet when the write-ahead commit happens).
+A spy wrapped around the store's sqlite3 connection reads ``PRAGMA synchronous`` on that very
+connection just before each COMMIT, and what the transaction journaled; the step's command
+proves the order (its side effect is not there yet when the write-ahead commit happens).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, event
 
 from migrator.engine.runner import RunOptions, start_run
 from migrator.store.db import Store
@@ -31,31 +30,31 @@ class Commit:
 
 @dataclass
 class CommitSpy:
+    """Stands in for the store's sqlite3 connection and passes every call on to it."""
+
     marker: Path
     commits: list[Commit] = field(default_factory=list)
-    _last_id: dict[int, int] = field(default_factory=dict)
+    _raw: Any = None
+    _last_id: int = 0
 
     def attach(self, store: Store) -> None:
-        engine = store._engine  # the hook needs the engine the store commits on
-        event.listen(engine, "begin", self.on_begin)  # after the store's BEGIN IMMEDIATE
-        event.listen(engine, "commit", self.on_commit)
+        self._raw = store._db.conn  # the very connection the store commits on
+        store._db.conn = self  # type: ignore[assignment]
 
-    @staticmethod
-    def _raw(conn: Connection) -> Any:
-        return conn.connection.driver_connection
+    def execute(self, sql: str, *args: Any) -> Any:
+        if sql == "COMMIT":
+            level = self._raw.execute("PRAGMA synchronous").fetchone()[0]
+            rows = self._raw.execute(
+                'SELECT "trigger", to_state FROM journal WHERE id > ? ORDER BY id', (self._last_id,)
+            ).fetchall()
+            self.commits.append(Commit(level, [tuple(r) for r in rows], self.marker.exists()))
+        result = self._raw.execute(sql, *args)
+        if sql.startswith("BEGIN"):
+            self._last_id = self._raw.execute("SELECT coalesce(max(id), 0) FROM journal").fetchone()[0]
+        return result
 
-    def on_begin(self, conn: Connection) -> None:
-        row = self._raw(conn).execute("SELECT coalesce(max(id), 0) FROM journal").fetchone()
-        self._last_id[id(conn)] = row[0]
-
-    def on_commit(self, conn: Connection) -> None:
-        raw = self._raw(conn)
-        level = raw.execute("PRAGMA synchronous").fetchone()[0]
-        rows = raw.execute(
-            'SELECT "trigger", to_state FROM journal WHERE id > ? ORDER BY id',
-            (self._last_id.pop(id(conn), 0),),
-        ).fetchall()
-        self.commits.append(Commit(level, [tuple(r) for r in rows], self.marker.exists()))
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._raw, name)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
 
 from migrator.errors import LockHeldError, StoreError
 from migrator.store import dto
@@ -162,8 +161,10 @@ def test_sqlite_pragmas_wal_and_foreign_keys(tmp_path: Path) -> None:
     store = Store.open(str(tmp_path / "s.db"))
     try:
         with store._tx() as conn:
-            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+            assert conn.execute("PRAGMA foreign_keys").fetchone() == (1,)
+            assert conn.execute("PRAGMA busy_timeout").fetchone() == (10000,)
+            assert conn.execute("PRAGMA synchronous").fetchone() == (1,)  # NORMAL
         with pytest.raises(StoreError):
             store.add_output(999, [dto.OutputChunk("a", 1, "stdout", 0, ["orphan"])])
     finally:
@@ -173,7 +174,7 @@ def test_sqlite_pragmas_wal_and_foreign_keys(tmp_path: Path) -> None:
 def test_url_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MIGRATOR_DB", raising=False)
     assert resolve_url(None) == "sqlite:///state.db"
-    assert resolve_url("postgresql+psycopg://db/x") == "postgresql+psycopg://db/x"
+    assert resolve_url("sqlite:////tmp/z.db") == "sqlite:////tmp/z.db"
     monkeypatch.setenv("MIGRATOR_DB", "/tmp/x.db")
     assert resolve_url(None) == "sqlite:////tmp/x.db"
     assert resolve_url("y.db") == "sqlite:///y.db"
@@ -222,7 +223,7 @@ def test_two_store_objects_on_one_file_see_each_other(tmp_path: Path) -> None:
         run = _run(one)
         assert two.run(run.id).plan_name == "off2"
         with one._tx() as conn:
-            assert conn.execute(text("select count(*) from step_records")).scalar() == 2
+            assert conn.execute("select count(*) from step_records").fetchone() == (2,)
     finally:
         one.close()
         two.close()
