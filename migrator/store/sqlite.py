@@ -47,7 +47,7 @@ def sqlite_path(url: str) -> str:
     raise StoreError(
         f"only SQLite state databases are supported, not {url.split('://', 1)[0]}://",
         where=url,
-        hint="give --db / MIGRATOR_DB a file path (or sqlite:///PATH)",
+        hint="give --db / MIGRATOR_DB a file path or a sqlite:///PATH URL",
     )
 
 
@@ -58,7 +58,7 @@ def _open_hint(path: str, exc: sqlite3.Error) -> tuple[str, str]:
         return "the state database path is a directory", "give --db / MIGRATOR_DB a file name"
     if "not a database" in text:
         return (
-            f"the file is not a SQLite database ({text})",
+            f"the state database file is not a SQLite database ({text})",
             "point --db / MIGRATOR_DB at a migrator state file, or at a new file name",
         )
     if "readonly" in text or "read-only" in text or "unable to open" in text:
