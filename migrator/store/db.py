@@ -1,4 +1,5 @@
-"""The state database: the only module that opens connections or sessions.
+"""The state database: everything goes through :class:`Store`, whose one connection
+(:mod:`migrator.store.sqlite`) is the only one the run opens.
 
 SQLite only: ``state.db`` in the working directory, or a path (or ``sqlite:///PATH``) by
 ``--db`` or ``MIGRATOR_DB``. The tables are the SQLModel tables of :mod:`migrator.store.tables`,
