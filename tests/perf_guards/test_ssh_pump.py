@@ -1,4 +1,4 @@
-"""The SSH pump waits instead of spinning, and never ends a command before its output does.
+"""The SSH pump waits instead of spinning, never ends a command before its output, sends no extra packets.
 
 Behaviour, not timing: wake-ups are counted, and the tests say what the result holds.
 """
@@ -9,11 +9,14 @@ import os
 import select as real_select
 import signal
 import types
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from paramiko.common import MSG_NAMES
+from paramiko.packet import Packetizer
 
 import migrator.executors.ssh as ssh_module
 from migrator.executors.ssh import SSHTransport
@@ -72,3 +75,26 @@ def test_a_background_process_holding_stdout_does_not_hold_the_step(
     finally:
         if pid_file.exists():
             os.kill(int(pid_file.read_text()), signal.SIGTERM)
+
+
+def test_a_trivial_command_sends_what_raw_paramiko_sends_and_nothing_more(
+    ssh: SSHTransport, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Per step: open a session, exec, EOF on stdin (the command must not wait for input),
+    # close. No pty, env, agent-forwarding or other request per step; the exec is the only
+    # channel request (raw exec_command sends the same four, its stdin EOF from the GC).
+    sent: Counter[str] = Counter()
+    real_send = Packetizer.send_message
+
+    def counting_send(self: Packetizer, data: Any) -> None:
+        sent[MSG_NAMES.get(data.asbytes()[0], "other")] += 1
+        real_send(self, data)
+
+    ssh.run("true")  # connect outside the count
+    monkeypatch.setattr(Packetizer, "send_message", counting_send)
+    for _ in range(10):
+        assert ssh.run("true").exit_code == 0
+    channel_messages = {name: n for name, n in sent.items() if name.startswith("channel-")}
+    assert channel_messages == {
+        "channel-open": 10, "channel-request": 10, "channel-eof": 10, "channel-close": 10,
+    }  # fmt: skip
