@@ -82,7 +82,7 @@ SH_BUILTINS = frozenset(_SH_WORDS.split(" "))
 SAME_EVERYWHERE = frozenset({"true", "false"})
 
 
-def direct_command(command: str, sudo: list[str]) -> str | None:
+def direct_command(command: str) -> str | None:
     """Shell text that runs ``command`` with no ``sh -c`` in between, or None when it needs one.
 
     Only for a plain program call: words separated by spaces, each free of anything a shell
@@ -94,15 +94,18 @@ def direct_command(command: str, sudo: list[str]) -> str | None:
     What still differs: the wording of the shell's own error when the program is missing, and
     a script on ``$PATH`` without ``#!`` would be read by the login shell instead of sh.
     A bare ``true``/``false`` is run by the login shell itself: no exec at all.
+
+    Not for sudo (the caller keeps ``sudo -n -- sh -c``): sudoers may allow ``sh`` and not
+    the program, or the program and not ``sh``; a step must get the same answer either way.
     """
     text = command.strip(" ")
     if not _PLAIN_WORDS.fullmatch(text):
         return None
     words = text.split()
-    if len(words) == 1 and words[0] in SAME_EVERYWHERE and not sudo:
-        return words[0]
     first = words[0]
-    if first in SH_BUILTINS and not (len(words) == 1 and first in SAME_EVERYWHERE):
+    if len(words) == 1 and first in SAME_EVERYWHERE:
+        return first
+    if first in SH_BUILTINS:
         return None
     if "=" in first or first.startswith("-") or "/" in first:
         # A path is where a script without "#!" turns up (copied there by an earlier step):
@@ -110,7 +113,7 @@ def direct_command(command: str, sudo: list[str]) -> str | None:
         # with sh; the login shell (bash on Debian) with bash. Programs found on $PATH are
         # packaged ones (Debian policy: scripts there start with "#!").
         return None
-    return "exec " + shlex.join([*sudo, *words])
+    return "exec " + shlex.join(words)
 
 
 def sudo_prefix(user: str, sudo: bool) -> list[str]:

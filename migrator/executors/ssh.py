@@ -12,7 +12,7 @@ Why it is built this way (see reference/libraries.md §3 and perf-baseline.md):
   (then KILL) over a second channel.
 * Secrets travel on stdin (see :mod:`migrator.executors.shellwrap`), never on the command line.
 * A command gets its own ``sh -c`` (its syntax is sh's whatever the login shell), except a
-  plain program call with no env (``zpool list -H``, ``true``): the login shell execs it
+  plain program call with no env and no sudo (``zpool list -H``, ``true``): the login shell execs it
   directly after the PGID line, which is the same to the command and saves an exec of sh
   (~0.6 ms, a quarter of a trivial step); see ``shellwrap.direct_command``.
 """
@@ -292,9 +292,9 @@ class SSHTransport:
     ) -> CommandResult:
         shell = to_shell(command)
         data = stdin.encode() if stdin else b""
-        if not env:
+        if not env and not sudo_prefix(self.user, sudo):
             # A plain program call needs no `sh -c` of its own (see direct_command).
-            direct = direct_command(shell, sudo_prefix(self.user, sudo))
+            direct = direct_command(shell)
             if direct is not None:
                 remote = f"echo {PGID_MARKER}$$; {direct}"
                 return self._start(remote, stdin=data, timeout=timeout, sudo=sudo, on_line=on_line)
