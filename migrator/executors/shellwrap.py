@@ -107,6 +107,8 @@ def direct_command(command: str) -> str | None:
         return first
     if first in SH_BUILTINS:
         return None
+    if any(word.startswith("=") for word in words):
+        return None  # zsh (EQUALS) would expand =prog to prog's path; sh passes it as is
     if "=" in first or first.startswith("-") or "/" in first:
         # A path is where a script without "#!" turns up (copied there by an earlier step):
         # execve() refuses it and the shell that tried runs it itself. sh -c would run it

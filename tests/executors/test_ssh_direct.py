@@ -92,6 +92,7 @@ def test_sudo_keeps_sh_so_sudoers_sees_the_same_command(monkeypatch: pytest.Monk
         "source /etc/profile",
         "./deploy.sh",  # a path: a script without "#!" would run under the login shell, not sh
         "/usr/sbin/zpool list",
+        "grep =bar file",  # a zsh login shell would expand =bar to bar's path
     ],
 )
 def test_anything_a_shell_would_interpret_keeps_sh(command: str) -> None:
