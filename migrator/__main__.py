@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from migrator.cli import main
+from migrator.cli import run_and_exit
 
 if __name__ == "__main__":
-    main()
+    run_and_exit()
