@@ -21,7 +21,7 @@ in :attr:`ActionOutcome.secret_values` so the store keeps only their fingerprint
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -142,6 +142,17 @@ class Executors:
 
     def check(self, check: Check, step: Step, ctx: StepContext) -> CheckResult:
         return self._prober.check(check, step)
+
+    def connect_early(self, steps: Iterable[Step]) -> None:
+        """Start the SSH connections these steps will use, in the background (see
+        :meth:`Connections.prefetch`). A host whose step expects a new host key is left alone:
+        its key is shown to the operator first."""
+        hosts = [
+            self.inventory.resolve_target(step.host)[0]
+            for step in steps
+            if step.kind in (StepKind.SSH, StepKind.STUNNEL, StepKind.WAIT) and not step.expect_new_host_key
+        ]
+        self.connections.prefetch(hosts)
 
     def close(self) -> None:
         clients, self._clients = list(self._clients.values()), {}

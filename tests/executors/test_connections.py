@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import socket
+import threading
 from pathlib import Path
 
 import pytest
 
-from migrator.errors import ConnectError
+from migrator.errors import ConnectError, HostKeyError
 from migrator.executors.connections import Connections
 from migrator.executors.container import ContainerTransport
 from migrator.executors.local import LocalTransport
@@ -69,3 +71,55 @@ def test_known_hosts_files_in_order(sshd: SshdServer, tmp_path: Path) -> None:
         Path("/etc/migrator/off1_known_hosts"),
         tmp_path / "extra",
     ]
+
+
+def accepted(sshd: SshdServer, what: str = "Accepted publickey") -> int:
+    """Logins the sshd accepted so far (or connections, ``what="Connection from"``): its log."""
+    return sshd.log_path.read_text(errors="replace").count(what)
+
+
+def test_prefetch_connects_in_the_background_and_the_step_reuses_it(
+    sshd: SshdServer, tmp_path: Path
+) -> None:
+    connections = make(sshd, tmp_path, off1={})
+    before = accepted(sshd)
+    try:
+        connections.prefetch(["off1", "local", "not-in-inventory"])  # only off1 is a host to reach
+        transport = connections.for_target("off1")  # waits for the handshake under way
+        assert accepted(sshd) == before + 1
+        assert transport.run("echo one").stdout == "one\n"
+        assert transport.run("echo two").stdout == "two\n"
+        assert accepted(sshd) == before + 1  # the steps used the early connection
+    finally:
+        connections.close_all()
+
+
+def test_a_failed_prefetch_is_raised_by_the_first_use_of_that_host(sshd: SshdServer, tmp_path: Path) -> None:
+    connections = make(sshd, tmp_path, off1={}, off2={"port": _closed_port()})
+    (tmp_path / "lab_known_hosts").write_text("")  # nobody's key is known now
+    before = accepted(sshd, "Connection from")
+    try:
+        connections.prefetch(["off1", "off2"])
+        # Exactly the errors the hosts' first use would have raised by itself, and that use
+        # did not try again: one connection reached the sshd.
+        with pytest.raises(HostKeyError, match="unknown"):
+            connections.for_target("off1").run("true")
+        assert accepted(sshd, "Connection from") == before + 1
+        with pytest.raises(ConnectError, match="off2"):
+            connections.ssh("off2").run("true")
+    finally:
+        connections.close_all()
+
+
+def test_close_waits_for_a_prefetch_under_way(sshd: SshdServer, tmp_path: Path) -> None:
+    connections = make(sshd, tmp_path, off1={})
+    connections.prefetch(["off1"])
+    connections.close_all()
+    assert not [t for t in threading.enumerate() if t.name == "connect-off1"]
+
+
+def _closed_port() -> int:
+    """A loopback port with nothing listening (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
