@@ -51,6 +51,7 @@ def test_every_run_trigger_from_every_state(state: RunState, trigger: str) -> No
 
 def test_no_auto_transitions_backdoor() -> None:
     step = StepLifecycle("s1", StepState.PENDING)
+    step.fire("start")  # attached to the machine from here on
     assert not hasattr(step, "to_succeeded")
     with pytest.raises(IllegalTransition):
         step.fire("to_succeeded")
@@ -101,3 +102,19 @@ def test_mermaid_draws_every_transition_of_both_lifecycles() -> None:
     for t in (*states.STEP_TRANSITIONS, *states.RUN_TRANSITIONS):
         for source in t.sources:
             assert f"{source} --> {t.dest}: {t.trigger}" in text
+
+
+def test_a_lifecycle_joins_the_machine_on_its_first_move_and_leaves_on_detach() -> None:
+    # Loading a run makes one lifecycle per step; only those that move pay for add_model.
+    machine = states.STEP_MACHINE
+    before = len(machine.models)
+    resting = [StepLifecycle(f"s{i}", StepState.SUCCEEDED) for i in range(50)]
+    moving = StepLifecycle("m", StepState.PENDING)
+    assert len(machine.models) == before
+    moving.fire("start")
+    assert len(machine.models) == before + 1
+    for lifecycle in (*resting, moving):
+        lifecycle.detach()
+    assert len(machine.models) == before
+    with pytest.raises(IllegalTransition):  # a detached-then-reused lifecycle still obeys the table
+        moving.fire("start")
