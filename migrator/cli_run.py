@@ -58,6 +58,9 @@ def _tools(
 
     ``prompter`` replaces the terminal prompter (the TUI passes its own); the executors and
     the engine must mask with the one redactor returned here."""
+    from migrator.executors.paramiko_lean import import_paramiko
+
+    import_paramiko()  # before the executors import it whole
     from migrator.executors.registry import Executors
     from migrator.plan.inventory import Environment
     from migrator.prompter import CliPrompter

@@ -14,9 +14,10 @@ from pathlib import Path
 import paramiko
 
 from migrator.errors import ConnectError
+from migrator.executors.paramiko_lean import DEFAULT_SSH_CONFIG
 from migrator.plan.inventory import Host
 
-DEFAULT_SSH_CONFIG = Path("~/.ssh/config")
+__all__ = ["DEFAULT_SSH_CONFIG", "Endpoint", "load_ssh_config", "parse_jump", "resolve_endpoint"]
 
 
 @dataclass(frozen=True)
