@@ -156,9 +156,7 @@ class EngineSession:
                 if observe:
                     raise
                 options = RunOptions(mode="rehearsal" if lab else "live", actor=actor or operator_name())
-                runner = prepare_run(store, loaded, step_runner, proxy, options)
-                runner.book.close()
-                run_id = runner.run_id
+                run_id = prepare_run(store, loaded, step_runner, proxy, options).run_id
         run = store.run(run_id)
         if run.plan_name != loaded.plan.name:
             raise UsageError(f"run {run_id} is of plan {run.plan_name}, not {loaded.plan.name}")

@@ -33,15 +33,8 @@ class Bookkeeper:
 
     def load(self) -> None:
         """(Re)load step records; the lifecycles are restored without firing callbacks."""
-        for fsm in self.steps.values():
-            fsm.detach()
         self.records = {r.step_id: r for r in self.store.steps(self.run_id)}
         self.steps = {sid: StepLifecycle(f"step {sid}", r.state) for sid, r in self.records.items()}
-
-    def close(self) -> None:
-        for fsm in self.steps.values():
-            fsm.detach()
-        self.run_fsm.detach()
 
     # -- state ---------------------------------------------------------------------------------
 

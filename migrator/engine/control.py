@@ -83,8 +83,4 @@ def _driven_by_another(store: Store, run: RunInfo, token: str | None, now: datet
 
 def _fire(run: RunInfo, trigger: str) -> tuple[str, str]:
     """Check ``trigger`` against the run lifecycle from the stored status: (source, dest)."""
-    fsm = RunLifecycle(f"run {run.id}", run.status)
-    try:
-        return fsm.fire(trigger)
-    finally:
-        fsm.detach()
+    return RunLifecycle(f"run {run.id}", run.status).fire(trigger)

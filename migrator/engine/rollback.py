@@ -292,4 +292,3 @@ def rollback_step(  # noqa: PLR0917 - mirrors resume_run: the run, the step, the
     finally:
         if own is not None:
             own.release()
-        book.close()

@@ -121,17 +121,13 @@ class Runner:
         session keeps it between actions; it is not released here), else a new one."""
         if lease is not None:
             lease.check()
-            try:
-                return self._execute(lease)
-            finally:
-                self.book.close()
+            return self._execute(lease)
         own = LeaseKeeper(self.store, self.loaded.plan.name, self.run_id, ttl=self.options.lease_ttl)
         own.acquire(take_over_reason=self.options.take_over_reason)
         try:
             return self._execute(own)
         finally:
             own.release()
-            self.book.close()
 
     # -- the loop -----------------------------------------------------------------------------------
 

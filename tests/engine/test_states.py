@@ -33,7 +33,6 @@ def test_every_step_trigger_from_every_state(state: StepState, trigger: str) -> 
     else:
         assert step.fire(trigger) == (state, expected)
         assert step.current == StepState(expected)
-    step.detach()
 
 
 @pytest.mark.parametrize(("state", "trigger"), list(itertools.product(RunState, RUN_TRIGGERS)))
@@ -46,7 +45,6 @@ def test_every_run_trigger_from_every_state(state: RunState, trigger: str) -> No
         assert run.current == state
     else:
         assert run.fire(trigger) == (state, expected)
-    run.detach()
 
 
 def test_no_auto_transitions_backdoor() -> None:
@@ -104,17 +102,12 @@ def test_mermaid_draws_every_transition_of_both_lifecycles() -> None:
             assert f"{source} --> {t.dest}: {t.trigger}" in text
 
 
-def test_a_lifecycle_joins_the_machine_on_its_first_move_and_leaves_on_detach() -> None:
-    # Loading a run makes one lifecycle per step; only those that move pay for add_model.
+def test_one_model_serves_every_lifecycle() -> None:
+    # Loading a run makes one lifecycle per step; none of them is added to the machine.
     machine = states.STEP_MACHINE
     before = len(machine.models)
-    resting = [StepLifecycle(f"s{i}", StepState.SUCCEEDED) for i in range(50)]
-    moving = StepLifecycle("m", StepState.PENDING)
-    assert len(machine.models) == before
-    moving.fire("start")
-    assert len(machine.models) == before + 1
-    for lifecycle in (*resting, moving):
-        lifecycle.detach()
-    assert len(machine.models) == before
-    with pytest.raises(IllegalTransition):  # a detached-then-reused lifecycle still obeys the table
-        moving.fire("start")
+    many = [StepLifecycle(f"s{i}", StepState.PENDING) for i in range(50)]
+    for lifecycle in many:
+        lifecycle.fire("start")
+    assert len(machine.models) == before == 1
+    assert {lifecycle.current for lifecycle in many} == {StepState.PRECHECKING}
