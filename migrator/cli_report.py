@@ -96,11 +96,10 @@ def _refuse_missing_sqlite(db: str | None) -> None:
     """A report only reads: do not leave an empty state.db behind for a mistyped --db."""
     import os
 
-    from migrator.store.durations import DEFAULT_DB, ENV_DB, sqlite_file
+    from migrator.store.sqlite import DEFAULT_DB, ENV_DB, sqlite_path
 
-    value = db or os.environ.get(ENV_DB) or DEFAULT_DB
-    path = sqlite_file(value)
-    if path is not None and path != ":memory:" and not Path(path).expanduser().is_file():
+    path = sqlite_path(db or os.environ.get(ENV_DB) or DEFAULT_DB)
+    if path != ":memory:" and not Path(path).expanduser().is_file():
         raise UsageError(f"no state database at {path}", hint="give --db (or set MIGRATOR_DB)")
 
 

@@ -19,7 +19,7 @@ from migrator.errors import ExitCode, UsageError
 if TYPE_CHECKING:
     from migrator.executors.base import Prompter
 
-DB_HELP = "State database: a file path or SQLAlchemy URL (default: $MIGRATOR_DB or ./state.db)."
+DB_HELP = "State database: a SQLite file path or sqlite:///PATH (default: $MIGRATOR_DB or ./state.db)."
 
 # Options several commands share (here and in migrator tui), defined once so that their
 # names and help stay the same everywhere.

@@ -52,10 +52,9 @@ from migrator.store.rows import (
     without_id,
 )
 from migrator.store.schema import ensure_schema
-from migrator.store.sqlite import Database, db_value, sqlite_path
+from migrator.store.sqlite import DEFAULT_DB, ENV_DB, Database, db_value, sqlite_path
 
-DEFAULT_DB = "state.db"
-ENV_DB = "MIGRATOR_DB"
+__all__ = ["DEFAULT_DB", "ENV_DB", "Store", "resolve_url"]
 
 _JOURNAL_COLUMNS = (
     "run_id", "step_id", "at", "actor", "kind", "trigger", "from_state", "to_state", "reason", "attempt",

@@ -1,10 +1,8 @@
 """Measured step durations of earlier runs, for learned estimates (``migrator plan``).
 
-``migrator plan`` must start in 0.3 s, and SQLAlchemy alone costs more than that to import.
-So for SQLite (a bare path, a ``sqlite:///`` URL, or the default ``state.db``) the journal is
-read with the standard library's :mod:`sqlite3`, read-only (``file:...?mode=ro``): looking
-never creates or changes a database. Other URLs (PostgreSQL) go through the
-:class:`~migrator.store.db.Store`, imported only then.
+``migrator plan`` must start in 0.3 s, so the journal is read here with a bare read-only
+:mod:`sqlite3` connection (``file:...?mode=ro``) and one query, without the
+:class:`~migrator.store.db.Store`: looking never creates or changes a database.
 
 A duration is that of one *succeeded attempt*: from its ``launch`` (or ``rerun`` after a crash)
 to its ``verify_ok`` in the journal, i.e. the action and its post-checks. Steps found already
@@ -22,9 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from migrator.errors import StoreError
+from migrator.store.sqlite import DEFAULT_DB, ENV_DB, sqlite_path
 
-DEFAULT_DB = "state.db"  # same as migrator.store.db.DEFAULT_DB (not imported: it pulls SQLAlchemy)
-ENV_DB = "MIGRATOR_DB"
 EXECUTED_MODES = ("live", "rehearsal")
 STARTS = ("launch", "rerun")
 SUCCESS = "verify_ok"
@@ -42,10 +39,7 @@ def measured_durations(
     not exist yet gives ``{}`` and is not created. ``before_run`` keeps only runs with a smaller
     id (a report shows the estimates as they stood when that run started).
     """
-    value = db or os.environ.get(ENV_DB) or DEFAULT_DB
-    path = sqlite_file(value)
-    if path is None:
-        return _durations(_rows_from_store(value, plan_name, before_run))
+    path = sqlite_path(db or os.environ.get(ENV_DB) or DEFAULT_DB)
     if path == ":memory:" or not Path(path).expanduser().is_file():
         return {}
     return _durations(_rows_from_sqlite(Path(path).expanduser(), plan_name, before_run))
@@ -54,18 +48,6 @@ def measured_durations(
 def pair_attempts(rows: Iterable[Row]) -> dict[str, list[float]]:
     """Journal transitions in order -> durations of succeeded attempts per step (pure)."""
     return _durations(rows)
-
-
-def sqlite_file(value: str) -> str | None:
-    """The file of a SQLite URL or bare path; None for another database URL."""
-    if "://" not in value:
-        return value
-    for prefix in ("sqlite:///", "sqlite+pysqlite:///"):
-        if value.startswith(prefix):
-            return value[len(prefix) :].split("?", 1)[0] or ":memory:"
-    if value.startswith(("sqlite://", "sqlite+pysqlite://")):
-        return ":memory:"
-    return None
 
 
 QUERY = """
@@ -104,23 +86,6 @@ def _rows_from_sqlite(path: Path, plan_name: str, before_run: int | None) -> lis
             where=str(path),
             hint="is it a migrator state database? point --db at the right file",
         ) from exc
-
-
-def _rows_from_store(url: str, plan_name: str, before_run: int | None) -> list[Row]:
-    from migrator.store.db import Store
-
-    store = Store.open(url)
-    try:
-        rows: list[Row] = []
-        for run in sorted(store.runs(plan_name), key=lambda r: r.id):
-            if run.mode not in EXECUTED_MODES or (before_run is not None and run.id >= before_run):
-                continue
-            for e in store.journal(run.id):
-                if e.step_id is not None and e.kind == "transition" and e.trigger in (*STARTS, SUCCESS):
-                    rows.append((run.id, e.step_id, e.attempt, e.trigger, _aware(e.at)))
-        return rows
-    finally:
-        store.close()
 
 
 def _durations(rows: Iterable[Row]) -> dict[str, list[float]]:

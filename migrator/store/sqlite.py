@@ -29,6 +29,8 @@ from typing import Any
 
 from migrator.errors import StoreError
 
+DEFAULT_DB = "state.db"
+ENV_DB = "MIGRATOR_DB"
 FULL, NORMAL = "FULL", "NORMAL"
 PRAGMAS = ("journal_mode=WAL", "foreign_keys=ON", "busy_timeout=10000", "synchronous=NORMAL")
 URL_PREFIXES = ("sqlite:///", "sqlite+pysqlite:///")

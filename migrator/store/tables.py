@@ -1,7 +1,9 @@
-"""The tables of the state database (SQLModel, portable to PostgreSQL by URL).
+"""The tables of the state database: SQLModel, the schema of record.
 
-Only :mod:`migrator.store.db` touches these; everybody else gets frozen DTOs
-(:mod:`migrator.store.dto`). Times are timezone-aware UTC (sqlmodel rejects naive ones).
+Nothing imports this at run time: :mod:`migrator.store.ddl` generates the DDL the store
+creates a fresh database with (``migrator/store/schema_ddl.py``, kept current by a test), and
+the store reads and writes the tables with stdlib :mod:`sqlite3`; everybody else gets frozen
+DTOs (:mod:`migrator.store.dto`). Times are timezone-aware UTC (sqlmodel rejects naive ones).
 JSON columns hold small lists/dicts and are always reassigned, never mutated in place.
 A change to any table needs a new entry in :mod:`migrator.store.schema`.
 """

@@ -14,7 +14,7 @@ from migrator.cli import cli
 from migrator.plan.load import find_plan, load_plan
 from migrator.store.db import Store
 from migrator.store.dto import Move
-from migrator.store.durations import _rows_from_store, measured_durations, pair_attempts
+from migrator.store.durations import measured_durations, pair_attempts
 from tests.report.scenario import Rehearsal
 
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -55,9 +55,14 @@ def test_dry_runs_do_not_count_and_the_median_rests_on_executed_runs(store: Stor
     assert measured_durations("p", db) == {"a": [60.0, 100.0], "b": [30.0]}
 
 
-def test_store_path_and_stdlib_path_agree(store: Store, db: str) -> None:
+def test_the_journal_as_the_store_reads_it_gives_the_same_durations(store: Store, db: str) -> None:
     inject_run(store, "p", {"a": 60, "b": 7})
-    rows = _rows_from_store(store.url, "p", None)
+    rows = [
+        (run.id, e.step_id, e.attempt, e.trigger, e.at)
+        for run in store.runs("p")
+        for e in store.journal(run.id)
+        if e.step_id is not None and e.kind == "transition" and e.trigger in ("launch", "rerun", "verify_ok")
+    ]
     assert pair_attempts(rows) == measured_durations("p", db) == {"a": [60.0], "b": [7.0]}
 
 
