@@ -38,6 +38,7 @@ class _Ctx:
         self.inventory = inventory
         self.problems: list[Problem] = []
         self.paths: dict[str, PathKey] = {}
+        self.phases = plan.phase_of()  # step id -> phase, built once (not once per step)
         # stunnel steps name tunnel files relative to the plan (source.file is the plan's path)
         self.tunnel_files = TunnelFiles(Path(source.file).parent)
         for pi, phase in enumerate(raw.get("phases") or []):
@@ -233,7 +234,7 @@ def _step_rules(ctx: _Ctx, step: Step) -> None:
                 step=step.id,
                 hint="add it under proxmox: in the inventory",
             )
-    phase = ctx.plan.phase_of()[step.id]
+    phase = ctx.phases[step.id]
     if phase.where is Where.WINDOW and step.estimate is None:
         ctx.add(
             "in-window step has no estimate: the downtime cannot be planned",
@@ -315,6 +316,14 @@ def _dependencies(ctx: _Ctx, steps: list[Step], all_ids: set[str]) -> None:
         )
 
 
+def _ancestors(step_id: str, deps: dict[str, list[str]], cache: dict[str, set[str]]) -> set[str]:
+    """The steps ``step_id`` depends on, transitively; O(steps), so only when asked (a plan of
+    n chained steps would otherwise cost n^2)."""
+    if step_id not in cache:
+        cache[step_id] = graph.blocked_by(step_id, deps)
+    return cache[step_id]
+
+
 def _references(ctx: _Ctx, steps: list[Step]) -> None:
     """Every {{ ... }} resolves; outputs come from a step that runs earlier and declares them."""
     if ctx.inventory is None:
@@ -329,12 +338,12 @@ def _references(ctx: _Ctx, steps: list[Step]) -> None:
                 break
     deps = graph.effective_deps(steps)
     declared = {s.id: set(s.outputs) for s in steps}
+    ancestors: dict[str, set[str]] = {}  # of the steps that use outputs only
     for step in steps:
         path = ctx.paths.get(step.id)
         if path is None:
             continue
         raw_step = _at(ctx.raw, path)
-        earlier = graph.blocked_by(step.id, deps)
         for str_path, text in walk_strings(raw_step, path):
             for expr in TEMPLATE.findall(text):
                 parts = expr.split(".")
@@ -352,7 +361,7 @@ def _references(ctx: _Ctx, steps: list[Step]) -> None:
                             step=step.id,
                             hint="declare it under outputs: of the step that makes it",
                         )
-                    elif producer not in earlier:
+                    elif producer not in _ancestors(step.id, deps, ancestors):
                         ctx.add(
                             f"'{{{{ {expr} }}}}': step {producer} does not run before this step",
                             str_path,
