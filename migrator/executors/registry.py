@@ -47,7 +47,6 @@ from migrator.executors.steps import (
     run_proxmox_step,
     run_wait_step,
 )
-from migrator.executors.stunnel_step import StunnelStepOptions, StunnelSteps
 from migrator.plan.inventory import LOCAL, Inventory
 from migrator.plan.load import plans_dir
 from migrator.plan.model import StepKind
@@ -58,6 +57,7 @@ if TYPE_CHECKING:
 
     from migrator.checks.base import CheckResult
     from migrator.executors.proxmox import ProxmoxClient
+    from migrator.executors.stunnel_step import StunnelStepOptions, StunnelSteps
     from migrator.plan.checks import Check, Command
     from migrator.plan.model import Step
 
@@ -89,8 +89,8 @@ class Executors:
         )
         self._clients: dict[str, ProxmoxClient] = {}
         # stunnel steps name their tunnel file relative to the plan (default: the plans dir)
-        self._stunnel = StunnelSteps(self.connections.for_target, redactor,
-                                     plan_dir=plan_dir or plans_dir(), options=stunnel_options)
+        self._stunnel_setup = (plan_dir or plans_dir(), stunnel_options)
+        self._stunnel: StunnelSteps | None = None  # built by the first stunnel step (~15 ms of imports)
         self._secret_outputs = SecretOutputs()
         self._prober = CheckProber(
             loaded_plan_inventory,
@@ -104,7 +104,7 @@ class Executors:
             StepKind.PROXMOX: self._proxmox,
             StepKind.WAIT: self._wait,
             StepKind.MANUAL: self._manual,
-            StepKind.STUNNEL: self._stunnel.run,
+            StepKind.STUNNEL: self._stunnel_step,
         }
 
     # ------------------------------------------------------------ StepRunner
@@ -142,6 +142,15 @@ class Executors:
 
     def check(self, check: Check, step: Step, ctx: StepContext) -> CheckResult:
         return self._prober.check(check, step)
+
+    def _stunnel_step(self, step: Step, ctx: StepContext) -> ActionOutcome:
+        if self._stunnel is None:
+            from migrator.executors.stunnel_step import StunnelSteps
+
+            plan_dir, options = self._stunnel_setup
+            self._stunnel = StunnelSteps(self.connections.for_target, self.redactor, plan_dir=plan_dir,
+                                         options=options)  # fmt: skip
+        return self._stunnel.run(step, ctx)
 
     def connect_early(self, steps: Iterable[Step]) -> None:
         """Start the SSH connections these steps will use, in the background (see

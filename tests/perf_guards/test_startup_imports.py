@@ -36,6 +36,7 @@ def test_a_run_without_proxmox_steps_does_not_import_requests_or_proxmoxer(tmp_p
     assert {"paramiko", "sqlite3", "migrator.store.db"} <= modules  # the probe did load the run path
     assert not {m for m in modules if m.split(".")[0] in {"requests", "proxmoxer", "urllib3"}}
     assert "migrator.executors.proxmox" not in modules
+    assert "migrator.executors.stunnel_step" not in modules  # built by the first stunnel step
 
 
 def test_a_run_imports_neither_sqlalchemy_nor_sqlmodel_nor_the_tui(tmp_path: Path) -> None:
