@@ -28,6 +28,10 @@ LAZY_COMMANDS: dict[str, str] = {
     "plan": "migrator.cli_plan:plan_command",
     "validate": "migrator.cli_plan:validate_command",
     "schema": "migrator.cli_plan:schema_command",
+    "status": "migrator.cli_inspect:status_command",
+    "runs": "migrator.cli_inspect:runs_command",
+    "log": "migrator.cli_inspect:log_command",
+    "states": "migrator.cli_inspect:states_command",
 }
 # Commands contributed by other modules through a register(cli) function.
 REGISTRARS: tuple[str, ...] = ("migrator.cli_run",)

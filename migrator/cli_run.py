@@ -1,5 +1,5 @@
 """Headless run commands: run, resume, verify, preflight, abort, rollback (status, runs, log and
-states, which only read, are in :mod:`migrator.cli_inspect` and registered from here).
+states, which only read, are in :mod:`migrator.cli_inspect`, loaded by name like the others).
 
 Each command builds the objects (store, loaded plan, executors, prompter, printer) and calls
 one engine function; errors are mapped to exit codes by :func:`migrator.cli.main`.
@@ -410,24 +410,7 @@ COMMANDS = (
 )
 
 
-INSPECT_COMMANDS = ("status_command", "runs_command", "log_command", "states_command")
-"""Read-only commands, in :mod:`migrator.cli_inspect`; registered here with the run commands."""
-
-
-def __getattr__(name: str) -> Any:
-    # The read-only commands moved to cli_inspect; their old names here still resolve.
-    if name in INSPECT_COMMANDS:
-        from migrator import cli_inspect
-
-        return getattr(cli_inspect, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 def register(cli: click.Group) -> None:
     """Add the run commands to the ``migrator`` group."""
-    from migrator import cli_inspect
-
     for command in COMMANDS:
         cli.add_command(command)
-    for name in INSPECT_COMMANDS:
-        cli.add_command(getattr(cli_inspect, name))
