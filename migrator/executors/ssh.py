@@ -53,6 +53,7 @@ from migrator.plan.inventory import Host
 CONNECT_TIMEOUT = 10.0
 KEEPALIVE_INTERVAL = 15
 KILL_GRACE = 3.0
+ACK_NUDGE_DELAY = 0.003  # after authenticating: time for sshd's two small messages to arrive
 EOF_GRACE = 2.0  # how long output may trail the exit status (see _Session.pump)
 PGID_MARKER = "__migrator_pgid__="
 _CHUNK = 65536
@@ -193,6 +194,12 @@ class SSHTransport:
                 hint="the key is marked @revoked in known_hosts; do not connect until it is replaced",
             )
         t.set_keepalive(KEEPALIVE_INTERVAL)
+        # sshd follows its "auth success" with two small messages (hostkeys-00@openssh.com and a
+        # debug line). With Nagle on its side and delayed ACKs on ours, the reply to our first
+        # channel open then waits ~40 ms for an ACK (seen on every connection, loopback or not).
+        # An SSH_MSG_IGNORE sent once those messages are in carries that ACK at once.
+        time.sleep(ACK_NUDGE_DELAY)
+        t.send_ignore(1)
         return client
 
     def _translate(self, exc: BaseException) -> BaseException:

@@ -98,3 +98,27 @@ def test_a_trivial_command_sends_what_raw_paramiko_sends_and_nothing_more(
     assert channel_messages == {
         "channel-open": 10, "channel-request": 10, "channel-eof": 10, "channel-close": 10,
     }  # fmt: skip
+
+
+def test_connecting_sends_one_ignore_between_authentication_and_the_first_channel(
+    sshd: SshdServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # sshd follows "auth success" with two small messages; with Nagle on its side and delayed
+    # ACKs on ours, the first channel's confirmation waited ~40 ms for an ACK. One
+    # SSH_MSG_IGNORE after authenticating carries that ACK (executors/ssh.py, _connect).
+    sent: list[str] = []
+    real_send = Packetizer.send_message
+
+    def recording_send(self: Packetizer, data: Any) -> None:
+        sent.append(MSG_NAMES.get(data.asbytes()[0], "other"))
+        real_send(self, data)
+
+    monkeypatch.setattr(Packetizer, "send_message", recording_send)
+    transport = transport_for(sshd)
+    try:
+        assert transport.run("true").exit_code == 0
+    finally:
+        transport.close()
+    assert sent.count("ignore") == 1
+    last_auth = len(sent) - 1 - sent[::-1].index("userauth-request")
+    assert last_auth < sent.index("ignore") < sent.index("channel-open")
