@@ -14,6 +14,7 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
+from migrator.cli import loading_without_gc
 from migrator.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
@@ -103,6 +104,14 @@ def _first_steps(loaded: Any, from_step: str | None, only: tuple[str, ...]) -> l
     return [loaded.step(first)] if first in loaded.order else []
 
 
+def _pending_steps(store: Any, run_id: int, loaded: Any) -> list[Any]:
+    """The steps of ``run_id`` not done yet, in plan order (a resume starts with the first)."""
+    from migrator.engine.states import STEP_DONE
+
+    left = {r.step_id for r in store.steps(run_id) if r.state not in STEP_DONE}
+    return [loaded.step(sid) for sid in loaded.order if sid in left]
+
+
 def _reasons(ids: tuple[str, ...], reason: str | None, what: str) -> dict[str, str]:
     if ids and not reason:
         raise UsageError(f"{what} needs --reason TEXT (it is recorded in the journal)")
@@ -163,23 +172,23 @@ def run_command(
     only: tuple[str, ...],
 ) -> None:
     """Run PLAN (a name in plans/ or a path) from the start."""
-    console = Console()
-    loaded = _load(plan, inventory)
-    prompter, executors, redactor = _tools(
-        loaded, console, yes=yes, i_mean_it=i_mean_it, confirm_manual=confirm_manual
-    )
-    # The first step's SSH handshake (and sshd's set-up of the session after it) overlaps
-    # loading the engine and opening the store: ~60 ms of a run's start on loopback, more
-    # across a WAN. So the engine is imported only now.
-    executors.connect_early(_first_steps(loaded, from_step, only))
-    try:
-        from migrator.engine.printer import Printer
-        from migrator.engine.runner import RunOptions, start_run
+    with loading_without_gc():
+        console = Console()
+        loaded = _load(plan, inventory)
+        prompter, executors, redactor = _tools(
+            loaded, console, yes=yes, i_mean_it=i_mean_it, confirm_manual=confirm_manual
+        )
+        # The first step's SSH handshake overlaps loading the engine and opening the store
+        # (~40 ms of a run's start on loopback, more across a WAN): the engine is imported now.
+        executors.connect_early(_first_steps(loaded, from_step, only))
+        try:
+            from migrator.engine.printer import Printer
+            from migrator.engine.runner import RunOptions, start_run
 
-        store = _store(db)
-    except BaseException:
-        executors.close()
-        raise
+            store = _store(db)
+        except BaseException:
+            executors.close()
+            raise
     try:
         if dry_run:
             from migrator.engine.dryrun import dry_run as do_dry_run
@@ -241,19 +250,22 @@ def resume_command(
     accept_plan_change: bool,
 ) -> None:
     """Resume RUN (default: the newest unfinished run) where it stopped."""
-    from migrator.engine.printer import Printer
-    from migrator.engine.runner import RunOptions, find_run, resume_run
+    with loading_without_gc():
+        from migrator.engine.printer import Printer
+        from migrator.engine.runner import RunOptions, find_run, resume_run
 
-    console = Console()
-    store = _store(db)
+        console = Console()
+        store = _store(db)
     try:
-        run = find_run(store, None, run_id)
-        loaded = _load(run.plan_path, inventory)
-        if (take_over or accept_plan_change) and not reason:
-            raise UsageError("--take-over and --accept-plan-change need --reason TEXT")
-        prompter, executors, redactor = _tools(
-            loaded, console, yes=yes, i_mean_it=i_mean_it, confirm_manual=confirm_manual
-        )
+        with loading_without_gc():
+            run = find_run(store, None, run_id)
+            loaded = _load(run.plan_path, inventory)
+            if (take_over or accept_plan_change) and not reason:
+                raise UsageError("--take-over and --accept-plan-change need --reason TEXT")
+            prompter, executors, redactor = _tools(
+                loaded, console, yes=yes, i_mean_it=i_mean_it, confirm_manual=confirm_manual
+            )
+            executors.connect_early(_pending_steps(store, run.id, loaded)[:1])
         try:
             options = RunOptions(
                 mode=run.mode,
