@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.markup import escape
 
 from migrator.cli import loading_without_gc
 from migrator.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from migrator.executors.base import Prompter
 
 DB_HELP = "State database: a SQLite file path or sqlite:///PATH (default: $MIGRATOR_DB or ./state.db)."
@@ -32,6 +32,12 @@ confirm_manual_option = click.option(
     "--confirm-manual", is_flag=True, help="Tick manual checklists (lab rehearsals)."
 )
 i_mean_it_option = click.option("--i-mean-it", is_flag=True, help="Allow --yes with a production inventory.")
+
+
+def _stdout_console() -> Console | None:
+    from migrator.engine.printer import stdout_console
+
+    return stdout_console()
 
 
 def _store(db: str | None) -> Any:
@@ -78,7 +84,7 @@ def _tools(
         raise UsageError("--confirm-manual is for lab rehearsals only", hint="use a lab inventory")
     redactor = Redactor()
     if prompter is None:
-        prompter = CliPrompter(console or Console(), assume_yes=yes)
+        prompter = CliPrompter(console, assume_yes=yes)
     hooks = None
     if lab:
         # A lab inventory lives in its lab's directory: the hooks act on that lab.
@@ -173,7 +179,7 @@ def run_command(
 ) -> None:
     """Run PLAN (a name in plans/ or a path) from the start."""
     with loading_without_gc():
-        console = Console()
+        console = _stdout_console()
         loaded = _load(plan, inventory)
         prompter, executors, redactor = _tools(
             loaded, console, yes=yes, i_mean_it=i_mean_it, confirm_manual=confirm_manual
@@ -193,8 +199,9 @@ def run_command(
         if dry_run:
             from migrator.engine.dryrun import dry_run as do_dry_run
 
-            report = do_dry_run(store, loaded, executors, listeners=[Printer(console)], redactor=redactor)
-            console.print(f"dry-run recorded as run {report.run_id}")
+            printer = Printer(console)
+            report = do_dry_run(store, loaded, executors, listeners=[printer], redactor=redactor)
+            printer.line(("", f"dry-run recorded as run {report.run_id}"))
             if not report.go:
                 raise SystemExit(int(ExitCode.FAILED))
             return
@@ -254,7 +261,7 @@ def resume_command(
         from migrator.engine.printer import Printer
         from migrator.engine.runner import RunOptions, find_run, resume_run
 
-        console = Console()
+        console = _stdout_console()
         store = _store(db)
     try:
         with loading_without_gc():
@@ -298,18 +305,19 @@ def _check_command(kind: str, plan: str, db: str | None, inventory: str | None) 
     from migrator.engine import dryrun
     from migrator.engine.printer import Printer
 
-    console = Console()
+    console = _stdout_console()
+    printer = Printer(console)
     loaded = _load(plan, inventory)
     store = _store(db)
     _, executors, redactor = _tools(loaded, console, yes=False, i_mean_it=False, confirm_manual=False)
     try:
         function = dryrun.verify if kind == "verify" else dryrun.preflight
-        report = function(store, loaded, executors, listeners=[Printer(console)], redactor=redactor)
+        report = function(store, loaded, executors, listeners=[printer], redactor=redactor)
     finally:
         executors.close()
         store.close()
     word = ("NO DRIFT" if report.go else "DRIFT") if kind == "verify" else ("GO" if report.go else "NO-GO")
-    console.print(f"[bold]{word}[/] (recorded as run {report.run_id})")
+    printer.line(("bold", word), ("", f" (recorded as run {report.run_id})"))
     if not report.go:
         raise SystemExit(int(ExitCode.FAILED))
 
@@ -341,7 +349,7 @@ def abort_command(run_id: int, reason: str, db: str | None) -> None:
     store = _store(db)
     try:
         abort_run(store, run_id, reason)
-        Console().print(f"run {run_id} aborted")
+        click.echo(f"run {run_id} aborted")
     finally:
         store.close()
 
@@ -375,7 +383,8 @@ def rollback_command(
     from migrator.engine.printer import Printer
     from migrator.engine.rollback import rollback_step
 
-    console = Console()
+    console = _stdout_console()
+    printer = Printer(console)
     store = _store(db)
     try:
         run = store.run(run_id)
@@ -392,7 +401,7 @@ def rollback_command(
                 executors,
                 prompter,
                 reason=reason,
-                listeners=[Printer(console)],
+                listeners=[printer],
                 yes=yes,
                 redactor=redactor,
                 take_over_reason=reason if take_over else None,
@@ -400,13 +409,11 @@ def rollback_command(
         finally:
             executors.close()
         if report.ok:
-            console.print(
-                f"[bold]step {escape(step_id)} rolled back[/] (run {run_id}): {escape(report.message)}"
-            )
+            printer.line(("bold", f"step {step_id} rolled back"), ("", f" (run {run_id}): {report.message}"))
         else:
-            console.print(
-                f"[bold red]step {escape(step_id)} not rolled back[/]: {escape(report.message)} "
-                f"(it stays {report.state})"
+            printer.line(
+                ("bold red", f"step {step_id} not rolled back"),
+                ("", f": {report.message} (it stays {report.state})"),
             )
             raise SystemExit(int(ExitCode.FAILED))
     finally:

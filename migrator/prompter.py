@@ -12,15 +12,13 @@ a choice or writes a reason.
 from __future__ import annotations
 
 import sys
-from typing import TextIO
-
-from rich.console import Console
-from rich.markup import escape
-from rich.panel import Panel
-from rich.prompt import Confirm, Prompt
+from typing import TYPE_CHECKING, TextIO
 
 from migrator.errors import OperatorNeeded
 from migrator.executors.base import ChecklistAnswer
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 YES_FLAG = "--yes"
 STOP = "stop"
@@ -31,18 +29,27 @@ class CliPrompter:
 
     def __init__(
         self,
-        console: Console,
+        console: Console | None = None,
         *,
         assume_yes: bool = False,
         stream: TextIO | None = None,
         interactive: bool | None = None,
     ) -> None:
         """``stream`` is where answers are read (stdin by default); ``interactive`` overrides
-        the TTY test (tests feed answers through a StringIO)."""
-        self.console = console
+        the TTY test (tests feed answers through a StringIO). Without ``console`` one is made
+        for stdout at the first question: a run that asks nothing never imports rich."""
+        self._console = console
         self.assume_yes = assume_yes
         self._stream = stream
         self._interactive = interactive
+
+    @property
+    def console(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console()
+        return self._console
 
     @property
     def interactive(self) -> bool:
@@ -53,6 +60,9 @@ class CliPrompter:
     # ------------------------------------------------------------ Prompter
 
     def confirm(self, question: str, *, expect: str | None = None) -> bool:
+        from rich.markup import escape
+        from rich.prompt import Confirm, Prompt
+
         if expect is None and self.assume_yes:
             self.console.print(f"{escape(question)}[bold]yes[/] (assumed: {YES_FLAG})")
             return True
@@ -68,6 +78,10 @@ class CliPrompter:
         return Confirm.ask(escape(question), console=self.console, stream=self._stream)
 
     def checklist(self, title: str, instructions: str, items: list[str]) -> ChecklistAnswer | None:
+        from rich.markup import escape
+        from rich.panel import Panel
+        from rich.prompt import Prompt
+
         self._need(
             f"manual step '{title}' must be done and confirmed by a person ({len(items)} checklist item(s))"
         )
@@ -93,10 +107,16 @@ class CliPrompter:
         return ChecklistAnswer(confirmed=confirmed, evidence=evidence.strip())
 
     def choose(self, question: str, choices: list[str]) -> str:
+        from rich.markup import escape
+        from rich.prompt import Prompt
+
         self._need(f"a choice for: {question} ({', '.join(choices)})")
         return Prompt.ask(escape(question), choices=choices, console=self.console, stream=self._stream)
 
     def text(self, question: str) -> str:
+        from rich.markup import escape
+        from rich.prompt import Prompt
+
         self._need(f"an answer to: {question}")
         return Prompt.ask(escape(question), console=self.console, stream=self._stream)
 
