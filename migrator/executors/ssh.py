@@ -15,6 +15,11 @@ Why it is built this way (see reference/libraries.md §3 and perf-baseline.md):
   plain program call with no env and no sudo (``zpool list -H``, ``true``): the login shell execs it
   directly after the PGID line, which is the same to the command and saves an exec of sh
   (~0.6 ms, a quarter of a trivial step); see ``shellwrap.direct_command``.
+* While a command runs, the next command's session channel is opened (a "spare"): the open's
+  round trip overlaps the command instead of the next step's start. A session channel runs
+  nothing until its exec request.
+* Right after authenticating, one SSH_MSG_IGNORE acks sshd's two post-auth messages, which
+  otherwise hold the first channel's confirmation ~40 ms (Nagle on sshd's side).
 """
 
 from __future__ import annotations
@@ -112,6 +117,7 @@ class SSHTransport:
                 )  # fmt: skip
                 self._owned_hops.append(self.via)
         self._client: paramiko.SSHClient | None = None
+        self._spare: paramiko.Channel | None = None  # the next command's channel, opened early
         self._lock = threading.RLock()
 
     @property
@@ -230,12 +236,18 @@ class SSHTransport:
         return exc
 
     def _drop(self) -> None:
+        self._spare = None  # closed with its connection
         if self._client is not None:
             self._client.close()
             self._client = None
 
     def _open_channel(self) -> paramiko.Channel:
-        """A new session channel; reconnects once if the connection died since the last step."""
+        """A new session channel (the spare one when it is still open); reconnects once if the
+        connection died since the last step."""
+        with self._lock:
+            spare, self._spare = self._spare, None
+        if spare is not None and spare.active and not spare.closed:
+            return spare
         for attempt in (1, 2):
             t = self.transport()
             try:
@@ -250,6 +262,27 @@ class SSHTransport:
                         hint="the connection keeps dropping; check the host and the network",
                     ) from exc
         raise AssertionError("unreachable")
+
+    def _open_spare(self) -> None:
+        """Open the next command's session channel while this one runs: its round trip then
+        overlaps the command instead of delaying the next step. A session channel runs nothing
+        until an exec request; a failure here is left to the next step's own open to report."""
+        with self._lock:
+            client = self._client
+            if self._spare is not None or client is None:
+                return
+        t = client.get_transport()
+        if t is None or not t.is_active():
+            return
+        try:
+            spare = t.open_session(timeout=self.connect_timeout)
+        except (paramiko.SSHException, EOFError, OSError):
+            return  # the next _open_channel opens afresh (and reconnects, or says why not)
+        with self._lock:
+            if self._client is client and self._spare is None:
+                self._spare = spare
+                return
+        spare.close()  # reconnected meanwhile, or another thread was quicker
 
     def wait_until_reachable(self, deadline: float, *, interval: float = 2.0) -> float:
         """Reconnect until a command runs (``deadline`` is a ``time.monotonic()`` instant).
@@ -339,7 +372,8 @@ class SSHTransport:
             raise ConnectError(
                 f"{self.describe()} refused to run a command: {exc}", where=self.target, hint="check sshd"
             ) from exc
-        session = _Session(channel, stdin, self.redact, on_line)
+        session = _Session(channel, stdin, self.redact, on_line)  # (sends EOF when no stdin)
+        self._open_spare()
         deadline = None if timeout is None else start + timeout
         finished = stopped = False
         try:
