@@ -4,7 +4,7 @@ Why it is built this way (see reference/libraries.md §3 and perf-baseline.md):
 
 * The socket is ours, with ``TCP_NODELAY`` (else every exec stalls ~40 ms on Nagle + delayed
   ACK, 15x slower) and TCP keepalives (paramiko's own keepalive never detects a dead peer).
-* stdout and stderr are drained together in one select loop: reading one to EOF first
+* stdout and stderr are drained together in one loop (:mod:`.ssh_session`): reading one to EOF first
   deadlocks once the other passes the channel window (~2 MB).
 * Closing a channel does not stop a PTY-less remote command. sshd starts every session in a
   new session (``setsid``), so the login shell's ``$$`` is the process group of everything
@@ -25,7 +25,6 @@ Why it is built this way (see reference/libraries.md §3 and perf-baseline.md):
 from __future__ import annotations
 
 import logging
-import select
 import shlex
 import socket
 import threading
@@ -44,13 +43,12 @@ from migrator.executors.hostkeys import (
     load_known_hosts,
 )
 from migrator.executors.shellwrap import (
-    LineSplitter,
-    OutputCollector,
     direct_command,
     inner_script,
     kill_group_command,
     sudo_prefix,
 )
+from migrator.executors.ssh_session import PGID_MARKER, CommandSession
 from migrator.executors.sshconfig import DEFAULT_SSH_CONFIG, Endpoint, load_ssh_config, resolve_endpoint
 from migrator.plan.checks import Command
 from migrator.plan.inventory import Host
@@ -59,11 +57,10 @@ CONNECT_TIMEOUT = 10.0
 KEEPALIVE_INTERVAL = 15
 KILL_GRACE = 3.0
 ACK_NUDGE_DELAY = 0.003  # after authenticating: time for sshd's two small messages to arrive
-EOF_GRACE = 2.0  # how long output may trail the exit status (see _Session.pump)
-PGID_MARKER = "__migrator_pgid__="
-_CHUNK = 65536
 
 log = logging.getLogger(__name__)
+
+__all__ = ["PGID_MARKER", "SSHTransport", "tuned_socket"]
 
 
 def _identity(text: str) -> str:
@@ -372,7 +369,7 @@ class SSHTransport:
             raise ConnectError(
                 f"{self.describe()} refused to run a command: {exc}", where=self.target, hint="check sshd"
             ) from exc
-        session = _Session(channel, stdin, self.redact, on_line)  # (sends EOF when no stdin)
+        session = CommandSession(channel, stdin, self.redact, on_line)  # (sends EOF when no stdin)
         self._open_spare()
         deadline = None if timeout is None else start + timeout
         finished = stopped = False
@@ -411,7 +408,7 @@ class SSHTransport:
             duration=time.monotonic() - start,
         )
 
-    def _stop(self, session: _Session, sudo: bool) -> None:
+    def _stop(self, session: CommandSession, sudo: bool) -> None:
         """TERM the command's process group, then KILL it if it is still there after a grace."""
         if session.pgid is None:
             return
@@ -428,91 +425,3 @@ class SSHTransport:
             channel.status_event.wait(self.connect_timeout)
         finally:
             channel.close()
-
-
-class _Session:
-    """One running command: drains stdout and stderr together, feeds stdin without blocking."""
-
-    def __init__(
-        self, channel: paramiko.Channel, stdin: bytes, redact: Callable[[str], str], sink: LineSink
-    ) -> None:
-        self.channel = channel
-        self.pending = stdin
-        self.pgid: int | None = None
-        self.out = OutputCollector(redact, sink)
-        self._split = {"stdout": LineSplitter(), "stderr": LineSplitter()}
-        channel.settimeout(0.0)
-        if not stdin:
-            channel.shutdown_write()
-
-    def pump(self, deadline: float | None) -> bool:
-        """Run until the command exits (True) or ``deadline`` passes (False).
-
-        Done means the exit status is in *and* the output has ended (EOF): sshd may send the
-        exit status before the last output, so stopping at the status alone loses lines.
-        A command that leaves a background process holding its stdout open never sends EOF
-        (``ssh host 'sleep 60 &'`` hangs for that reason); after :data:`EOF_GRACE` seconds
-        past the exit status we stop waiting for it.
-        """
-        ch = self.channel
-        status_seen: float | None = None
-        while True:
-            wait = 0.2 if deadline is None else min(0.2, deadline - time.monotonic())
-            if wait <= 0:
-                return False
-            if self._output_ended() and not self.pending:
-                # Paramiko's channel stays readable from EOF on, so select() would spin until
-                # the exit status arrives (hundreds of wake-ups per step, CPU taken from
-                # sshd). Sleep on the status instead (it is also set when the channel closes).
-                ch.status_event.wait(wait)
-            else:
-                select.select([ch], [ch] if self.pending else [], [], wait)
-            self._drain()
-            self._feed_stdin()
-            if ch.exit_status_ready() and not ch.recv_ready() and not ch.recv_stderr_ready():
-                if status_seen is None:
-                    status_seen = time.monotonic()
-                if self._output_ended() or time.monotonic() - status_seen >= EOF_GRACE:
-                    self._drain(final=True)
-                    return True
-            if ch.closed and not ch.exit_status_ready():
-                raise EOFError("channel closed without an exit status")
-
-    def _output_ended(self) -> bool:
-        """EOF (or close) seen and every byte before it taken: nothing more will come."""
-        ch = self.channel
-        ended = bool(ch.eof_received or ch.closed)
-        return ended and not ch.recv_ready() and not ch.recv_stderr_ready()
-
-    def _drain(self, final: bool = False) -> None:
-        ch = self.channel
-        while ch.recv_ready():
-            self._lines("stdout", self._split["stdout"].feed(ch.recv(_CHUNK)))
-        while ch.recv_stderr_ready():
-            self._lines("stderr", self._split["stderr"].feed(ch.recv_stderr(_CHUNK)))
-        if final:
-            for stream, splitter in self._split.items():
-                self._lines(stream, splitter.flush())
-
-    def _lines(self, stream: str, lines: list[str]) -> None:
-        if stream == "stdout" and self.pgid is None:
-            for i, line in enumerate(lines):
-                if line.startswith(PGID_MARKER):
-                    self.pgid = int(line.removeprefix(PGID_MARKER))
-                    self.out.emit(stream, lines[:i] + lines[i + 1 :])
-                    return
-        self.out.emit(stream, lines)
-
-    def _feed_stdin(self) -> None:
-        ch = self.channel
-        if not self.pending or not ch.send_ready():
-            return
-        try:
-            sent = ch.send(self.pending[:_CHUNK])
-        except (TimeoutError, OSError):
-            if ch.exit_status_ready() or ch.closed:
-                self.pending = b""  # the command ended without reading all its stdin
-            return
-        self.pending = self.pending[sent:]
-        if not self.pending:
-            ch.shutdown_write()

@@ -18,7 +18,7 @@ import pytest
 from paramiko.common import MSG_NAMES
 from paramiko.packet import Packetizer
 
-import migrator.executors.ssh as ssh_module
+import migrator.executors.ssh_session as session_module
 from migrator.executors.ssh import SSHTransport
 from tests.executors.conftest import transport_for
 from tests.fixtures.sshd import SshdServer
@@ -42,7 +42,7 @@ def test_a_trivial_command_wakes_the_client_a_few_times_not_hundreds(
         return real_select.select(*args)
 
     ssh.run("true")  # connect outside the count
-    monkeypatch.setattr(ssh_module, "select", types.SimpleNamespace(select=counting_select))
+    monkeypatch.setattr(session_module, "select", types.SimpleNamespace(select=counting_select))
     for _ in range(10):
         assert ssh.run("true").exit_code == 0
     # Each run: the PGID line, EOF, maybe a window adjust. Spinning on the readable channel
