@@ -131,7 +131,10 @@ class Step(_Strict):
 
     # action, by kind
     command: Command | None = Field(
-        None, description="ssh/local: a shell string (run by sh -c) or an argv list (quoted with shlex)."
+        None,
+        description="ssh/local: a shell string (run by sh -c; over SSH a plain program call without "
+        "shell syntax or env is exec'd directly, the same to the program) or an argv list "
+        "(quoted with shlex).",
     )
     sudo: bool = Field(False, description="ssh: run through sudo when the login user is not root.")
     call: ProxmoxCall | None = Field(None, description="proxmox: the API call.")
