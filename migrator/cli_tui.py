@@ -31,6 +31,7 @@ from migrator.errors import LockHeldError, OperatorNeeded, RunStateError, UsageE
 from migrator.executors.base import ChecklistAnswer, StepRunner
 from migrator.secrets import Redactor
 from migrator.store.db import Store
+from migrator.store.durations import measured_durations
 
 if TYPE_CHECKING:
     from tui.facade import OperatorPrompter, RunView
@@ -71,23 +72,6 @@ class PrompterProxy:
         return self._to().text(question)
 
 
-def _aware(at: datetime | None) -> datetime | None:
-    return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
-
-
-def _measured(store: Store, plan_name: str, exclude: int | None) -> dict[str, list[float]]:
-    """Seconds each step took in earlier runs of the plan (for learned estimates)."""
-    durations: dict[str, list[float]] = {}
-    for run in store.runs(plan_name):
-        if run.id == exclude or run.mode == "dry-run":
-            continue
-        for r in store.steps(run.id):
-            start, end = _aware(r.started_at), _aware(r.ended_at)
-            if r.state == "succeeded" and start is not None and end is not None:
-                durations.setdefault(r.step_id, []).append((end - start).total_seconds())
-    return durations
-
-
 class EngineSession:
     """Implements :class:`tui.facade.Session` with the real engine and store."""
 
@@ -121,7 +105,7 @@ class EngineSession:
         """An engine action (a run or a rollback) is in progress: one at a time."""
         self._lock = threading.Lock()
         self._closed = False
-        estimates = learned(loaded.plan, _measured(store, loaded.plan.name, run_id))
+        estimates = learned(loaded.plan, measured_durations(loaded.plan.name, store.url, before_run=run_id))
         self.plan = plan_info(loaded, mode=mode, operator=self.actor, estimates=estimates)
 
     # -- building -------------------------------------------------------------------------------
@@ -197,7 +181,7 @@ class EngineSession:
         records = self.store.steps(run.id)
         steps = {
             r.step_id: StepStatus(
-                r.state, r.attempt, _aware(r.started_at), _aware(r.ended_at), r.summary, r.reason
+                r.state, r.attempt, r.started_at, r.ended_at, r.summary, r.reason
             )
             for r in records
         }
