@@ -16,11 +16,11 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from migrator.errors import StoreError
-from migrator.store.sqlite import DEFAULT_DB, ENV_DB, sqlite_path
+from migrator.store.sqlite import DEFAULT_DB, ENV_DB, py_time, sqlite_path
 
 EXECUTED_MODES = ("live", "rehearsal")
 STARTS = ("launch", "rerun")
@@ -77,7 +77,7 @@ def _rows_from_sqlite(path: Path, plan_name: str, before_run: int | None) -> lis
                 QUERY.format(modes=modes, triggers=triggers),
                 (plan_name, *EXECUTED_MODES, *STARTS, SUCCESS, limit),
             )
-            return [(int(r), str(s), int(a), str(t), _parse_time(at)) for r, s, a, t, at in cursor]
+            return [(int(r), str(s), int(a), str(t), _stored_time(at)) for r, s, a, t, at in cursor]
         finally:
             conn.close()
     except sqlite3.Error as exc:
@@ -101,10 +101,7 @@ def _durations(rows: Iterable[Row]) -> dict[str, list[float]]:
     return found
 
 
-def _parse_time(text: object) -> datetime:
-    # SQLAlchemy stores DateTime in SQLite as 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC, no zone).
-    return _aware(datetime.fromisoformat(str(text)))
-
-
-def _aware(at: datetime) -> datetime:
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+def _stored_time(text: str) -> datetime:
+    at = py_time(text)
+    assert at is not None  # journal.at is NOT NULL
+    return at
