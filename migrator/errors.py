@@ -111,6 +111,11 @@ class HostKeyError(ConnectError):
     pass
 
 
+class JobLost(ConnectError):
+    """A detached step's host stayed out of reach while its job was followed: the job may
+    still run there. The step is left running; ``migrator resume`` reattaches to the job."""
+
+
 class CommandTimeout(ExecutorError):
     pass
 

@@ -18,10 +18,12 @@ from migrator.engine.commands import CommandQueue
 from migrator.engine.events import StepWarning
 from migrator.engine.output import OutputRecorder
 from migrator.engine.probing import check_outcome, probe_all
+from migrator.engine.progress import ProgressSampler
 from migrator.engine.states import StepState
 from migrator.engine.window import GateVerdict
-from migrator.errors import MigratorError, OperatorNeeded
+from migrator.errors import JobLost, MigratorError, OperatorNeeded
 from migrator.executors.base import ActionOutcome, Prompter, StepContext, StepRunner, is_interactive
+from migrator.executors.detached import job_name
 from migrator.plan.checks import OnFail
 from migrator.plan.model import Step
 from migrator.plan.params import UnknownReference, substitute_outputs
@@ -52,6 +54,8 @@ class DriverSettings:
     go_reason: str | None = None
     """``--go-reason``: answers go when the window gate fails; recorded as the decision."""
     values: dict[str, dict[str, str]] = field(default_factory=dict)
+    plan_name: str = ""
+    """Names detached jobs on the hosts (with run, step and attempt)."""
 
 
 class StepDriver:
@@ -95,6 +99,8 @@ class StepDriver:
         a non-idempotent action."""
         book, sid = self.book, step.id
         attempt = book.attempt(sid)
+        if step.detach and attempt > 0:
+            return self._reattach(step)
         if step.post:
             failed, _, _ = self._judge(step, step.post, "reconcile", attempt)
             if not failed:
@@ -113,6 +119,16 @@ class StepDriver:
         if step.idempotent:
             return self._attempts(step, "rerun", f"in doubt, {why}; idempotent: re-run")
         return self._ask_in_doubt(step, why)
+
+    def _reattach(self, step: Step) -> StepState:
+        """A detached step found running after a crash: its job on the host is looked up by
+        name (same attempt): finished -> its real exit status; running -> followed; never
+        started -> started. Then the post-checks, as after any attempt. No operator decision."""
+        attempt = self.book.attempt(step.id)
+        name = job_name(self.settings.plan_name, self.book.run_id, step.id, attempt)
+        return self._attempts(
+            step, "rerun", f"in doubt: reattach to detached job {name} (attempt {attempt})", reattach=True
+        )
 
     # -- operator questions -------------------------------------------------------------------
 
@@ -237,12 +253,17 @@ class StepDriver:
 
     # -- the attempts -------------------------------------------------------------------------
 
-    def _attempts(self, step: Step, trigger: str, reason: str = "") -> StepState:
+    def _attempts(self, step: Step, trigger: str, reason: str = "", *, reattach: bool = False) -> StepState:
         book, sid = self.book, step.id
         tries = 0
         while True:
             tries += 1
-            attempt = book.attempt(sid) + 1
+            # A reattach continues the attempt that was running (its job has that attempt's name).
+            attempt = book.attempt(sid) + (0 if reattach and tries == 1 else 1)
+            if step.detach and not reason:
+                # Write-ahead: the job's name is durable before the job starts.
+                job = job_name(self.settings.plan_name, book.run_id, sid, attempt)
+                reason = f"attempt {attempt}; detached job {job}"
             book.move(
                 sid,
                 trigger,
@@ -297,12 +318,15 @@ class StepDriver:
             redact=self.redactor,
             hold=any(spec.secret for spec in step.outputs.values()),
         )
+        progress = ProgressSampler(book, step.id, attempt)
         ctx = StepContext(
             run_id=book.run_id,
             attempt=attempt,
             on_line=recorder,
             cancel=self.commands.abort_requested.is_set,
             outputs={k: dict(v) for k, v in values.items()},
+            plan=self.settings.plan_name,
+            on_progress=progress,
         )
         secrets: dict[str, str] = {}
         try:
@@ -312,6 +336,13 @@ class StepDriver:
             outcome = self.runner.execute(resolved, ctx)
         except UnknownReference as exc:
             outcome = ActionOutcome(ok=False, summary=str(exc))
+        except JobLost:
+            # The job may still run on its host: the step stays running, a resume reattaches.
+            self._seal_secrets(step, recorder, None)
+            recorder.flush()
+            progress.finish()
+            book.flush()
+            raise
         except OperatorNeeded:
             self._seal_secrets(step, recorder, None)
             recorder.flush()
@@ -324,6 +355,7 @@ class StepDriver:
             outcome = ActionOutcome(ok=False, summary=self.redactor(str(exc)))
         secrets = self._seal_secrets(step, recorder, outcome)
         recorder.flush()
+        progress.finish()
         outcome.summary = self.redactor(outcome.summary)
         if outcome.evidence:
             book.add_evidence(step.id, attempt, self.redactor(outcome.evidence), step.checklist)

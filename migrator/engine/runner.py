@@ -22,7 +22,7 @@ from migrator.engine.lease import LeaseKeeper, operator_name
 from migrator.engine.plandiff import PlanDiff, diff_steps, step_hashes
 from migrator.engine.states import STEP_DONE, RunState, StepState
 from migrator.engine.window import GateVerdict
-from migrator.errors import OperatorNeeded, RunStateError, UsageError
+from migrator.errors import JobLost, OperatorNeeded, RunStateError, UsageError
 from migrator.estimates import Estimate
 from migrator.executors.base import Prompter, StepRunner
 from migrator.plan.model import Step
@@ -107,6 +107,7 @@ class Runner:
                 sleep=options.sleep,
                 window_gate=self._window_gate,
                 go_reason=options.go_reason,
+                plan_name=loaded.plan.name,
             ),
         )
         self._estimates: dict[str, Estimate] | None = None  # for the window gate, on first use
@@ -161,6 +162,9 @@ class Runner:
             else:
                 stop = self._apply_commands()
         except OperatorNeeded as exc:
+            book.flush()
+            return self._finish("pause", str(exc), raise_exc=exc)
+        except JobLost as exc:  # a detached job's host is out of reach: the job goes on there
             book.flush()
             return self._finish("pause", str(exc), raise_exc=exc)
         except Aborted as exc:

@@ -27,9 +27,10 @@ from typing import TYPE_CHECKING
 
 from migrator.checks import describe
 from migrator.errors import ConnectError, ExecutorError, HostKeyError, RunStateError
-from migrator.executors.base import ActionOutcome, Prompter, StepContext, StepRunner
+from migrator.executors.base import ActionOutcome, Prompter, StepContext, StepRunner, to_shell
 from migrator.executors.checking import UNREACHABLE, CheckProber, unreachable
 from migrator.executors.connections import Connections
+from migrator.executors.detached import JOBS_DIR, JOBS_DIR_VAR
 from migrator.executors.hostkeys import (
     fetch_host_key,
     key_fingerprint,
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
     from paramiko import PKey
 
     from migrator.checks.base import CheckResult
+    from migrator.executors.detached_step import DetachedJob, FollowSettings
     from migrator.executors.proxmox import ProxmoxClient
     from migrator.executors.stunnel_step import StunnelStepOptions, StunnelSteps
     from migrator.plan.checks import Check, Command
@@ -92,6 +94,8 @@ class Executors:
         self._stunnel_setup = (plan_dir or plans_dir(), stunnel_options)
         self._stunnel: StunnelSteps | None = None  # built by the first stunnel step (~15 ms of imports)
         self._secret_outputs = SecretOutputs()
+        self.follow_settings: FollowSettings | None = None
+        """How detached jobs are followed (poll interval, reconnect backoff); None: defaults."""
         self._prober = CheckProber(
             loaded_plan_inventory,
             transport_for=self.connections.for_target,
@@ -129,7 +133,10 @@ class Executors:
         if undo.command is not None:
             # The rollback runs where the action ran, with the same secrets, sudo and timeout.
             target = LOCAL if step.kind == StepKind.LOCAL else step.host
-            plain = step.model_copy(update={"outputs": {}})
+            if step.detach and step.command is not None and ctx.attempt > 0:
+                # Undoing a step whose job still runs would race it: stop the job first.
+                self._detached(step, ctx, target, step.command, {}).cancel("stopped for its rollback")
+            plain = step.model_copy(update={"outputs": {}, "detach": False})
             return self._run_command(plain, ctx, undo.command, target)
         return confirm_checklist(
             title=f"Roll back {step.id}: {step.title}",
@@ -183,9 +190,36 @@ class Executors:
         rendered, output_env = render_command(command, ctx, self._secret_outputs, where=where)
         for value in output_env.values():
             self.redactor.add(value)
+        if step.detach and step.kind == StepKind.SSH:
+            return self._detached(step, ctx, target, rendered, {**env, **output_env}).run()
         transport = self.connections.for_target(target)
         return run_command_step(
             step, ctx, transport, self.redactor, command=rendered, env={**env, **output_env}, stdin=stdin
+        )
+
+    def _detached(
+        self, step: Step, ctx: StepContext, target: str, command: Command, env: dict[str, str]
+    ) -> DetachedJob:
+        from migrator.executors.detached_step import DetachedJob
+
+        if env:
+            raise ExecutorError(
+                "a detached step cannot take secrets: the job outlives the session that carries them",
+                where=f"step {step.id}",
+                hint="drop detach: for this step",
+            )
+        name, _ = self.inventory.resolve_target(target)
+        host = self.inventory.hosts.get(name)
+        jobs_dir = (host.vars.get(JOBS_DIR_VAR) if host is not None else None) or JOBS_DIR
+        return DetachedJob(
+            step,
+            ctx,
+            lambda: self.connections.for_target(target),
+            lambda: self.connections.reconnect(target),
+            self.redactor,
+            command=to_shell(command),
+            jobs_dir=str(jobs_dir),
+            settings=self.follow_settings,
         )
 
     def _proxmox(self, step: Step, ctx: StepContext) -> ActionOutcome:

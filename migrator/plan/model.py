@@ -137,6 +137,17 @@ class Step(_Strict):
         "(quoted with shlex).",
     )
     sudo: bool = Field(False, description="ssh: run through sudo when the login user is not root.")
+    detach: bool = Field(
+        False,
+        description="ssh: run the command on the host as a job independent of the SSH session "
+        "(a transient systemd unit, else setsid) and follow it; a lost connection or a crash of "
+        "migrator does not stop it, and a resume reattaches to it. For steps longer than a few minutes.",
+    )
+    progress: Literal["rsync", "zfs-send", "zfs-receive", "pv", "syncoid", "zpool", "none"] | None = Field(
+        None,
+        description="ssh/local: how to read the command's progress from its output (default: guessed "
+        "from the command: rsync --info=progress2, zfs send -v/-P, zfs receive -v, syncoid/pv, zpool).",
+    )
     call: ProxmoxCall | None = Field(None, description="proxmox: the API call.")
     instructions: str | None = Field(None, description="manual: what the person does.")
     checklist: list[str] = Field(

@@ -188,6 +188,22 @@ def _step_rules(ctx: _Ctx, step: Step) -> None:
             step=step.id,
             hint="declare it under secrets: with env:NAME or file:PATH",
         )
+    if step.detach and kind is not StepKind.SSH:
+        ctx.add(
+            f"detach applies to ssh steps (a job on the host), not to a {kind.value} step",
+            at(step, "detach"),
+            step=step.id,
+            key=True,
+            hint="remove detach:, or make it an ssh step",
+        )
+    if step.detach and (step.secrets or step.stdin_secret):
+        ctx.add(
+            "a detached step cannot take secrets yet: the job outlives the session that carries them",
+            at(step, "detach"),
+            step=step.id,
+            key=True,
+            hint="drop detach: for this step, or have the command read the secret from a file on the host",
+        )
     if step.expect_new_host_key and step.host == LOCAL:
         ctx.add(
             "expect_new_host_key needs an SSH host", at(step, "expect_new_host_key"), step=step.id, key=True

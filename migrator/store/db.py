@@ -54,6 +54,9 @@ from migrator.store.rows import (
 from migrator.store.schema import ensure_schema
 from migrator.store.sqlite import DEFAULT_DB, ENV_DB, Database, db_value, sqlite_path
 
+PROGRESS_STREAM = "progress"
+"""Output chunks of this stream are progress samples (JSON), not output lines."""
+
 __all__ = ["DEFAULT_DB", "ENV_DB", "Store", "resolve_url"]
 
 _JOURNAL_COLUMNS = (
@@ -311,7 +314,8 @@ class Store(LeaseMixin):
     def output(self, run_id: int, step_id: str | None = None) -> list[dto.OutputChunk]:
         where, params = _equal(run_id=run_id, step_id=step_id)
         sql = (
-            f"SELECT step_id, attempt, stream, first_line, text FROM output_chunks WHERE {where} ORDER BY id"
+            f"SELECT step_id, attempt, stream, first_line, text FROM output_chunks WHERE {where} "
+            f"AND stream != '{PROGRESS_STREAM}' ORDER BY id"  # progress samples: migrator.store.progress
         )
         with self._tx() as conn:
             rows = conn.execute(sql, params).fetchall()
