@@ -118,21 +118,25 @@ def start_script(directory: str, name: str, command: str, timeout: int | None) -
 
 def poll_script(directory: str, name: str, offset: int) -> str:
     """What is known of the job, as ``key=value`` lines, then up to :data:`CHUNK` bytes of its
-    output from ``offset`` (base64, so carriage returns and odd bytes survive)."""
+    output from ``offset`` (base64, so carriage returns and odd bytes survive).
+
+    Liveness is read *before* the exit status: a job seen gone was done writing ``J.rc``
+    (the wrapper writes it before it exits), so "gone and no rc" really means killed.
+    """
     d, j = _q(directory), _q(name)
     return (
         ALIVE_FUNCTIONS + f"cd {d} 2>/dev/null || {{ echo state=absent; exit 0; }}\n"
         f"[ -e {j}.lock ] || {{ echo state=absent; exit 0; }}\n"
-        f"echo mode=$(cat {j}.mode 2>/dev/null)\n"
-        f"[ -e {j}.rc ] && echo rc=$(cat {j}.rc)\n"
-        f"[ -e {j}.end ] && echo end=$(cat {j}.end)\n"
-        f"[ -e {j}.stopped ] && echo stopped=$(head -c 300 {j}.stopped | tr '\\n' ' ')\n"
+        f"m=$(cat {j}.mode 2>/dev/null); echo mode=$m\n"
         f"if [ -s {j}.pid ]; then p=$(cat {j}.pid); echo pid=$p; "
         'alive "$p" && echo alive=1; fi\n'
-        f'if [ "$(cat {j}.mode 2>/dev/null)" = systemd ]; then\n'
+        'if [ "$m" = systemd ]; then\n'
         f"  systemctl show -p ActiveState -p SubState -p Result -p MainPID {j}.service 2>/dev/null"
         " | sed 's/^/unit./'\n"
         "fi\n"
+        f"[ -e {j}.rc ] && echo rc=$(cat {j}.rc)\n"
+        f"[ -e {j}.end ] && echo end=$(cat {j}.end)\n"
+        f"[ -e {j}.stopped ] && echo stopped=$(head -c 300 {j}.stopped | tr '\\n' ' ')\n"
         f"echo size=$(wc -c < {j}.out 2>/dev/null || echo 0)\n"
         f"echo {BEGIN_OUTPUT}\n"
         f"tail -c +{int(offset) + 1} {j}.out 2>/dev/null | head -c {CHUNK} | base64 -w 0\n"

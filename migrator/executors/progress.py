@@ -95,7 +95,7 @@ class RsyncProgress2(ProgressParser):
 
     name = "rsync"
     LINE = re.compile(
-        r"^\s*([\d.,]+[KMGTP]?)\s+(\d{1,3})%\s+([\d.,]+[KMGTP]?B/s|\?+)\s+(\d+:\d{2}:\d{2})(\s+\(.*\))?\s*$"
+        r"^\s*([\d.,]+[KMGTP]?)\s+(\d{1,3})%\s+([\d.,]+[kKMGTP]?B/s|\?+)\s+(\d+:\d{2}:\d{2})(\s+\(.*\))?\s*$"
     )
 
     def feed(self, line: str) -> Progress | None:
