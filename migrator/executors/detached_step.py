@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from migrator.plan.model import Step
 
 PREFIX = "[migrator]"
+FIRST_POLL = 0.05
 CALL_TIMEOUT = 60.0
 """One start/poll/cancel call; a host that does not answer in this long counts as lost."""
 
@@ -149,7 +150,7 @@ class DetachedJob:
         else:
             return ActionOutcome(ok=False, summary=f"job {self.name} did not start: {reply.strip()[-300:]}")
         started = s.clock()
-        offset = 0
+        offset = polls = 0
         while True:
             if self.ctx.cancel():
                 return self._stop(out, "cancelled by the operator (abort)")
@@ -161,7 +162,9 @@ class DetachedJob:
             offset += len(status.output)
             if status.state is JobState.RUNNING:
                 if status.size <= offset or len(status.output) < CHUNK:
-                    s.sleep(s.poll)
+                    # Short jobs end within the first polls: start at 50 ms, double up to s.poll.
+                    s.sleep(min(s.poll, FIRST_POLL * 2**polls))
+                    polls += 1
                 continue
             if status.size > offset:  # finished: read the rest of its output first
                 continue

@@ -90,6 +90,38 @@ def _table(model: type[BaseModel]) -> list[str]:
     return lines
 
 
+DETACHED_GUIDE = [
+    "## Long steps: `detach` and `progress`",
+    "",
+    "Use `detach: true` on every ssh step that can run longer than a few minutes (rsync seeds, `zfs send`",
+    "seeds, syncoid pulls, MongoDB copies, scrubs), and on any non-idempotent step whose half-done state",
+    "would hurt. The command then runs on the host as a job that does not depend on the SSH session:",
+    "a transient unit `systemd-run --unit=JOB --collect -p RuntimeMaxSec=TIMEOUT` where systemd is PID 1,",
+    "else a `setsid` session; its output, pid and exit status are files in `/var/lib/migrator/jobs/`",
+    "(host var `migrator_jobs_dir` moves it). JOB is `migrator-PLAN-rRUN-STEP-aATTEMPT`, written to the",
+    "journal with \"started attempt N\" before the job starts.",
+    "",
+    "- migrator follows the job over its connection; a dropped connection is retried with backoff (the",
+    "  step stays running and says \"reconnecting\"); a host out of reach for an hour pauses the run",
+    "  (exit 3) and leaves the job running.",
+    "- After a crash, `migrator resume` (or a take-over) looks the job up by name: finished - its real",
+    "  exit status and output, then the post-checks; running - followed; never started - started. A",
+    "  detached step never needs an in-doubt decision.",
+    "- An abort, a rollback and the step's `timeout` stop the job on the host (`systemctl stop`, or",
+    "  TERM then KILL of its process group) and say so. Give detached steps a `timeout`: it is the",
+    "  unit's `RuntimeMaxSec` (setsid: a watchdog), enforced even while migrator is gone.",
+    "- Not for: steps that take `secrets` (the job outlives the session that carries them), quick",
+    "  commands (a detached step costs a few polls more), or `local` steps.",
+    "",
+    "`progress:` names how to read the command's progress from its output: `rsync` (`--info=progress2`),",
+    "`zfs-send` (`-v` or `-P`), `zfs-receive` (`-v`), `pv` / `syncoid`, `zpool` (`zpool status` during a",
+    "scrub or resilver), `none`. Without it the parser is guessed from the command. Progress (fraction,",
+    "bytes, rate, ETA) is shown as a bar on a terminal and a percent line every few seconds in a log,",
+    "and sampled into the state database.",
+    "",
+]
+
+
 def generate() -> str:
     out = [
         "# Plan format reference",
@@ -101,6 +133,7 @@ def generate() -> str:
     ]
     for title, model in SECTIONS:
         out += [f"## {title}", "", (model.__doc__ or "").strip().splitlines()[0], "", *_table(model), ""]
+    out += DETACHED_GUIDE
     out += [
         "## Checks",
         "",
