@@ -253,7 +253,7 @@ def guess(command: str) -> str | None:
     ``zfs send ... | zfs receive``: the send's progress (it knows the total)."""
     if re.search(r"\brsync\b.*--info=\S*progress2", command):
         return "rsync"
-    if re.search(r"\bsyncoid\b", command) or re.search(r"\|\s*pv\b", command):
+    if re.search(r"(^|[\s;&|(])syncoid\s+(-|\S+[/@:])", command) or re.search(r"\|\s*pv\b", command):
         return "pv"
     if re.search(r"\bzfs\s+send\b[^|]*\s-[A-Za-z]*[vP]", command):
         return "zfs-send"

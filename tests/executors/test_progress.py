@@ -181,6 +181,7 @@ def test_zpool_resilver_and_scrub() -> None:
         ("zfs send -v zfs-hdd/off@seed | ssh off2 zfs recv zfs-hdd/off", "zfs-send"),
         ("zfs send zfs-hdd/off@seed | zfs recv -v zfs-nvme/off", "zfs-receive"),
         ("zpool scrub -w zfs-hdd && zpool status zfs-hdd", "zpool"),
+        ("apt-get install -y ./sanoid_2.1.0_all.deb && ln -sf /opt/x/syncoid-args.conf /etc/sanoid/", None),
         ("sleep 20", None),
     ],
 )
