@@ -341,17 +341,53 @@ def preflight_command(plan: str, db: str | None, inventory: str | None) -> None:
 @click.command("abort")
 @click.argument("run_id", type=int)
 @click.option("--reason", default="aborted from the command line", help="Recorded in the journal.")
-@db_option
-def abort_command(run_id: int, reason: str, db: str | None) -> None:
-    """End RUN for good (it cannot be resumed afterwards)."""
+@common
+def abort_command(run_id: int, reason: str, db: str | None, inventory: str | None) -> None:
+    """End RUN for good (it cannot be resumed afterwards). A detached step's job still running
+    on its host is stopped there."""
     from migrator.engine.control import abort_run
 
     store = _store(db)
     try:
         abort_run(store, run_id, reason)
         click.echo(f"run {run_id} aborted")
+        _stop_detached_jobs(store, run_id, reason, inventory)
     finally:
         store.close()
+
+
+def _stop_detached_jobs(store: Any, run_id: int, reason: str, inventory: str | None) -> None:
+    """Stop the jobs of detached steps the aborted run left running or in doubt, and say so."""
+    from migrator.errors import MigratorError
+    from migrator.executors.base import StepContext
+
+    run = store.run(run_id)
+    active = {
+        r.step_id: r.attempt for r in store.steps(run_id) if r.state in ("running", "verifying", "in_doubt")
+    }
+    if not active:
+        return
+    loaded = _load(run.plan_path, inventory)
+    detached = [(loaded.step(sid), attempt) for sid, attempt in active.items()
+                if sid in loaded.order and loaded.step(sid).detach and attempt > 0]  # fmt: skip
+    if not detached:
+        return
+    _, executors, _ = _tools(loaded, None, yes=False, i_mean_it=False, confirm_manual=False)
+    try:
+        for step, attempt in detached:
+            ctx = StepContext(run_id=run_id, attempt=attempt, plan=loaded.plan.name, on_line=_echo_line)
+            try:
+                executors.stop_job(step, ctx, f"run aborted: {reason}")
+            except MigratorError as exc:
+                click.echo(
+                    f"could not stop the job of step {step.id} on {step.host}: {exc}; it may still run there"
+                )
+    finally:
+        executors.close()
+
+
+def _echo_line(stream: str, line: str) -> None:
+    click.echo(line)
 
 
 @click.command("rollback")

@@ -222,6 +222,17 @@ class Executors:
             settings=self.follow_settings,
         )
 
+    def stop_job(self, step: Step, ctx: StepContext, why: str) -> str:
+        """Stop the detached job of ``ctx.attempt`` of ``step`` on its host (an abort while no
+        migrator follows it); what was done there. Raises ConnectError when the host is out of reach."""
+        if step.command is None:
+            return "no command"
+        from migrator.executors.detached_step import FollowSettings
+
+        job = self._detached(step, ctx, step.host, step.command, {})
+        job.settings = FollowSettings(give_up=0.0)  # one try: the operator is waiting
+        return job.cancel(why)
+
     def _proxmox(self, step: Step, ctx: StepContext) -> ActionOutcome:
         if step.call is None:
             raise ExecutorError("a proxmox step needs a call", where=f"step {step.id}")

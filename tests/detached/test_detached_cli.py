@@ -221,3 +221,18 @@ def test_the_connections_sshd_killed_mid_step_migrator_reconnects_and_follows_it
     assert "reconnecting" in out and "reconnected" in out
     assert pid_file.with_suffix(".rc").read_text().strip() == "0"
     assert setup.marker.read_text() == "line\n"
+
+
+def test_abort_of_a_crashed_run_stops_its_detached_job_on_the_host(setup: Setup) -> None:
+    started = time.monotonic()
+    proc = setup.start_run()
+    pid_file = setup.wait_job_started(started)
+    _sigkill(proc)
+    aborted = setup.migrator("abort", "1", "--reason", "window cancelled", "--inventory",
+                             str(setup.dir / "inventory.yaml"))  # fmt: skip
+    assert aborted.returncode == 0, aborted.stdout + aborted.stderr
+    assert "run 1 aborted" in aborted.stdout
+    assert "run aborted: window cancelled; stopped on box: kill-TERM-group" in aborted.stdout
+    assert "run aborted: window cancelled" in pid_file.with_suffix(".stopped").read_text()
+    assert not pid_file.with_suffix(".rc").exists()
+    assert not setup.marker.exists()
