@@ -186,3 +186,22 @@ def test_poll_parsing_table() -> None:
     assert active.state is JobState.RUNNING
     gone = parse_poll("mode=systemd\nunit.ActiveState=inactive\nunit.LoadState=not-found\nsize=0\n")
     assert gone.state is JobState.STOPPED and "unit gone" in gone.detail
+
+
+def test_a_connection_down_for_longer_than_the_job_reads_its_end_after_reconnecting(
+    tmp_path: Path, local: LocalTransport
+) -> None:
+    seen = Seen()
+    ctx = StepContext(run_id=1, attempt=1, on_line=seen.line, plan="p")
+    rc = tmp_path / "jobs" / "migrator-p-r1-copy-a1.rc"
+
+    class DownUntilTheJobEnds(Flaky):
+        def run(self, command: object, **kw: object) -> object:  # type: ignore[override]
+            self.down = 0 if rc.exists() else 1
+            return super().run(command, **kw)  # type: ignore[arg-type]
+
+    flaky = DownUntilTheJobEnds(local, down=1)
+    outcome = detached("sleep 1; echo ok >> " + str(tmp_path / "marker"), ctx, flaky, tmp_path / "jobs").run()
+    assert outcome.ok and outcome.exit_code == 0, outcome.summary
+    assert any("reconnecting" in line for line in seen.lines)
+    assert (tmp_path / "marker").read_text() == "ok\n"
