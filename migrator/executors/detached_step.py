@@ -207,7 +207,10 @@ class DetachedJob:
         """Stop the job on the host; what was done (``systemctl-stop``, ``kill-TERM-group``...)."""
         reply = self._call(cancel_script(self.dir, self.name, why), "stop")
         how = next((ln.split("=", 1)[1] for ln in reply.splitlines() if ln.startswith("stopped=")), "?")
-        self._say(f"job {self.name}: {why}; stopped on {self.step.host}: {how}")
+        if how in ("already-ended", "absent"):
+            self._say(f"job {self.name}: {why}; it had already ended on {self.step.host}")
+        else:
+            self._say(f"job {self.name}: {why}; stopped on {self.step.host}: {how}")
         return how
 
     # -- plumbing -------------------------------------------------------------------------
