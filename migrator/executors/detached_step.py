@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 from migrator.errors import CommandTimeout, ConnectError, JobLost
 from migrator.executors.base import ActionOutcome, StepContext
 from migrator.executors.detached import (
+    BEGIN_OUTPUT,
     CHUNK,
     JobState,
     JobStatus,
@@ -227,6 +228,12 @@ class DetachedJob:
         while True:
             try:
                 result = self._transport().run(script, timeout=CALL_TIMEOUT, sudo=self.step.sudo)
+                if result.exit_code is None or (what == "poll" and BEGIN_OUTPUT not in result.stdout
+                                                and "state=absent" not in result.stdout):  # fmt: skip
+                    # The session died under the call (sshd killed, connection cut): no answer.
+                    raise ConnectError(
+                        "the call ended without an answer (connection lost)", where=self.step.host
+                    )
             except (ConnectError, CommandTimeout) as exc:
                 now = s.clock()
                 lost_at = now if lost_at is None else lost_at
