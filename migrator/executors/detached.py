@@ -65,7 +65,8 @@ def wrapper_script(directory: str, name: str) -> str:
         f"sh {_q(base + '.sh')} >> {_q(base + '.out')} 2>&1 < /dev/null\n"
         "rc=$?\n"
         f"printf '%s\\n' \"$rc\" > {_q(base + '.rc.tmp')} && mv {_q(base + '.rc.tmp')} {_q(base + '.rc')}\n"
-        f'[ -s {_q(base + ".wpid")} ] && kill "$(cat {_q(base + ".wpid")})" 2>/dev/null\n'
+        # the watchdog is a session of its own: kill its group, its sleep too
+        f'[ -s {_q(base + ".wpid")} ] && kill -TERM -"$(cat {_q(base + ".wpid")})" 2>/dev/null\n'
         'exit "$rc"\n'
     )
 
@@ -182,7 +183,7 @@ def cancel_script(directory: str, name: str, reason: str) -> str:
         "do sleep 0.2; i=$((i+1)); done\n"
         'if group_alive "$p"; then kill -KILL -"$p" 2>/dev/null; echo stopped=kill-KILL-group; '
         "else echo stopped=kill-TERM-group; fi\n"
-        f'[ -s {j}.wpid ] && kill "$(cat {j}.wpid)" 2>/dev/null\n'
+        f'[ -s {j}.wpid ] && kill -TERM -"$(cat {j}.wpid)" 2>/dev/null\n'
         "exit 0\n"
     )
 

@@ -205,3 +205,26 @@ def test_a_connection_down_for_longer_than_the_job_reads_its_end_after_reconnect
     assert outcome.ok and outcome.exit_code == 0, outcome.summary
     assert any("reconnecting" in line for line in seen.lines)
     assert (tmp_path / "marker").read_text() == "ok\n"
+
+
+def test_a_finished_job_leaves_no_process_behind_not_even_its_timeout_watchdog(
+    local: LocalTransport, tmp_path: Path
+) -> None:
+    jobs = tmp_path / "jobs"
+    local.run(start_script(str(jobs), "w", "true", 300))
+    assert wait_for(local, str(jobs), "w", JobState.FINISHED).exit_code == 0
+    deadline = time.monotonic() + 10
+    while (left := _processes_in(jobs)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert left == []
+
+
+def _processes_in(directory: Path) -> list[str]:
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if Path(proc / "cwd").resolve() == directory.resolve():
+                found.append((proc / "cmdline").read_text().replace("\0", " "))
+        except OSError:
+            continue
+    return found
