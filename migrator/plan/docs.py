@@ -104,8 +104,9 @@ def generate() -> str:
     out += [
         "## Checks",
         "",
-        "Every check has `kind`, and optionally `description`, `on_fail` (halt, warn, mark_done) and `on`",
-        "(where to probe from). Checks are read-only: dry-runs run them against the real hosts.",
+        "Every check has `kind`, and optionally `description`, `on_fail` (halt, warn, mark_done) and",
+        "`probe_from` (where to probe from; the old spelling `on:` is read with a warning, because YAML 1.1",
+        "tools turn it into `true:`). Checks are read-only: dry-runs run them against the real hosts.",
         "",
     ]
     for model in typing.get_args(typing.get_args(check_models.Check)[0]):
@@ -114,7 +115,7 @@ def generate() -> str:
         rows = [
             r
             for r in _table(model)
-            if not r.startswith(("| `kind`", "| `description`", "| `on_fail`", "| `on`"))
+            if not r.startswith(("| `kind`", "| `description`", "| `on_fail`", "| `probe_from`"))
         ]
         out += [*rows, ""]
     return "\n".join(out)
