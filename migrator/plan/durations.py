@@ -82,7 +82,7 @@ def _coerce(value: Any, info: ValidationInfo) -> int:
     raise ValueError(f"'{value}' is not a duration: {_HOW}")
 
 
-def _exact(seconds: int) -> str:
+def exact_duration(seconds: int) -> str:
     """Lossless text for a duration (``5415`` -> ``1h30m15s``): dumped steps are re-validated.
 
     :func:`format_duration` keeps two units for display; serialising with it changed a
@@ -99,7 +99,7 @@ def _exact(seconds: int) -> str:
 Duration = Annotated[
     int,
     BeforeValidator(_coerce),
-    PlainSerializer(_exact, return_type=str),
+    PlainSerializer(exact_duration, return_type=str),
     WithJsonSchema(
         {
             "type": "string",

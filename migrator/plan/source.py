@@ -298,23 +298,27 @@ def _line_col(text: str, index: int) -> tuple[int, int]:
 
 
 def _unclosed_quote(lines: list[str], last: int) -> tuple[int, int] | None:
-    """(line, column) of the first value opened with a quote that its line does not close.
+    """(line, column) of a value opened with a quote that is still open where parsing failed.
 
-    PyYAML then reads on into the next lines and complains far away, about indentation.
+    PyYAML then reads on into the next lines and complains far away, about indentation. A
+    quoted value that spans lines but closes before the error (legal YAML) is not the culprit.
     """
     value_start = re.compile(r"""(?:^\s*-\s+|:\s+|[\[{,]\s*)(["'])""")
+    closing = {'"': re.compile(r'(?<!\\)"'), "'": re.compile(r"'(?!')")}
     for number, line in enumerate(lines[: last + 1]):
-        code = line.split(" #", 1)[0] if '"' not in line and "'" not in line else line
-        for found in value_start.finditer(code):
-            quote = found.group(1)
-            rest = code[found.end() :]
-            if quote == '"':
-                closed = re.search(r'(?<!\\)"', rest.replace("\\\\", "")) is not None
-            else:
-                closed = "'" in rest.replace("''", "")
-            if not closed:
-                return number + 1, found.end()
-            break  # one quoted value per line is enough to tell
+        found = value_start.search(line)
+        if found is None:
+            continue
+        quote = found.group(1)
+        rest = line[found.end() :].replace("\\\\", "").replace("''", "")
+        if closing[quote].search(rest):
+            continue
+        closed_before_error = any(
+            closing[quote].search(later.replace("\\\\", "").replace("''", ""))
+            for later in lines[number + 1 : last]
+        )
+        if not closed_before_error:
+            return number + 1, found.end()
     return None
 
 

@@ -87,8 +87,8 @@ def mutation(draw: st.DrawFn) -> tuple[str, bytes]:
             lines[index] = f"{key}: {draw(_value)}"
         elif action == "key" and ":" in line:
             indent = line[: len(line) - len(line.lstrip())]
-            lines[index] = indent + draw(st.sampled_from(["on", "true", "probe_from", "-id", "y", "<<"])) + ":"
-            lines[index] += line.split(":", 1)[1]
+            key = draw(st.sampled_from(["on", "true", "probe_from", "-id", "y", "<<"]))
+            lines[index] = f"{indent}{key}:{line.split(':', 1)[1]}"
         elif action == "delete":
             del lines[index]
         elif action == "duplicate":
