@@ -297,6 +297,10 @@ def _line_col(text: str, index: int) -> tuple[int, int]:
     return line, index - (text.rfind("\n", 0, index) + 1) + 1
 
 
+def _code(character: int | str) -> int:
+    return character if isinstance(character, int) else ord(character)
+
+
 def _unclosed_quote(lines: list[str], last: int) -> tuple[int, int] | None:
     """(line, column) of a value opened with a quote that is still open where parsing failed.
 
@@ -396,7 +400,7 @@ def parse_yaml(text: str, file: str) -> tuple[Any, SourceMap, list[YamlIssue]]:
             builder.map,
             [
                 YamlIssue(
-                    f"a control character (code {exc.character!r:.10}) is not allowed in YAML",
+                    f"a control character (U+{_code(exc.character):04X}) is not allowed in YAML",
                     Position(file, line, column),
                     "delete it; write special characters in a quoted value as \\uXXXX",
                 )
