@@ -356,12 +356,8 @@ def _dependencies(ctx: _Ctx, steps: list[Step], all_ids: set[str], *, check_cycl
         )
 
 
-def _ancestors(step_id: str, deps: dict[str, list[str]], cache: dict[str, set[str]]) -> set[str]:
-    """The steps ``step_id`` depends on, transitively; O(steps), so only when asked (a plan of
-    n chained steps would otherwise cost n^2)."""
-    if step_id not in cache:
-        cache[step_id] = graph.blocked_by(step_id, deps)
-    return cache[step_id]
+def _rank(steps: list[Step], deps: dict[str, list[str]]) -> dict[str, int]:
+    return {step_id: i for i, step_id in enumerate(graph.execution_order([s.id for s in steps], deps))}
 
 
 _Use = tuple[str, PathKey, str]  # step id, path of the string, the expression
@@ -385,8 +381,8 @@ def _references(ctx: _Ctx, steps: list[Step]) -> None:
                 ctx.add(str(exc), ("params", name))
                 break
     deps = graph.effective_deps(steps)
+    rank: dict[str, int] | None = None  # execution order index, computed when first needed
     declared = {s.id: set(s.outputs) for s in steps}
-    ancestors: dict[str, set[str]] = {}  # of the steps that use outputs only
     unknown: dict[tuple[str, str | None], list[_Use]] = {}  # (message, hint) -> uses
     missing: dict[tuple[str, str], list[_Use]] = {}  # (producer, output) -> uses
     wanted: dict[str, set[str]] = {}  # producer -> outputs some step uses
@@ -413,7 +409,7 @@ def _references(ctx: _Ctx, steps: list[Step]) -> None:
                         unknown[(message, "outputs.STEP.NAME names the step that declares NAME")].append(use)
                     elif output not in declared[producer]:
                         missing.setdefault((producer, output), []).append(use)
-                    elif producer not in _ancestors(step.id, deps, ancestors):
+                    elif not graph.runs_before(producer, step.id, deps, rank := rank or _rank(steps, deps)):
                         _add_use(
                             ctx,
                             use,
