@@ -273,7 +273,7 @@ class Executors:
             result = self._prober.check(until, step)
             if result.observed.startswith(UNREACHABLE):
                 # A rebooting host kills cached connections: start afresh on the next probe.
-                self._reconnect(until.on or step.host)
+                self._reconnect(until.probe_from or step.host)
             return result
 
         return run_wait_step(step, ctx, probe, describe_until=describe(until))

@@ -57,9 +57,13 @@ def _type_name(annotation: Any) -> str:
     if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
         return "one of: " + ", ".join(str(m.value) for m in annotation)
     if isinstance(annotation, type):
-        return {"str": "text", "int": "integer", "bool": "true/false", "datetime": "date-time"}.get(
-            annotation.__name__, annotation.__name__
-        )
+        return {
+            "str": "text",
+            "int": "integer",
+            "bool": "true/false",
+            "datetime": "date-time",
+            "AwareDatetime": "date-time with time zone",
+        }.get(annotation.__name__, annotation.__name__)
     return str(annotation)
 
 
@@ -129,8 +133,11 @@ def generate() -> str:
         "# Plan format reference",
         "",
         "Generated from the models by `python -m migrator.plan.docs`; the JSON Schema for editors is",
-        "`migrator schema` (plans) and `migrator schema --inventory`. Durations are written `45s`, `10m`,",
-        "`1h30m` or `2d`. Secrets are references: `env:NAME` or `file:PATH`, never values.",
+        "`migrator schema` (plans), `migrator schema --inventory` and `migrator schema --tunnels`.",
+        "Durations are written with their unit, `45s`, `10m`, `1h30m` or `2d` (a bare number other than",
+        "`0` is refused: seconds or minutes?), at most `366d`. YAML tags (`!!bool`, `!!binary`, ...) are",
+        "refused, and so are numbers YAML 1.1 and 1.2 read differently (`6:00`, `010`): quote text. Files",
+        "over 16 MiB are refused unread. Secrets are references: `env:NAME` or `file:PATH`, never values.",
         "",
     ]
     for title, model in SECTIONS:
@@ -139,8 +146,9 @@ def generate() -> str:
     out += [
         "## Checks",
         "",
-        "Every check has `kind`, and optionally `description`, `on_fail` (halt, warn, mark_done) and `on`",
-        "(where to probe from). Checks are read-only: dry-runs run them against the real hosts.",
+        "Every check has `kind`, and optionally `description`, `on_fail` (halt, warn, mark_done) and",
+        "`probe_from` (where to probe from; the old spelling `on:` is read with a warning, because YAML 1.1",
+        "tools turn it into `true:`). Checks are read-only: dry-runs run them against the real hosts.",
         "",
     ]
     for model in typing.get_args(typing.get_args(check_models.Check)[0]):
@@ -149,7 +157,7 @@ def generate() -> str:
         rows = [
             r
             for r in _table(model)
-            if not r.startswith(("| `kind`", "| `description`", "| `on_fail`", "| `on`"))
+            if not r.startswith(("| `kind`", "| `description`", "| `on_fail`", "| `probe_from`"))
         ]
         out += [*rows, ""]
     return "\n".join(out)
