@@ -136,6 +136,9 @@ class StepContext:
     cancel: Callable[[], bool] = lambda: False
     outputs: dict[str, dict[str, str]] = field(default_factory=dict)
     """Values produced by earlier steps: ``outputs[step_id][name]`` (secret ones are absent)."""
+    decide: Callable[[str, str, str], None] = lambda kind, choice, reason: None
+    """Record a decision the operator made during the action (``kind, choice, reason``; a
+    new host key accepted): the engine writes it to the journal and the decisions."""
 
 
 class StepRunner(Protocol):

@@ -26,8 +26,9 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
-from migrator.errors import StoreError
+from migrator.errors import MissingDatabaseError, StoreError
 
 DEFAULT_DB = "state.db"
 ENV_DB = "MIGRATOR_DB"
@@ -71,21 +72,32 @@ def _open_hint(path: str, exc: sqlite3.Error) -> tuple[str, str]:
     return f"cannot open the state database: {text}", "check --db / MIGRATOR_DB and file permissions"
 
 
+READ_ONLY_PRAGMAS = ("foreign_keys=ON", "busy_timeout=250", "query_only=ON")
+"""A reader never waits behind a writer for seconds: under WAL it does not need to wait at
+all; the short timeout covers only a checkpoint's brief exclusive moments."""
+
+
 class Database:
     """One sqlite3 connection, shared by threads under a lock; transactions via :meth:`tx`."""
 
-    def __init__(self, url: str, conn: sqlite3.Connection) -> None:
+    def __init__(self, url: str, conn: sqlite3.Connection, *, read_only: bool = False) -> None:
         self.url = url
         self.conn = conn
+        self.read_only = read_only
         self._lock = threading.RLock()
         self._synchronous = NORMAL  # the level the connection is set to now
 
     @classmethod
-    def open(cls, url: str) -> Database:
+    def open(cls, url: str, *, inspect: Callable[[sqlite3.Connection], object] | None = None) -> Database:
+        """Open (creating the file if needed) for reading and writing. ``inspect`` looks at the
+        file before anything is written to it (the WAL switch rewrites the header): it raises
+        to refuse a file that is not ours."""
         path = sqlite_path(url)
         conn: sqlite3.Connection | None = None
         try:
             conn = sqlite3.connect(path, timeout=10.0, isolation_level=None, check_same_thread=False)
+            if inspect is not None:
+                inspect(conn)
             for pragma in PRAGMAS:
                 conn.execute("PRAGMA " + pragma).fetchall()
         except sqlite3.Error as exc:
@@ -93,7 +105,68 @@ class Database:
                 conn.close()
             what, hint = _open_hint(path, exc)
             raise StoreError(what, where=url, hint=hint) from exc
+        except BaseException:
+            if conn is not None:
+                conn.close()
+            raise
         return cls(url, conn)
+
+    @classmethod
+    def open_read_only(cls, url: str) -> Database:
+        """Open an existing file without ever writing to it or creating it (nor its -wal/-shm
+        when they are absent and the directory is read-only). A missing file is an error."""
+        path = sqlite_path(url)
+        if path == ":memory:":
+            raise StoreError("an in-memory database has nothing to read", where=url, hint="give --db a file")
+        file = Path(path)
+        if not file.exists():
+            raise MissingDatabaseError(
+                f"no state database at {file.absolute()}",
+                where=url,
+                hint="give --db the file a run wrote (or set MIGRATOR_DB); nothing was created",
+            )
+        if file.is_dir():
+            raise StoreError(
+                "the state database path is a directory",
+                where=url,
+                hint="give --db / MIGRATOR_DB a file name",
+            )
+        uri = "file:" + quote(str(file.absolute())) + "?mode=ro"
+        conn: sqlite3.Connection | None = None
+        try:
+            conn = sqlite3.connect(uri, uri=True, timeout=0.25, isolation_level=None, check_same_thread=False)
+            for pragma in READ_ONLY_PRAGMAS:
+                conn.execute("PRAGMA " + pragma).fetchall()
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchall()  # reads the header now
+        except sqlite3.Error as exc:
+            if conn is not None:
+                conn.close()
+            what, hint = _open_hint(path, exc)
+            raise StoreError(what, where=url, hint=hint) from exc
+        return cls(url, conn, read_only=True)
+
+    def backup(self, target: Path) -> None:
+        """A consistent single-file copy (SQLite's online backup: the committed state,
+        WAL frames included) written next to ``target`` then renamed onto it."""
+        partial = target.with_name(target.name + ".partial")
+        partial.unlink(missing_ok=True)
+        with self._lock:
+            try:
+                copy = sqlite3.connect(partial)
+                try:
+                    self.conn.backup(copy)
+                    # One self-contained file: no -wal beside it is needed to read it.
+                    copy.execute("PRAGMA journal_mode=DELETE").fetchall()
+                finally:
+                    copy.close()
+            except sqlite3.Error as exc:
+                partial.unlink(missing_ok=True)
+                raise StoreError(
+                    f"the backup could not be written: {exc}",
+                    where=str(target),
+                    hint="is there room, is it writable?",
+                ) from exc
+        partial.replace(target)
 
     def close(self) -> None:
         """Close the connection; SQLite checkpoints the WAL into the file on the last close."""
@@ -105,16 +178,20 @@ class Database:
 
     @contextmanager
     def tx(self, *, durable: bool = False) -> Iterator[sqlite3.Connection]:
-        """One ``BEGIN IMMEDIATE`` transaction; ``durable``: fsynced at commit (FULL)."""
+        """One ``BEGIN IMMEDIATE`` transaction; ``durable``: fsynced at commit (FULL). On a
+        read-only connection a deferred ``BEGIN``: one consistent snapshot, no lock taken."""
         with self._lock:
             conn = self.conn
             try:
-                level = FULL if durable else NORMAL
-                if self._synchronous != level:
-                    # Per connection, from the next commit on; set outside a transaction.
-                    conn.execute(f"PRAGMA synchronous={level}")
-                    self._synchronous = level
-                conn.execute("BEGIN IMMEDIATE")
+                if self.read_only:
+                    conn.execute("BEGIN")  # a deferred read transaction: takes no write lock
+                else:
+                    level = FULL if durable else NORMAL
+                    if self._synchronous != level:
+                        # Per connection, from the next commit on; set outside a transaction.
+                        conn.execute(f"PRAGMA synchronous={level}")
+                        self._synchronous = level
+                    conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
                 raise self._error(exc) from exc
             try:

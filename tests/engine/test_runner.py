@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from migrator.engine.events import CheckDone, RunFinished, StepOutput, StepWarning
+from migrator.engine.run_inputs import resume_command
 from migrator.engine.runner import RunOptions, start_run
 from migrator.engine.states import STEP_TABLE, illegal_chain_reason
 from migrator.errors import OperatorNeeded, UsageError
@@ -63,7 +64,7 @@ def test_failure_stops_blocks_dependents_and_names_the_resume_command(store: Sto
     )
     report = start_run(store, plan, ShellRunner(work), None, RunOptions())
     assert report.status == "failed"
-    assert report.next_command == f"migrator resume {report.run_id}"
+    assert report.next_command == resume_command(store, report.run_id)
     assert states(store, report.run_id) == {"a": "failed", "b": "blocked", "c": "pending"}
     assert store.steps(report.run_id)[0].exit_code == 3
     assert not (work / "b").exists()
@@ -136,7 +137,7 @@ def test_from_until_only_and_skip_select_steps(store: Store, work: Path) -> None
         "d": "succeeded",
         "e": "pending",
     }
-    assert report.status == "paused" and report.next_command == f"migrator resume {report.run_id}"
+    assert report.status == "paused" and report.next_command == resume_command(store, report.run_id)
     assert store.steps(report.run_id)[2].reason == "not today"
     runner2 = ShellRunner(work)
     report2 = start_run(store, loaded(steps), runner2, None, RunOptions(only=("e", "a")))
