@@ -18,6 +18,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -49,7 +50,7 @@ phases:
     title: A step killed while it runs
     host: off1
     kind: ssh
-    command: sleep 2 && echo slow >> /root/{count}
+    command: echo slow >> /root/{count} && sleep 60    # killed in its sleep: the effect is there
     post:
     - {{kind: command, command: "grep -qx slow /root/{count}"}}
   - id: mark-two
@@ -96,19 +97,26 @@ def _netns() -> Iterator[Netns]:
         subprocess.run(["ip", "netns", "del", name], check=False)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def netns() -> Iterator[Netns]:
     yield from _netns()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def other_netns() -> Iterator[Netns]:
     yield from _netns()
 
 
-@pytest.fixture
-def lab_dir(tmp_path: Path) -> Path:
-    return tmp_path / "lab"
+@pytest.fixture(scope="module")
+def lab_dir(tmp_path_factory: pytest.TempPathFactory, netns: Netns) -> Iterator[Path]:
+    """One lab (its hosts' state on disk) for the module, up in ``netns``; a test may take it
+    down and bring the same hosts up in another namespace."""
+    lab = tmp_path_factory.mktemp("lab")
+    lab_up(netns, lab)
+    try:
+        yield lab
+    finally:
+        netns.migrator("lab", "down", "--dir", str(lab))
 
 
 def lab_up(ns: Netns, lab: Path) -> None:
@@ -133,13 +141,18 @@ def write_plan(tmp_path: Path, lab: Path, count: str) -> Path:
     return plan
 
 
-def run_and_kill_in_slow(ns: Netns, plan: Path, lab: Path, db: Path) -> None:
+def run_and_kill_in_slow(ns: Netns, plan: Path, lab: Path, db: Path, count: str) -> None:
+    """Run the plan on the lab; SIGKILL migrator once step slow's effect is on off1."""
     runner = ns.popen("run", str(plan), "--inventory", str(lab / "inventory.yaml"), "--db", str(db))
     assert runner.stdout is not None
     seen = []
     for line in runner.stdout:
         seen.append(line)
         if "running slow" in line:
+            for _ in range(60):
+                if "slow" in ns.count(lab, count):
+                    break
+                time.sleep(0.5)
             runner.send_signal(signal.SIGKILL)
             break
     runner.wait(TIMEOUT)
@@ -158,33 +171,29 @@ TAKE_OVER = ("--take-over", "--reason", "the runner was killed (lab test)")
 def test_resume_keeps_the_lab_inventory_and_refuses_production(
     netns: Netns, lab_dir: Path, tmp_path: Path
 ) -> None:
-    lab_up(netns, lab_dir)
-    try:
-        plan = write_plan(tmp_path, lab_dir, "bound-count")
-        db = tmp_path / "state.db"
-        run_and_kill_in_slow(netns, plan, lab_dir, db)
-        assert netns.count(lab_dir, "bound-count") == ["one"]
+    plan = write_plan(tmp_path, lab_dir, "bound-count")
+    db = tmp_path / "state.db"
+    run_and_kill_in_slow(netns, plan, lab_dir, db, "bound-count")
+    assert netns.count(lab_dir, "bound-count") == ["one", "slow"]
 
-        production = plan.parent / "production.yaml"
-        refused = netns.migrator("resume", "1", "--db", str(db), "--inventory", str(production), *TAKE_OVER)
-        assert refused.returncode == 2, refused.stdout + refused.stderr
-        assert "environment: the run was lab (inventory lab), this inventory is production" in refused.stderr
-        assert str(production) in refused.stderr and "--accept-inventory-change" in refused.stderr
-        assert "running" not in refused.stdout
-        before = status(netns, db)
-        assert before["run"]["environment"] == "lab"  # type: ignore[index]
+    production = plan.parent / "production.yaml"
+    refused = netns.migrator("resume", "1", "--db", str(db), "--inventory", str(production), *TAKE_OVER)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "environment: the run was lab (inventory lab), this inventory is production" in refused.stderr
+    assert str(production) in refused.stderr and "--accept-inventory-change" in refused.stderr
+    assert "running" not in refused.stdout
+    before = status(netns, db)
+    assert before["run"]["environment"] == "lab"  # type: ignore[index]
 
-        # As printed, from another directory: no --inventory, the run's own (the lab) is used.
-        resumed = netns.migrator("resume", "1", "--db", str(db), *TAKE_OVER, cwd=Path("/"))
-        assert resumed.returncode == 0, resumed.stdout + resumed.stderr
-        done = status(netns, db)
-        run = done["run"]
-        assert run["status"] == "completed" and run["mode"] == "rehearsal"  # type: ignore[index]
-        assert run["inventory_path"] == str(lab_dir / "inventory.yaml")  # type: ignore[index]
-        assert run["environment"] == "lab"  # type: ignore[index]
-        assert sorted(netns.count(lab_dir, "bound-count")) == ["one", "slow", "two"]  # none twice
-    finally:
-        lab_down(netns, lab_dir)
+    # As printed, from another directory: no --inventory, the run's own (the lab) is used.
+    resumed = netns.migrator("resume", "1", "--db", str(db), *TAKE_OVER, cwd=Path("/"))
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    done = status(netns, db)
+    run = done["run"]
+    assert run["status"] == "completed" and run["mode"] == "rehearsal"  # type: ignore[index]
+    assert run["inventory_path"] == str(lab_dir / "inventory.yaml")  # type: ignore[index]
+    assert run["environment"] == "lab"  # type: ignore[index]
+    assert netns.count(lab_dir, "bound-count") == ["one", "slow", "two"]  # none twice
 
 
 def _readme_command(readme: str) -> list[str]:
@@ -198,12 +207,11 @@ def _readme_command(readme: str) -> list[str]:
 def test_handover_to_a_fresh_clone_in_another_network_namespace(
     netns: Netns, other_netns: Netns, lab_dir: Path, tmp_path: Path
 ) -> None:
-    lab_up(netns, lab_dir)
     try:
         plan = write_plan(tmp_path, lab_dir, "handover-count")
         db = tmp_path / "laptop" / "state.db"
         db.parent.mkdir()
-        run_and_kill_in_slow(netns, plan, lab_dir, db)
+        run_and_kill_in_slow(netns, plan, lab_dir, db, "handover-count")
         handed = tmp_path / "handed-over"
         wrote = netns.migrator("handover", "1", "--to", str(handed), "--db", str(db))
         assert wrote.returncode == 0, wrote.stdout + wrote.stderr
@@ -229,7 +237,7 @@ def test_handover_to_a_fresh_clone_in_another_network_namespace(
         assert "running mark-one" not in resumed.stdout and "running slow" not in resumed.stdout
         done = status(other_netns, handed / "state.db", cwd=clone)
         assert done["run"]["status"] == "completed"  # type: ignore[index]
-        assert sorted(other_netns.count(lab_dir, "handover-count")) == ["one", "slow", "two"]
+        assert other_netns.count(lab_dir, "handover-count") == ["one", "slow", "two"]
         log = other_netns.migrator("log", "1", "--db", str(handed / "state.db"), cwd=clone).stdout
         assert f"a copy of {db}" in log and "the same content as the run's" in log
     finally:
