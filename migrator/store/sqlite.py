@@ -19,7 +19,9 @@ datetime is refused. JSON columns hold ``json.dumps`` text; booleans are 0/1 and
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -77,6 +79,18 @@ READ_ONLY_PRAGMAS = ("foreign_keys=ON", "busy_timeout=250", "query_only=ON")
 all; the short timeout covers only a checkpoint's brief exclusive moments."""
 
 
+def _connect_read_only(uri: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(uri, uri=True, timeout=0.25, isolation_level=None, check_same_thread=False)
+    try:
+        for pragma in READ_ONLY_PRAGMAS:
+            conn.execute("PRAGMA " + pragma).fetchall()
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchall()  # reads the header now
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
 class Database:
     """One sqlite3 connection, shared by threads under a lock; transactions via :meth:`tx`."""
 
@@ -84,6 +98,7 @@ class Database:
         self.url = url
         self.conn = conn
         self.read_only = read_only
+        self._scratch: Path | None = None  # a private copy read instead (see open_read_only)
         self._lock = threading.RLock()
         self._synchronous = NORMAL  # the level the connection is set to now
 
@@ -131,18 +146,33 @@ class Database:
                 where=url,
                 hint="give --db / MIGRATOR_DB a file name",
             )
-        uri = "file:" + quote(str(file.absolute())) + "?mode=ro"
-        conn: sqlite3.Connection | None = None
+        # No -wal beside the file: no writer has it open (a writer keeps its -wal until its last
+        # close, and one killed leaves it behind). Then the file is read as immutable: SQLite
+        # creates no -wal/-shm next to it and takes no lock. With a -wal, the reader needs the
+        # shared-memory index to see what is only in the WAL (a live or killed run's last commits).
+        wal = file.with_name(file.name + "-wal")
+        mode = "mode=ro" if wal.exists() else "mode=ro&immutable=1"
+        uri = "file:" + quote(str(file.absolute())) + "?" + mode
         try:
-            conn = sqlite3.connect(uri, uri=True, timeout=0.25, isolation_level=None, check_same_thread=False)
-            for pragma in READ_ONLY_PRAGMAS:
-                conn.execute("PRAGMA " + pragma).fetchall()
-            conn.execute("SELECT count(*) FROM sqlite_master").fetchall()  # reads the header now
+            conn = _connect_read_only(uri)
         except sqlite3.Error as exc:
-            if conn is not None:
-                conn.close()
-            what, hint = _open_hint(path, exc)
-            raise StoreError(what, where=url, hint=hint) from exc
+            if not wal.exists():
+                what, hint = _open_hint(path, exc)
+                raise StoreError(what, where=url, hint=hint) from exc
+            # A -wal in a directory we cannot write (a read-only mount): SQLite needs a -shm
+            # beside it. Read a private copy of the two files instead; it is gone at close.
+            copy = Path(tempfile.mkdtemp(prefix="migrator-read-"))
+            try:
+                for source in (file, wal):
+                    shutil.copyfile(source, copy / source.name)
+                conn = _connect_read_only("file:" + quote(str(copy / file.name)) + "?mode=ro")
+            except (OSError, sqlite3.Error) as again:
+                shutil.rmtree(copy, ignore_errors=True)
+                what, hint = _open_hint(path, exc)
+                raise StoreError(what, where=url, hint=hint) from again
+            database = cls(url, conn, read_only=True)
+            database._scratch = copy
+            return database
         return cls(url, conn, read_only=True)
 
     def backup(self, target: Path) -> None:
@@ -175,6 +205,9 @@ class Database:
                 self.conn.close()
             except sqlite3.Error as exc:
                 raise self._error(exc) from exc
+            finally:
+                if self._scratch is not None:
+                    shutil.rmtree(self._scratch, ignore_errors=True)
 
     @contextmanager
     def tx(self, *, durable: bool = False) -> Iterator[sqlite3.Connection]:
