@@ -31,6 +31,7 @@ from migrator.lab.layout import SSH_PORT, host
 
 REPO = Path(__file__).resolve().parents[2]
 TIMEOUT = 180
+LAB_UP_TIMEOUT = 900  # `lab up` takes 1-3 minutes on a loaded machine (every host, every CT)
 
 PLAN = """\
 name: bound
@@ -71,8 +72,8 @@ class Netns:
         return subprocess.run(["ip", "netns", "exec", self.name, *argv], capture_output=True, text=True,
                               timeout=timeout, cwd=cwd, env=env, check=False)  # fmt: skip
 
-    def migrator(self, *args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-        return self.run(sys.executable, "-m", "migrator", *args, cwd=cwd)
+    def migrator(self, *args: str, cwd: Path = REPO, timeout: float = TIMEOUT) -> subprocess.CompletedProcess[str]:
+        return self.run(sys.executable, "-m", "migrator", *args, cwd=cwd, timeout=timeout)
 
     def popen(self, *args: str) -> subprocess.Popen[str]:
         argv = ["ip", "netns", "exec", self.name, sys.executable, "-m", "migrator", *args]
@@ -120,7 +121,7 @@ def lab_dir(tmp_path_factory: pytest.TempPathFactory, netns: Netns) -> Iterator[
 
 
 def lab_up(ns: Netns, lab: Path) -> None:
-    up = ns.migrator("lab", "up", "--dir", str(lab))
+    up = ns.migrator("lab", "up", "--dir", str(lab), timeout=LAB_UP_TIMEOUT)
     assert up.returncode == 0, up.stdout + up.stderr
 
 
