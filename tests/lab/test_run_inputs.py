@@ -62,6 +62,9 @@ phases:
 """
 
 
+Done = subprocess.CompletedProcess[str]
+
+
 @dataclass
 class Netns:
     name: str
@@ -72,7 +75,7 @@ class Netns:
         return subprocess.run(["ip", "netns", "exec", self.name, *argv], capture_output=True, text=True,
                               timeout=timeout, cwd=cwd, env=env, check=False)  # fmt: skip
 
-    def migrator(self, *args: str, cwd: Path = REPO, timeout: float = TIMEOUT) -> subprocess.CompletedProcess[str]:
+    def migrator(self, *args: str, cwd: Path = REPO, timeout: float = TIMEOUT) -> Done:
         return self.run(sys.executable, "-m", "migrator", *args, cwd=cwd, timeout=timeout)
 
     def popen(self, *args: str) -> subprocess.Popen[str]:
