@@ -46,19 +46,20 @@ phases:
     title: First mark
     host: off1
     kind: ssh
-    command: echo one >> /root/{count}
+    command: echo one >> /srv/{count}
   - id: slow
     title: A step killed while it runs
     host: off1
     kind: ssh
-    command: echo slow >> /root/{count} && sleep 60    # killed in its sleep: the effect is there
+    command: echo slow >> /srv/{count} && sleep 60    # killed in its sleep: the effect is there
+# /srv is off1's own (the lab binds it per host from the lab dir), never the machine's.
     post:
-    - {{kind: command, command: "grep -qx slow /root/{count}"}}
+    - {{kind: command, command: "grep -qx slow /srv/{count}"}}
   - id: mark-two
     title: Second mark
-    host: off2
+    host: off1
     kind: ssh
-    command: echo two >> /root/{count}
+    command: echo two >> /srv/{count}
 """
 
 
@@ -86,7 +87,7 @@ class Netns:
         got = self.run("ssh", "-F", "/dev/null", "-i", str(lab / "client_ed25519"),
                        "-o", f"UserKnownHostsFile={lab / 'known_hosts'}", "-o", "BatchMode=yes",
                        "-o", "StrictHostKeyChecking=yes", "-p", str(SSH_PORT),
-                       f"root@{host('off1').address}", f"cat /root/{name}", timeout=30)  # fmt: skip
+                       f"root@{host('off1').address}", f"cat /srv/{name}", timeout=30)  # fmt: skip
         assert got.returncode == 0, got.stderr
         return got.stdout.split()
 
