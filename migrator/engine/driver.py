@@ -48,6 +48,8 @@ class DriverSettings:
     sleep: Callable[[float], Any] | None = None
     """Wait between retries; by default an abort interrupts the wait."""
     resume_hint: str = "migrator resume {run}"
+    abort_hint: str = "migrator abort {run}"
+    """How to continue or end the run, as printed (the runner adds the absolute ``--db``)."""
     # -- the window gate (migrator.engine.window) --
     window_gate: Callable[[Step], GateVerdict | None] | None = None
     """Before a point of no return: the runner's window arithmetic (None: no gate here)."""
@@ -193,8 +195,8 @@ class StepDriver:
             raise OperatorNeeded(
                 f"step {sid} is a point of no return and the window is too short: {verdict.message}",
                 where=f"step {sid} on {step.host}",
-                hint=f"decide: `migrator resume {run} --go-reason TEXT` goes on anyway; "
-                f"or roll back, or `migrator abort {run} --reason TEXT`",
+                hint=f"decide: `{self.settings.resume_hint.format(run=run)} --go-reason TEXT` goes on "
+                f"anyway; or roll back, or `{self.settings.abort_hint.format(run=run)} --reason TEXT`",
             )
         assert self.prompter is not None
         choice = self.prompter.choose(f"go/no-go: {verdict.message}. Go on with step {sid}?", ["go", "no-go"])
@@ -211,6 +213,7 @@ class StepDriver:
 
     def _ask_in_doubt(self, step: Step, why: str) -> StepState:
         sid, run = step.id, self.book.run_id
+        resume = self.settings.resume_hint.format(run=run)
         if not is_interactive(self.prompter):
             self.book.flush()
             raise OperatorNeeded(
@@ -218,9 +221,9 @@ class StepDriver:
                 "it is not idempotent, so it is not re-run without you",
                 where=f"step {sid} on {step.host}",
                 hint=(
-                    f"check by hand, then one of: `migrator resume {run} --retry {sid} --reason TEXT`, "
-                    f"`migrator resume {run} --mark-done {sid} --reason TEXT`, "
-                    f"`migrator resume {run} --skip {sid} --reason TEXT`, `migrator abort {run}`"
+                    f"check by hand, then one of: `{resume} --retry {sid} --reason TEXT`, "
+                    f"`{resume} --mark-done {sid} --reason TEXT`, "
+                    f"`{resume} --skip {sid} --reason TEXT`, `{self.settings.abort_hint.format(run=run)}`"
                 ),
             )
         assert self.prompter is not None
@@ -245,6 +248,19 @@ class StepDriver:
 
     def _decide(self, step_id: str | None, kind: str, choice: str, reason: str) -> None:
         self.book.decide(step_id, kind, choice, reason)
+
+    def _decide_noted(self, step: Step, kind: str, choice: str, reason: str) -> None:
+        """A decision taken inside an action (a new host key accepted): in the decisions (the
+        change record) and, durably, in the journal."""
+        self._decide(step.id, kind, choice, reason)
+        self.book.store.note(
+            self.book.run_id,
+            actor=self.book.actor,
+            trigger=kind,
+            reason=f"{choice}: {reason}",
+            step_id=step.id,
+            state=self.book.state(step.id).value,
+        )
 
     def _hold(self, step: Step, reason: str) -> None:
         """Back to pending: nothing ran, the run pauses."""
@@ -327,6 +343,7 @@ class StepDriver:
             outputs={k: dict(v) for k, v in values.items()},
             plan=self.settings.plan_name,
             on_progress=progress,
+            decide=lambda kind, choice, reason: self._decide_noted(step, kind, choice, reason),
         )
         secrets: dict[str, str] = {}
         try:

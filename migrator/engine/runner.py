@@ -12,14 +12,17 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+from migrator.engine import run_inputs
 from migrator.engine.bookkeeping import Bookkeeper
 from migrator.engine.commands import CommandKind, CommandQueue
 from migrator.engine.driver import Aborted, DriverSettings, StepDriver
 from migrator.engine.events import Listener, RunFinished, RunStarted, RunSummary
 from migrator.engine.lease import LeaseKeeper, operator_name
 from migrator.engine.plandiff import PlanDiff, diff_steps, step_hashes
+from migrator.engine.run_inputs import abort_command, resume_command, template
 from migrator.engine.states import STEP_DONE, RunState, StepState
 from migrator.engine.window import GateVerdict
 from migrator.errors import JobLost, OperatorNeeded, RunStateError, UsageError
@@ -108,6 +111,8 @@ class Runner:
                 window_gate=self._window_gate,
                 go_reason=options.go_reason,
                 plan_name=loaded.plan.name,
+                resume_hint=template(resume_command(store, "{run}")),
+                abort_hint=template(abort_command(store, "{run}")),
             ),
         )
         self._estimates: dict[str, Estimate] | None = None  # for the window gate, on first use
@@ -218,7 +223,7 @@ class Runner:
         if final:
             fields["ended_at"] = now()
         book.move_run(trigger, message, **fields)
-        next_command = None if final else f"migrator resume {self.run_id}"
+        next_command = None if final else resume_command(self.store, self.run_id)
         report = RunReport(self.run_id, book.run_state.value, message, summary, next_command)
         book.emit(RunFinished(self.run_id, report.status, message, summary, next_command))
         if raise_exc is not None:
@@ -433,13 +438,14 @@ def prepare_run(
     hashes = step_hashes(loaded)
     run = store.create_run(
         plan_name=loaded.plan.name,
-        plan_path=str(loaded.path),
+        plan_path=str(Path(loaded.path).absolute()),
         plan_fingerprint=loaded.fingerprint,
         step_hashes=hashes,
         inventory_name=loaded.inventory.name,
         mode=options.mode,
         operator=options.actor,
         steps=list(loaded.order),
+        inputs=run_inputs.record(loaded, store),
     )
     return Runner(
         store, loaded, step_runner, prompter, run=run, options=options, listeners=listeners, redactor=redactor

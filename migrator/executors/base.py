@@ -141,6 +141,9 @@ class StepContext:
     """The plan's name: with run, step and attempt it names a detached job on the host."""
     on_progress: Callable[[Progress], None] = lambda progress: None
     """How far the action is, when its output says so (:mod:`migrator.executors.progress`)."""
+    decide: Callable[[str, str, str], None] = lambda kind, choice, reason: None
+    """Record a decision the operator made during the action (``kind, choice, reason``; a
+    new host key accepted): the engine writes it to the journal and the decisions."""
 
 
 class StepRunner(Protocol):

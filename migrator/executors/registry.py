@@ -116,7 +116,7 @@ class Executors:
     def execute(self, step: Step, ctx: StepContext) -> ActionOutcome:
         self._refuse_dry_run(step, ctx, "action")
         if step.expect_new_host_key and step.kind in (StepKind.SSH, StepKind.LOCAL, StepKind.PROXMOX):
-            self.accept_new_host_key(step)
+            self.accept_new_host_key(step, ctx)
         outcome = self._actions[step.kind](step, ctx)
         self._secret_outputs.remember(step.id, outcome)
         return outcome
@@ -249,7 +249,7 @@ class Executors:
     def _manual(self, step: Step, ctx: StepContext) -> ActionOutcome:
         outcome = run_manual_step(step, self.prompter, confirm_manual=self.confirm_manual, lab=self.lab)
         if outcome.ok and step.expect_new_host_key:
-            fingerprint = self.accept_new_host_key(step)
+            fingerprint = self.accept_new_host_key(step, ctx)
             outcome.evidence = f"{outcome.evidence}\nnew host key confirmed and pinned: {fingerprint}"
         return outcome
 
@@ -264,7 +264,7 @@ class Executors:
             if key_pending:
                 # The host is coming back from a reinstall: until sshd answers, it is not up.
                 try:
-                    self.accept_new_host_key(step)
+                    self.accept_new_host_key(step, ctx)
                 except HostKeyError:
                     raise
                 except ConnectError as exc:
@@ -280,7 +280,7 @@ class Executors:
 
     # ------------------------------------------------------------ host keys
 
-    def accept_new_host_key(self, step: Step) -> str:
+    def accept_new_host_key(self, step: Step, ctx: StepContext | None = None) -> str:
         """Show the host's new key, pin it if the operator confirms, reconnect; its fingerprint.
 
         Raises :class:`ConnectError` when the host does not answer, :class:`HostKeyError`
@@ -312,7 +312,15 @@ class Executors:
                 hint="compare with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on the console; "
                 "if it differs, stop: someone else may be answering",
             )
-        pin_host_key(self._known_hosts_file(name), entry, key)
+        pinned = self._known_hosts_file(name)
+        pin_host_key(pinned, entry, key)
+        if ctx is not None:
+            ctx.decide(
+                "host_key",
+                "accept",
+                f"{name} ({host.address}:{host.port}) {key.get_name()} {fingerprint} confirmed as matching "
+                f"the console; pinned in {pinned}",
+            )
         self._reconnect(step.host)
         return fingerprint
 
