@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.markup import escape
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -34,6 +34,7 @@ from tui.screens.modals import (
     ChoiceModal,
     ConfirmModal,
     GoNoGoModal,
+    HelpModal,
     ReasonModal,
     TypeNameModal,
 )
@@ -66,6 +67,8 @@ ACTION_TITLES: dict[str, str] = {
     "rollback": "Roll back the selected step",
     "abort": "Abort the run",
     "refresh": "Reload the run from the store",
+    "quit_app": "Quit (a running step finishes first; the run pauses)",
+    "help": "This help",
 }
 
 
@@ -73,7 +76,11 @@ class MigratorApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "migrator"
     COMMANDS = App.COMMANDS | {ActionCommands}
+    # Quit, Abort and Help first: the footer drops what does not fit from the right.
     BINDINGS = [
+        Binding("q", "quit_app", "Quit"),
+        Binding("a", "abort", "Abort"),
+        Binding("question_mark", "help", "Help", key_display="?"),
         Binding("n", "run_next", "Next"),
         Binding("u", "run_until", "Until gate"),
         Binding("p", "pause", "Pause"),
@@ -81,11 +88,11 @@ class MigratorApp(App[None]):
         Binding("s", "skip", "Skip"),
         Binding("d", "mark_done", "Done"),
         Binding("b", "rollback", "Rollback"),
-        Binding("a", "abort", "Abort"),
         Binding("tab", "focus_next", "Pane", show=False),
         Binding("f5", "refresh", "Reload", show=False),
-        Binding("q", "quit_app", "Quit"),
     ]
+    NARROW = 120
+    """Under this many columns the step list takes the whole width (ids and hosts whole)."""
 
     def __init__(
         self,
@@ -146,7 +153,7 @@ class MigratorApp(App[None]):
                 yield self.detail
                 yield self.output_log
         yield self.status_line
-        yield Footer()
+        yield Footer(show_command_palette=False)  # ctrl+p still opens it; the help says so
 
     def on_mount(self) -> None:
         self.output_log.border_title = "output"
@@ -159,8 +166,16 @@ class MigratorApp(App[None]):
         if self.session.observer:
             self.set_interval(self.poll_interval, self._poll)
         self.table.focus()
+        self._fit(self.size.width)
         self._show_header()
         self._load_snapshot()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit(event.size.width)
+
+    def _fit(self, width: int) -> None:
+        if self._screen_stacks.get(self._current_mode):
+            self.screen_stack[0].set_class(width < self.NARROW, "narrow")
 
     def on_unmount(self) -> None:
         self.bridge.release()
@@ -543,6 +558,17 @@ class MigratorApp(App[None]):
     def _abort_because(self, why: str) -> None:
         self._control("abort", lambda: self.session.abort(why))
 
+    def action_help(self) -> None:
+        lines = [f"[b]{escape(b.key_display or b.key)}[/]  {ACTION_TITLES.get(b.action, b.description)}"
+                 for b in self.BINDINGS if isinstance(b, Binding) and b.show]  # fmt: skip
+        lines += [
+            "[b]tab[/]  next pane    [b]f5[/]  reload from the store    [b]ctrl+p[/]  all actions",
+            "",
+            LEGEND,
+            "Keys that are greyed out are not possible now (a step runs, or you only watch).",
+        ]
+        self.push_screen(HelpModal(lines))
+
     def action_refresh(self) -> None:
         self._load_snapshot()
 
@@ -558,7 +584,7 @@ class MigratorApp(App[None]):
 
     def _confirm_modal(self, question: str, expect: str | None, step_id: str | None) -> Screen[Any]:
         if expect:
-            return TypeNameModal(question, expect)
+            return TypeNameModal(question, expect, self._what_runs(step_id))
         if step_id is not None and self.plan.step(step_id).point_of_no_return:
             states = dict(self.statuses)
             for sid, state in self.bridge.states.items():  # the runner is ahead of our messages
@@ -566,6 +592,18 @@ class MigratorApp(App[None]):
             view = replace(self.view(), steps=states)
             return GoNoGoModal(question, go_no_go(self.plan, view, self.clock()).lines())
         return ConfirmModal(question)
+
+    def _what_runs(self, step_id: str | None) -> list[str]:
+        """What the operator confirms: the step's action, and whether it can be undone."""
+        if step_id is None:
+            return []
+        step = self.plan.step(step_id)
+        out = [f"[b]on {escape(step.host)}:[/]", *[escape(line) for line in step.action.splitlines()]]
+        if step.irreversible:
+            out.append(f"[b red]IRREVERSIBLE[/]: {escape(step.irreversible)}")
+        elif not step.rollback:
+            out.append("[b red]no rollback written[/]")
+        return out
 
     def _choice_modal(
         self, question: str, choices: list[str], step_id: str | None, found: list[str]

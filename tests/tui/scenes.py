@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -93,6 +93,21 @@ def plan(mode: str = "rehearsal", environment: str = "lab") -> PlanInfo:
     return PlanInfo(
         "off1", "Move off1 to Proxmox VE", inventory, environment, mode, "alex@ops", 4 * 3600, STEPS
     )
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def real_plan(name: str = "off1", mode: str = "rehearsal") -> PlanInfo:
+    """The team's real plan (``plans/NAME.yaml``) as the TUI gets it, with no measured
+    durations; a rehearsal shows it on the lab inventory (same hosts, lab addresses)."""
+    from migrator.estimates import learned
+    from migrator.plan.load import load_plan
+    from tui.planinfo import plan_info
+
+    loaded = load_plan(ROOT / "plans" / f"{name}.yaml")
+    info = plan_info(loaded, mode=mode, operator="alex@ops", estimates=learned(loaded.plan, {}))
+    return info if mode == "live" else replace(info, inventory_name="lab", environment="lab")
 
 
 def at(minutes: int) -> datetime:
