@@ -202,7 +202,8 @@ class EngineSession:
         running = [r.step_id for r in records if r.state in ("running", "verifying")]
         if with_output and running:
             output = tuple(self.output(running[0], limit=10_000))
-        return RunView(run.id, run.status, steps, {k: tuple(v) for k, v in checks.items()}, holder, output)
+        return RunView(run.id, run.status, steps, {k: tuple(v) for k, v in checks.items()}, holder, output,
+                       run.ended_at if run.status in FINAL else None)  # fmt: skip
 
     def run(self, until: str | None, retry: Mapping[str, str] | None = None) -> str:
         if self.mode == "dry-run":

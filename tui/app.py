@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,16 @@ from textual.widgets import DataTable, Footer, Log, Static
 from textual.worker import Worker, WorkerState
 
 from migrator.engine.events import CheckDone, RunFinished, RunStarted, StepChanged, StepVerdict, StepWarning
+from migrator.engine.states import (
+    RUN_FINAL,
+    STEP_ENDED,
+    STEP_MARKABLE,
+    STEP_RETRYABLE,
+    STEP_ROLLBACKABLE,
+    STEP_SKIPPABLE,
+    STEP_WORKING,
+    StepState,
+)
 from migrator.errors import MigratorError
 from tui.bridge import EngineBridge, ModalFactory
 from tui.clock import Clock, clock_line, go_no_go, reading, span, system_clock
@@ -43,16 +54,12 @@ from tui.widgets.detail import LEGEND, StepDetail, describe
 from tui.widgets.header import ClockLine, ModeBanner, RunHeader
 from tui.widgets.steps import PHASE_PREFIX, StepTable
 
-ENDED = frozenset({"succeeded", "failed", "skipped", "rolled_back", "blocked"})
-FINAL_RUN = frozenset({"completed", "aborted"})
-# Actions that start the runner (one at a time), and those allowed while it runs.
+# Operator actions: those that start the runner (one at a time), and those allowed while it
+# runs. Which step states each one may act on come from the lifecycle table (engine.states).
 ENGINE_ACTIONS = frozenset({"run_next", "run_until", "retry", "rollback"})
 WHILE_RUNNING = frozenset({"pause", "abort", "skip", "mark_done", "rollback"})
 """Queued to the runner, applied between steps (a rollback then pauses the run)."""
 OPERATOR_ACTIONS = ENGINE_ACTIONS | WHILE_RUNNING
-SKIPPABLE = frozenset({"pending", "failed", "in_doubt", "blocked"})
-RETRYABLE = frozenset({"failed", "in_doubt", "rolled_back"})
-ROLLBACKABLE = frozenset({"succeeded", "failed", "in_doubt"})
 
 RETRY_QUESTION = "Retry step {step}: why is it safe to run it again?"
 RETRY_REASON = "the cause was fixed"
@@ -121,6 +128,7 @@ class MigratorApp(App[None]):
         )
         self.run_id: int | None = session.run_id
         self.run_status = "loading"
+        self.run_ended_at: datetime | None = None
         self.statuses: dict[str, StepStatus] = {}
         self.checks: dict[str, list[CheckLine]] = {}
         self.busy: str | None = None
@@ -191,6 +199,7 @@ class MigratorApp(App[None]):
             self.run_status,
             dict(self.statuses),
             {k: tuple(v) for k, v in self.checks.items()},
+            ended_at=self.run_ended_at,
         )
 
     def selected_step(self) -> str | None:
@@ -205,10 +214,10 @@ class MigratorApp(App[None]):
 
     def _tick(self) -> None:
         now = self.clock()
-        self.clock_widget.update(clock_line(reading(self.plan, self.view(), now)))
+        self.clock_widget.update(clock_line(self.plan, reading(self.plan, self.view(), now), now))
         table = self.table
         for sid, status in self.statuses.items():
-            if status.state in ("running", "verifying") and status.started_at is not None:
+            if status.state in STEP_WORKING and status.started_at is not None:
                 table.set_time(sid, span(int((now - status.started_at).total_seconds())), True)
 
     def _set_status(self, sid: str, status: StepStatus) -> None:
@@ -245,15 +254,15 @@ class MigratorApp(App[None]):
             self.run_status = "running"
             self._show_header()
         elif isinstance(event, StepChanged):
-            old = self.statuses.get(event.step_id, StepStatus("pending"))
+            old = self.statuses.get(event.step_id, StepStatus(StepState.PENDING))
             started = old.started_at
             ended = old.ended_at
-            if event.dest == "prechecking" or event.trigger == "crash_found":
+            if event.dest == StepState.PRECHECKING or event.trigger == "crash_found":
                 self.checks[event.step_id] = []
-            if event.dest == "running":
+            if event.dest == StepState.RUNNING:
                 started, ended = now, None
                 self._start_output(event.step_id, event.attempt)
-            elif event.dest in ENDED:
+            elif event.dest in STEP_ENDED:
                 ended = now
             self._set_status(
                 event.step_id,
@@ -276,6 +285,8 @@ class MigratorApp(App[None]):
             self._say(f"warning: {event.step_id or ''} {event.message}")
         elif isinstance(event, RunFinished):
             self.run_status = event.status
+            if event.status in RUN_FINAL:
+                self.run_ended_at = now  # the window clock stops here
             self._show_header()
             follow = f"  (next: {event.next_command})" if event.next_command else ""
             self._say(f"run {event.run_id} {event.status}: {event.message}{follow}")
@@ -313,6 +324,7 @@ class MigratorApp(App[None]):
             return  # the app is closing: a snapshot loaded by a worker has no screen left to update
         view = message.view
         self.run_id, self.run_status = view.run_id, view.status
+        self.run_ended_at = view.ended_at or (self.run_ended_at if view.status in RUN_FINAL else None)
         # A dry-run never moves its steps (the store says pending): the verdicts are the events.
         for sid in [] if self.plan.mode == "dry-run" else [s.id for s in self.plan.steps]:
             status = view.steps.get(sid)
@@ -326,7 +338,7 @@ class MigratorApp(App[None]):
         self.refresh_bindings()
 
     def _observe_output(self, view: RunView) -> None:
-        running = [sid for sid, s in view.steps.items() if s.state in ("running", "verifying")]
+        running = [sid for sid, s in view.steps.items() if s.state in STEP_WORKING]
         log = self.output_log
         if not running:
             return
@@ -416,9 +428,16 @@ class MigratorApp(App[None]):
     # -- actions ---------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in OPERATOR_ACTIONS | {"help"} and self.screen is not self.screen_stack[0]:
+            # A modal is open: its keys are answers, never run shortcuts (an "a" typed in a
+            # dialog once opened ABORT). App bindings would otherwise still fire under it.
+            return False
+        return self._allowed(action)
+
+    def _allowed(self, action: str) -> bool | None:
         if action not in OPERATOR_ACTIONS:
             return True
-        if self.session.observer or (self.run_status in FINAL_RUN and action != "rollback"):
+        if self.session.observer or (self.run_status in RUN_FINAL and action != "rollback"):
             return False
         if self.plan.mode == "dry-run":
             return action in ("run_next", "run_until") and self.busy is None
@@ -428,7 +447,7 @@ class MigratorApp(App[None]):
 
     def operator_action(self, action: str) -> None:
         """Run ``action`` if it is allowed now (the command palette goes through here)."""
-        if self.check_action(action, ()):
+        if self._allowed(action):  # the palette is itself a modal: ask as if it were closed
             getattr(self, f"action_{action}")()
         else:
             self._say(f"{ACTION_TITLES.get(action, action)}: not possible now", error=True)
@@ -459,7 +478,7 @@ class MigratorApp(App[None]):
         """Run up to ``target``. A failed step first in line runs again only with a reason,
         asked as for ``r`` and recorded as the operator's retry (never a silent re-run)."""
         first = next_step(self.plan, self.states())
-        if first is None or self.statuses.get(first, StepStatus("pending")).state != "failed":
+        if first is None or self.statuses.get(first, StepStatus(StepState.PENDING)).state != StepState.FAILED:
             self._start(action, lambda: self.session.run(target))
             return
         self.table.select_step(first)
@@ -477,7 +496,7 @@ class MigratorApp(App[None]):
         if sid is None:
             self._say(f"select a step to {verb}", error=True)
             return None
-        state = self.statuses.get(sid, StepStatus("pending")).state
+        state = self.statuses.get(sid, StepStatus(StepState.PENDING)).state
         if state not in allowed:
             self._say(f"cannot {verb} step {sid}: it is {state}", error=True)
             return None
@@ -504,7 +523,7 @@ class MigratorApp(App[None]):
             self._start(action, call)
 
     def action_retry(self) -> None:
-        sid = self._step_in(RETRYABLE, "retry")
+        sid = self._step_in(STEP_RETRYABLE, "retry")
         if sid is not None:
             self._with_reason(
                 RETRY_QUESTION.format(step=sid),
@@ -513,12 +532,12 @@ class MigratorApp(App[None]):
             )
 
     def action_skip(self) -> None:
-        sid = self._step_in(SKIPPABLE, "skip")
+        sid = self._step_in(STEP_SKIPPABLE, "skip")
         if sid is not None:
             self._with_reason(f"Skip step {sid}: why?", lambda why: self._resolve("skip", sid, why))
 
     def action_mark_done(self) -> None:
-        sid = self._step_in(SKIPPABLE, "mark done")
+        sid = self._step_in(STEP_MARKABLE, "mark done")
         if sid is not None:
             self._with_reason(
                 f"Mark step {sid} done by hand: what proves it is done?",
@@ -528,7 +547,7 @@ class MigratorApp(App[None]):
     def action_rollback(self) -> None:
         """The reason first; the engine then asks for the confirmation itself (typing the host
         for a destructive step, naming later steps that stay as they are)."""
-        sid = self._step_in(ROLLBACKABLE, "roll back")
+        sid = self._step_in(STEP_ROLLBACKABLE, "roll back")
         if sid is None:
             return
         step = self.plan.step(sid)

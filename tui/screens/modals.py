@@ -77,7 +77,9 @@ class TypeNameModal(ModalScreen[bool]):
         if event.value.strip() == self.expect:
             self.dismiss(True)
         else:
-            self.query_one("#mismatch", Static).update(f"'{event.value}' is not {self.expect}")
+            # Cleared: a retry must not append to the wrong name.
+            self.query_one("#mismatch", Static).update(Text(f"'{event.value}' is not {self.expect}"))
+            event.input.clear()
 
     def action_cancel(self) -> None:
         self.dismiss(False)
@@ -127,6 +129,7 @@ class ChecklistModal(ModalScreen[ChecklistReply | None]):
             yield Input(
                 placeholder="evidence: what you saw (console output, ticket, photo ref)", id="evidence"
             )
+            yield Static("", id="unticked", classes="error")
             yield Static(
                 "[b]tab[/] next  [b]space[/] tick  [b]ctrl+s[/] done  [b]esc[/] stop the run", classes="keys"
             )
@@ -140,7 +143,18 @@ class ChecklistModal(ModalScreen[ChecklistReply | None]):
         self.action_submit()
 
     def action_submit(self) -> None:
+        """Done only when every item is ticked: an unticked item would fail the step (and block
+        what depends on it) for a slip of the finger. Not done: esc stops, nothing changes."""
         ticks = [self.query_one(f"#item-{i}", ChecklistItem).value for i in range(len(self.items))]
+        missing = [item for item, ticked in zip(self.items, ticks, strict=True) if not ticked]
+        if missing:
+            self.query_one("#unticked", Static).update(
+                Text(
+                    f"not ticked: {'; '.join(missing)}. Tick each item once it is done, or esc to "
+                    "stop the run (the step stays as it is)."
+                )
+            )
+            return
         self.dismiss(ChecklistReply(ticks, self.query_one("#evidence", Input).value.strip()))
 
     def action_stop(self) -> None:
