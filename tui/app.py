@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from textual.worker import Worker, WorkerState
 from migrator.engine.events import CheckDone, RunFinished, RunStarted, StepChanged, StepVerdict, StepWarning
 from migrator.engine.states import (
     RUN_FINAL,
+    STEP_ACTIVE,
     STEP_ENDED,
     STEP_MARKABLE,
     STEP_RETRYABLE,
@@ -33,7 +34,9 @@ from migrator.engine.states import (
     STEP_SKIPPABLE,
     STEP_WORKING,
     StepState,
+    next_action,
 )
+from migrator.engine.window import clock_time
 from migrator.errors import MigratorError
 from tui.bridge import EngineBridge, ModalFactory
 from tui.clock import Clock, clock_line, go_no_go, reading, span, system_clock
@@ -61,6 +64,7 @@ WHILE_RUNNING = frozenset({"pause", "abort", "skip", "mark_done", "rollback"})
 """Queued to the runner, applied between steps (a rollback then pauses the run)."""
 OPERATOR_ACTIONS = ENGINE_ACTIONS | WHILE_RUNNING
 
+CRASHED = "was {state} when the process running it stopped: it may have run"
 RETRY_QUESTION = "Retry step {step}: why is it safe to run it again?"
 RETRY_REASON = "the cause was fixed"
 
@@ -95,7 +99,10 @@ class MigratorApp(App[None]):
         Binding("s", "skip", "Skip"),
         Binding("d", "mark_done", "Done"),
         Binding("b", "rollback", "Rollback"),
-        Binding("tab", "focus_next", "Pane", show=False),
+        # Priority: focus moves while the tab key is handled, before the next key is routed
+        # (else a key typed right after tab can reach the old widget and be lost).
+        Binding("tab", "focus_next", "Pane", show=False, priority=True),
+        Binding("shift+tab", "focus_previous", "Pane", show=False, priority=True),
         Binding("f5", "refresh", "Reload", show=False),
     ]
     NARROW = 120
@@ -129,6 +136,11 @@ class MigratorApp(App[None]):
         self.run_id: int | None = session.run_id
         self.run_status = "loading"
         self.run_ended_at: datetime | None = None
+        self.lease_note = ""
+        self.followed: str | None = None
+        """The step the app last moved the cursor to (the running one)."""
+        self.crashed: list[str] = []
+        """Steps the store has as working while nobody runs them: in doubt (found on start)."""
         self.statuses: dict[str, StepStatus] = {}
         self.checks: dict[str, list[CheckLine]] = {}
         self.busy: str | None = None
@@ -262,6 +274,7 @@ class MigratorApp(App[None]):
             if event.dest == StepState.RUNNING:
                 started, ended = now, None
                 self._start_output(event.step_id, event.attempt)
+                self._follow(event.step_id)
             elif event.dest in STEP_ENDED:
                 ended = now
             self._set_status(
@@ -290,6 +303,30 @@ class MigratorApp(App[None]):
             self._show_header()
             follow = f"  (next: {event.next_command})" if event.next_command else ""
             self._say(f"run {event.run_id} {event.status}: {event.message}{follow}")
+
+    def _what_next(self) -> str:
+        """Every stop says what comes next (the runner's own rule, on the states shown)."""
+        if self.run_status in RUN_FINAL:
+            return f"Run {self.run_id} is {self.run_status}: nothing more to run (q quits)."
+        states = self.states() | dict(self.bridge.states)
+        action = next_action([s.id for s in self.plan.steps], self.plan.deps, states)
+        if action.step_id is None:
+            return "Nothing left to run."
+        step = self.plan.step(action.step_id)
+        where = f"{step.id} on {step.host}"
+        return {
+            "settle": f"Next: {where} failed; r retries it (with a reason), s skips, d marks it done.",
+            "reconcile": f"Next: {where} is in doubt; n reconciles it (its post-checks decide).",
+            "block": f"Next: {where} is blocked by {action.because}; settle that step first.",
+        }.get(action.kind, f"Next: n runs {where}; u runs to the next manual step, gate or phase end.")
+
+    def _follow(self, step_id: str) -> None:
+        """The list and the detail follow the running step, unless the operator moved the
+        cursor away from where the app last put it (then they stay where the operator is)."""
+        selected = self.selected_step()
+        if selected is None or selected == self.followed or self.followed is None:
+            self.followed = step_id
+            self.table.select_step(step_id)
 
     def _start_output(self, step_id: str, attempt: int) -> None:
         log = self.output_log
@@ -326,16 +363,66 @@ class MigratorApp(App[None]):
         self.run_id, self.run_status = view.run_id, view.status
         self.run_ended_at = view.ended_at or (self.run_ended_at if view.status in RUN_FINAL else None)
         # A dry-run never moves its steps (the store says pending): the verdicts are the events.
+        crashed = []
         for sid in [] if self.plan.mode == "dry-run" else [s.id for s in self.plan.steps]:
             status = view.steps.get(sid)
-            if status is not None:
-                self._set_status(sid, status)
+            if status is None:
+                continue
+            if status.state in STEP_ACTIVE and self.busy is None and not self.session.observer:
+                # Working in the store, yet this session holds the lease and runs nothing: the
+                # process that ran it died. Say so now, not after a key (no ticking timer).
+                crashed.append(sid)
+                status = replace(status, state=StepState.IN_DOUBT, summary=CRASHED.format(state=status.state))
+            self._set_status(sid, status)
         self.checks = {k: list(v) for k, v in view.checks.items()}
+        self._tell_in_doubt(crashed, view)
+        if self.session.observer:
+            self._watch_lease(view)
         if self.session.observer and view.running_output is not None:
             self._observe_output(view)
         self._show_header()
         self._show_detail()
         self.refresh_bindings()
+
+    def _tell_in_doubt(self, crashed: list[str], view: RunView) -> None:
+        doubtful = crashed + [
+            sid for sid, st in view.steps.items() if st.state == StepState.IN_DOUBT and sid not in crashed
+        ]
+        if not doubtful or self.busy is not None or doubtful == self.crashed:
+            return
+        self.crashed = doubtful
+        first = doubtful[0]
+        found = [
+            f"{'pass' if c.passed else 'FAIL'} {c.stage} {c.description}"
+            + (f" ({c.message})" if c.message else "")
+            for c in view.checks.get(first, ())
+            if c.stage == "reconcile"
+        ]
+        step = self.plan.step(first)
+        what = "n reconciles it: its post-checks decide" + (
+            "" if step.idempotent else "; if they cannot, you choose (retry, mark done, skip, abort)"
+        )
+        seen = f"; reconciling found: {'; '.join(found)}" if found else ""
+        self._say(f"IN DOUBT: {', '.join(doubtful)} (the run stopped while it ran){seen}. Next: {what}.",
+                  error=True)  # fmt: skip
+        self.table.select_step(first)
+
+    def _watch_lease(self, view: RunView) -> None:
+        """An observer: the holder's heartbeat, and once it is stale, the exact take-over."""
+        if view.lease_holder is None or view.lease_expires_at is None:
+            return
+        now = self.clock()
+        expires = view.lease_expires_at
+        expires = expires if expires.tzinfo is not None else expires.replace(tzinfo=UTC)
+        if expires <= now:
+            command = f"migrator tui {self.plan.name} --run {view.run_id} --take-over --reason TEXT"
+            since = clock_time(expires, now=now, zone=None)
+            text = f"the lease of {view.lease_holder} went STALE at {since}; take over: quit, run `{command}`"
+            self.lease_note = text
+            self._say(text, error=True)
+        elif self.lease_note:
+            self.lease_note = ""
+            self._say(f"{view.lease_holder} holds the lease again (heartbeat fresh)")
 
     def _observe_output(self, view: RunView) -> None:
         running = [sid for sid, s in view.steps.items() if s.state in STEP_WORKING]
@@ -353,9 +440,11 @@ class MigratorApp(App[None]):
 
     @on(ActionDone)
     def _action_done(self, message: ActionDone) -> None:
+        text = message.message
         if message.engine:
             self.busy = None
-        self._say(message.message, error=message.error)
+            text = f"{text}. {self._what_next()}"
+        self._say(text, error=message.error)
         if message.error:
             self.notify(
                 message.message,
@@ -456,11 +545,13 @@ class MigratorApp(App[None]):
         target = self._target("run_next", next_step)
         if target is not None:
             self.table.select_step(target)
+            self.followed = target
             self._run_to("run_next", target)
 
     def action_run_until(self) -> None:
         target = self._target("run_until", until_stop)
         if target is not None:
+            self.followed = self.selected_step()
             self._run_to("run_until", target)
 
     def _target(self, action: str, pick: Callable[[PlanInfo, Mapping[str, str]], str | None]) -> str | None:
@@ -609,8 +700,9 @@ class MigratorApp(App[None]):
             for sid, state in self.bridge.states.items():  # the runner is ahead of our messages
                 states[sid] = replace(states.get(sid, StepStatus(state)), state=state)
             view = replace(self.view(), steps=states)
-            return GoNoGoModal(question, go_no_go(self.plan, view, self.clock()).lines())
-        return ConfirmModal(question)
+            lines = go_no_go(self.plan, view, self.clock()).lines()
+            return GoNoGoModal(question, lines + self._what_runs(step_id))
+        return ConfirmModal(question, details=self._what_runs(step_id))
 
     def _what_runs(self, step_id: str | None) -> list[str]:
         """What the operator confirms: the step's action, and whether it can be undone."""

@@ -99,6 +99,9 @@ class RunView:
     """Observer mode: stored output of the step that is running (latest attempt)."""
     ended_at: datetime | None = None
     """When the run ended for good (completed, aborted): the window clock stops there."""
+    lease_heartbeat_at: datetime | None = None
+    lease_expires_at: datetime | None = None
+    """The lease holder's last heartbeat and when the lease goes stale without another one."""
 
     @property
     def started_at(self) -> datetime | None:

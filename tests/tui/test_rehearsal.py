@@ -189,7 +189,8 @@ async def test_resume_with_an_in_doubt_step_shows_what_reconciling_found(store: 
     app = app_for(session)
     async with app.run_test(size=(100, 30)) as pilot:
         await idle(pilot, app)
-        assert app.statuses["count"].state == "running"
+        # Shown in doubt on start, before any key (the store still says running).
+        assert app.statuses["count"].state == "in_doubt"
         await pilot.press("n")
         await until(pilot, lambda: isinstance(app.screen, ChoiceModal), "the in-doubt decision")
         text = screen_text(app)

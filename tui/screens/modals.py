@@ -8,6 +8,7 @@ cancel), except where the engine needs an answer (choice, engine reason).
 from __future__ import annotations
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
@@ -89,7 +90,6 @@ class ChecklistItem(Static, can_focus=True):
     """One checklist item: space (or a click) ticks it. Its text wraps: Textual's Checkbox
     draws one line, and an item the operator cannot read to the end must not be ticked."""
 
-    BINDINGS = [Binding("space", "tick", "Tick", show=False)]
     value: reactive[bool] = reactive(False)
 
     def __init__(self, label: str, *, id: str) -> None:
@@ -99,6 +99,15 @@ class ChecklistItem(Static, can_focus=True):
     def render(self) -> Text:
         box = Text("[x] " if self.value else "[ ] ", "bold green" if self.value else "bold")
         return box + Text(self.label)
+
+    def on_key(self, event: events.Key) -> None:
+        # Handled here, not as a binding: bindings are looked up along the focus chain when
+        # the key has bubbled up, and a tab typed just after may have moved focus by then
+        # (the space was lost).
+        if event.key == "space":
+            event.stop()
+            event.prevent_default()
+            self.action_tick()
 
     def action_tick(self) -> None:
         self.value = not self.value
