@@ -440,7 +440,10 @@ def tui_command(
         try:
             from tui.app import MigratorApp
 
-            MigratorApp(session).run()
+            app = MigratorApp(session)
+            app.run()
+            if app.return_code:  # ended by a signal (the terminal was restored first)
+                raise SystemExit(app.return_code)
         finally:
             session.close()
     finally:

@@ -8,7 +8,10 @@ prompter). Observer mode polls the store through the session and allows no actio
 
 from __future__ import annotations
 
+import asyncio
+import signal
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -137,6 +140,7 @@ class MigratorApp(App[None]):
         self.run_status = "loading"
         self.run_ended_at: datetime | None = None
         self.lease_note = ""
+        self.signals: list[signal.Signals] = []
         self.followed: str | None = None
         """The step the app last moved the cursor to (the running one)."""
         self.crashed: list[str] = []
@@ -181,6 +185,7 @@ class MigratorApp(App[None]):
         self.detail.border_title = "step"
         if not self.session.observer:
             self.session.attach(self.bridge, self.bridge)
+        self._catch_signals()
         self.set_interval(self.flush_interval, self.bridge.flush)
         self.set_interval(self.tick_interval, self._tick)
         if self.session.observer:
@@ -197,7 +202,23 @@ class MigratorApp(App[None]):
         if self._screen_stacks.get(self._current_mode):
             self.screen_stack[0].set_class(width < self.NARROW, "narrow")
 
+    def _catch_signals(self) -> None:
+        """SIGTERM, SIGHUP (the terminal closed) and SIGQUIT end the app as q does: the driver
+        then restores the terminal (alternate screen, mouse mode), which a default signal
+        death skips. Ctrl+C is a key here (Textual's raw mode), not a signal."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+            with suppress(NotImplementedError, RuntimeError, ValueError):  # no signals off the main thread
+                loop.add_signal_handler(sig, self._signalled, sig)
+                self.signals.append(sig)
+
+    def _signalled(self, sig: signal.Signals) -> None:
+        self.exit(return_code=128 + int(sig), message=f"migrator tui: {sig.name}, the terminal is restored")
+
     def on_unmount(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in self.signals:
+            loop.remove_signal_handler(sig)
         self.bridge.release()
 
     # -- state ----------------------------------------------------------------------------------

@@ -310,7 +310,12 @@ async def _write(directory: Path) -> None:
             print(directory / f"tui-{name}.svg")
 
 
-if __name__ == "__main__":
+if __name__ == "__main__" and sys.argv[1:2] == ["--run"]:
+    # A scene in a real terminal (tests/tui/test_terminal_restore.py runs it in a pty).
+    app, _ = SCENES[sys.argv[2]]()
+    app.run()
+    sys.exit(app.return_code or 0)
+elif __name__ == "__main__":
     target = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/screenshots")
     target.mkdir(parents=True, exist_ok=True)
     asyncio.run(_write(target))
