@@ -389,7 +389,8 @@ class MigratorApp(App[None]):
             status = view.steps.get(sid)
             if status is None:
                 continue
-            if status.state in STEP_ACTIVE and self.busy is None and not self.session.observer:
+            idle = self.busy is None and not self.session.running and not self.session.observer
+            if status.state in STEP_ACTIVE and idle:
                 # Working in the store, yet this session holds the lease and runs nothing: the
                 # process that ran it died. Say so now, not after a key (no ticking timer).
                 crashed.append(sid)
@@ -715,19 +716,22 @@ class MigratorApp(App[None]):
 
     def _confirm_modal(self, question: str, expect: str | None, step_id: str | None) -> Screen[Any]:
         if expect:
-            return TypeNameModal(question, expect, self._what_runs(step_id))
+            return TypeNameModal(question, expect, self._what_runs(step_id, question))
         if step_id is not None and self.plan.step(step_id).point_of_no_return:
             states = dict(self.statuses)
             for sid, state in self.bridge.states.items():  # the runner is ahead of our messages
                 states[sid] = replace(states.get(sid, StepStatus(state)), state=state)
             view = replace(self.view(), steps=states)
             lines = go_no_go(self.plan, view, self.clock()).lines()
-            return GoNoGoModal(question, lines + self._what_runs(step_id))
-        return ConfirmModal(question, details=self._what_runs(step_id))
+            return GoNoGoModal(question, lines + self._what_runs(step_id, question))
+        return ConfirmModal(question, details=self._what_runs(step_id, question))
 
-    def _what_runs(self, step_id: str | None) -> list[str]:
-        """What the operator confirms: the step's action, and whether it can be undone."""
-        if step_id is None:
+    def _what_runs(self, step_id: str | None, question: str) -> list[str]:
+        """What the operator confirms: the step's action, and whether it can be undone. Only
+        for the engine's questions before the action (a rollback's question names its own
+        command; a host-key question is about the key)."""
+        before_action = question.startswith((f"Step {step_id} is destructive", "Go/no-go"))
+        if step_id is None or not before_action or "Roll back step" in question:
             return []
         step = self.plan.step(step_id)
         out = [f"[b]on {escape(step.host)}:[/]", *[escape(line) for line in step.action.splitlines()]]

@@ -81,8 +81,9 @@ async def test_ids_abbreviated_not_cut_when_the_list_is_narrow() -> None:
         assert len(installed) >= len(ids)
         cells = [_shown(app, sid) for sid in ids]
         assert len(set(cells)) == len(ids), cells
-        for cell in cells:
-            assert any(cell in r for r in installed)
+        for sid, cell in zip(ids, cells, strict=True):
+            host = app.plan.step(sid).host
+            assert any(cell in r and f" {host} " in r for r in installed), f"{sid} and {host} not on one row"
 
 
 async def _footer(app: MigratorApp) -> str:
