@@ -251,7 +251,7 @@ class MigratorApp(App[None]):
         table = self.table
         for sid, status in self.statuses.items():
             if status.state in STEP_WORKING and status.started_at is not None:
-                table.set_time(sid, span(int((now - status.started_at).total_seconds())), True)
+                table.set_time(sid, span(max(0, int((now - status.started_at).total_seconds()))), True)
 
     def _set_status(self, sid: str, status: StepStatus) -> None:
         self.statuses[sid] = status

@@ -24,7 +24,9 @@ from tui.facade import CheckLine, OperatorPrompter, PlanInfo, RunView, StepInfo,
 from tui.messages import EngineEvent
 from tui.screens.modals import ChecklistModal, ChoiceModal
 
-T0 = datetime(2024, 12, 3, 22, 0, tzinfo=UTC)
+T0 = datetime(2026, 12, 17, 23, 0, tzinfo=UTC)
+"""The scenes' run starts here: 8 h before off1's planned window (08:00+01:00 on Dec 18),
+the length of the plan's before-the-window phase."""
 
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -136,8 +138,8 @@ class FrozenSession:
         pass
 
 
-def make_app(session: FrozenSession) -> MigratorApp:
-    minute = CLOCK_MINUTE
+def make_app(session: FrozenSession, minute: int | None = None) -> MigratorApp:
+    minute = CLOCK_MINUTE if minute is None else minute
     return MigratorApp(session, clock=lambda: at(minute), tick_interval=3600, flush_interval=3600)  # type: ignore[arg-type]
 
 
@@ -174,7 +176,7 @@ def scene_live_observer() -> tuple[MigratorApp, Callable[[Pilot[Any]], Awaitable
     async def before(pilot: Pilot[Any]) -> None:
         await _select(pilot, "hdd-partitions")
 
-    return make_app(session), before
+    return make_app(session, minute + 4), before
 
 
 def _modal(

@@ -132,7 +132,7 @@ async def test_a_whole_rehearsal_through_the_ui(store: Store, tmp_path: Path) ->
         await pilot.press("n")
         await until(pilot, lambda: isinstance(app.screen, GoNoGoModal), "the go/no-go")
         text = screen_text(app)
-        assert "time left in the window" in text and "work left (estimate)    : 45m" in text
+        assert "time left in the window" in text and "in-window work left      : 45m" in text
         assert "rolling back what is done: 20m" in text
         await press_and_idle(pilot, app, "y")
         assert store_states(store, run_id)["gate"] == "succeeded"
