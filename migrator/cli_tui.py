@@ -202,7 +202,10 @@ class EngineSession:
         running = [r.step_id for r in records if r.state in ("running", "verifying")]
         if with_output and running:
             output = tuple(self.output(running[0], limit=10_000))
-        return RunView(run.id, run.status, steps, {k: tuple(v) for k, v in checks.items()}, holder, output)
+        held = lease if holder is not None else None
+        beat, expires = (held.heartbeat_at, held.expires_at) if held is not None else (None, None)
+        return RunView(run.id, run.status, steps, {k: tuple(v) for k, v in checks.items()}, holder, output,
+                       run.ended_at if run.status in FINAL else None, beat, expires)  # fmt: skip
 
     def run(self, until: str | None, retry: Mapping[str, str] | None = None) -> str:
         if self.mode == "dry-run":
@@ -443,7 +446,10 @@ def tui_command(
         try:
             from tui.app import MigratorApp
 
-            MigratorApp(session).run()
+            app = MigratorApp(session)
+            app.run()
+            if app.return_code:  # ended by a signal (the terminal was restored first)
+                raise SystemExit(app.return_code)
         finally:
             session.close()
     finally:

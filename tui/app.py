@@ -8,13 +8,17 @@ prompter). Observer mode polls the store through the session and allows no actio
 
 from __future__ import annotations
 
+import asyncio
+import signal
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from rich.markup import escape
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -23,6 +27,19 @@ from textual.widgets import DataTable, Footer, Log, Static
 from textual.worker import Worker, WorkerState
 
 from migrator.engine.events import CheckDone, RunFinished, RunStarted, StepChanged, StepVerdict, StepWarning
+from migrator.engine.states import (
+    RUN_FINAL,
+    STEP_ACTIVE,
+    STEP_ENDED,
+    STEP_MARKABLE,
+    STEP_RETRYABLE,
+    STEP_ROLLBACKABLE,
+    STEP_SKIPPABLE,
+    STEP_WORKING,
+    StepState,
+    next_action,
+)
+from migrator.engine.window import clock_time
 from migrator.errors import MigratorError
 from tui.bridge import EngineBridge, ModalFactory
 from tui.clock import Clock, clock_line, go_no_go, reading, span, system_clock
@@ -34,6 +51,7 @@ from tui.screens.modals import (
     ChoiceModal,
     ConfirmModal,
     GoNoGoModal,
+    HelpModal,
     ReasonModal,
     TypeNameModal,
 )
@@ -42,17 +60,14 @@ from tui.widgets.detail import LEGEND, StepDetail, describe
 from tui.widgets.header import ClockLine, ModeBanner, RunHeader
 from tui.widgets.steps import PHASE_PREFIX, StepTable
 
-ENDED = frozenset({"succeeded", "failed", "skipped", "rolled_back", "blocked"})
-FINAL_RUN = frozenset({"completed", "aborted"})
-# Actions that start the runner (one at a time), and those allowed while it runs.
+# Operator actions: those that start the runner (one at a time), and those allowed while it
+# runs. Which step states each one may act on come from the lifecycle table (engine.states).
 ENGINE_ACTIONS = frozenset({"run_next", "run_until", "retry", "rollback"})
 WHILE_RUNNING = frozenset({"pause", "abort", "skip", "mark_done", "rollback"})
 """Queued to the runner, applied between steps (a rollback then pauses the run)."""
 OPERATOR_ACTIONS = ENGINE_ACTIONS | WHILE_RUNNING
-SKIPPABLE = frozenset({"pending", "failed", "in_doubt", "blocked"})
-RETRYABLE = frozenset({"failed", "in_doubt", "rolled_back"})
-ROLLBACKABLE = frozenset({"succeeded", "failed", "in_doubt"})
 
+CRASHED = "was {state} when the process running it stopped: it may have run"
 RETRY_QUESTION = "Retry step {step}: why is it safe to run it again?"
 RETRY_REASON = "the cause was fixed"
 
@@ -66,6 +81,8 @@ ACTION_TITLES: dict[str, str] = {
     "rollback": "Roll back the selected step",
     "abort": "Abort the run",
     "refresh": "Reload the run from the store",
+    "quit_app": "Quit (a running step finishes first; the run pauses)",
+    "help": "This help",
 }
 
 
@@ -73,7 +90,11 @@ class MigratorApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "migrator"
     COMMANDS = App.COMMANDS | {ActionCommands}
+    # Quit, Abort and Help first: the footer drops what does not fit from the right.
     BINDINGS = [
+        Binding("q", "quit_app", "Quit"),
+        Binding("a", "abort", "Abort"),
+        Binding("question_mark", "help", "Help", key_display="?"),
         Binding("n", "run_next", "Next"),
         Binding("u", "run_until", "Until gate"),
         Binding("p", "pause", "Pause"),
@@ -81,11 +102,14 @@ class MigratorApp(App[None]):
         Binding("s", "skip", "Skip"),
         Binding("d", "mark_done", "Done"),
         Binding("b", "rollback", "Rollback"),
-        Binding("a", "abort", "Abort"),
-        Binding("tab", "focus_next", "Pane", show=False),
+        # Priority: focus moves while the tab key is handled, before the next key is routed
+        # (else a key typed right after tab can reach the old widget and be lost).
+        Binding("tab", "focus_next", "Pane", show=False, priority=True),
+        Binding("shift+tab", "focus_previous", "Pane", show=False, priority=True),
         Binding("f5", "refresh", "Reload", show=False),
-        Binding("q", "quit_app", "Quit"),
     ]
+    NARROW = 120
+    """Under this many columns the step list takes the whole width (ids and hosts whole)."""
 
     def __init__(
         self,
@@ -114,6 +138,13 @@ class MigratorApp(App[None]):
         )
         self.run_id: int | None = session.run_id
         self.run_status = "loading"
+        self.run_ended_at: datetime | None = None
+        self.lease_note = ""
+        self.signals: list[signal.Signals] = []
+        self.followed: str | None = None
+        """The step the app last moved the cursor to (the running one)."""
+        self.crashed: list[str] = []
+        """Steps the store has as working while nobody runs them: in doubt (found on start)."""
         self.statuses: dict[str, StepStatus] = {}
         self.checks: dict[str, list[CheckLine]] = {}
         self.busy: str | None = None
@@ -146,7 +177,7 @@ class MigratorApp(App[None]):
                 yield self.detail
                 yield self.output_log
         yield self.status_line
-        yield Footer()
+        yield Footer(show_command_palette=False)  # ctrl+p still opens it; the help says so
 
     def on_mount(self) -> None:
         self.output_log.border_title = "output"
@@ -154,15 +185,40 @@ class MigratorApp(App[None]):
         self.detail.border_title = "step"
         if not self.session.observer:
             self.session.attach(self.bridge, self.bridge)
+        self._catch_signals()
         self.set_interval(self.flush_interval, self.bridge.flush)
         self.set_interval(self.tick_interval, self._tick)
         if self.session.observer:
             self.set_interval(self.poll_interval, self._poll)
         self.table.focus()
+        self._fit(self.size.width)
         self._show_header()
         self._load_snapshot()
 
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit(event.size.width)
+
+    def _fit(self, width: int) -> None:
+        if self._screen_stacks.get(self._current_mode):
+            self.screen_stack[0].set_class(width < self.NARROW, "narrow")
+
+    def _catch_signals(self) -> None:
+        """SIGTERM, SIGHUP (the terminal closed) and SIGQUIT end the app as q does: the driver
+        then restores the terminal (alternate screen, mouse mode), which a default signal
+        death skips. Ctrl+C is a key here (Textual's raw mode), not a signal."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+            with suppress(NotImplementedError, RuntimeError, ValueError):  # no signals off the main thread
+                loop.add_signal_handler(sig, self._signalled, sig)
+                self.signals.append(sig)
+
+    def _signalled(self, sig: signal.Signals) -> None:
+        self.exit(return_code=128 + int(sig), message=f"migrator tui: {sig.name}, the terminal is restored")
+
     def on_unmount(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in self.signals:
+            loop.remove_signal_handler(sig)
         self.bridge.release()
 
     # -- state ----------------------------------------------------------------------------------
@@ -176,6 +232,7 @@ class MigratorApp(App[None]):
             self.run_status,
             dict(self.statuses),
             {k: tuple(v) for k, v in self.checks.items()},
+            ended_at=self.run_ended_at,
         )
 
     def selected_step(self) -> str | None:
@@ -190,11 +247,11 @@ class MigratorApp(App[None]):
 
     def _tick(self) -> None:
         now = self.clock()
-        self.clock_widget.update(clock_line(reading(self.plan, self.view(), now)))
+        self.clock_widget.update(clock_line(self.plan, reading(self.plan, self.view(), now), now))
         table = self.table
         for sid, status in self.statuses.items():
-            if status.state in ("running", "verifying") and status.started_at is not None:
-                table.set_time(sid, span(int((now - status.started_at).total_seconds())), True)
+            if status.state in STEP_WORKING and status.started_at is not None:
+                table.set_time(sid, span(max(0, int((now - status.started_at).total_seconds()))), True)
 
     def _set_status(self, sid: str, status: StepStatus) -> None:
         self.statuses[sid] = status
@@ -230,15 +287,16 @@ class MigratorApp(App[None]):
             self.run_status = "running"
             self._show_header()
         elif isinstance(event, StepChanged):
-            old = self.statuses.get(event.step_id, StepStatus("pending"))
+            old = self.statuses.get(event.step_id, StepStatus(StepState.PENDING))
             started = old.started_at
             ended = old.ended_at
-            if event.dest == "prechecking" or event.trigger == "crash_found":
+            if event.dest == StepState.PRECHECKING or event.trigger == "crash_found":
                 self.checks[event.step_id] = []
-            if event.dest == "running":
+            if event.dest == StepState.RUNNING:
                 started, ended = now, None
                 self._start_output(event.step_id, event.attempt)
-            elif event.dest in ENDED:
+                self._follow(event.step_id)
+            elif event.dest in STEP_ENDED:
                 ended = now
             self._set_status(
                 event.step_id,
@@ -261,9 +319,35 @@ class MigratorApp(App[None]):
             self._say(f"warning: {event.step_id or ''} {event.message}")
         elif isinstance(event, RunFinished):
             self.run_status = event.status
+            if event.status in RUN_FINAL:
+                self.run_ended_at = now  # the window clock stops here
             self._show_header()
             follow = f"  (next: {event.next_command})" if event.next_command else ""
             self._say(f"run {event.run_id} {event.status}: {event.message}{follow}")
+
+    def _what_next(self) -> str:
+        """Every stop says what comes next (the runner's own rule, on the states shown)."""
+        if self.run_status in RUN_FINAL:
+            return f"Run {self.run_id} is {self.run_status}: nothing more to run (q quits)."
+        states = self.states() | dict(self.bridge.states)
+        action = next_action([s.id for s in self.plan.steps], self.plan.deps, states)
+        if action.step_id is None:
+            return "Nothing left to run."
+        step = self.plan.step(action.step_id)
+        where = f"{step.id} on {step.host}"
+        return {
+            "settle": f"Next: {where} failed; r retries it (with a reason), s skips, d marks it done.",
+            "reconcile": f"Next: {where} is in doubt; n reconciles it (its post-checks decide).",
+            "block": f"Next: {where} is blocked by {action.because}; settle that step first.",
+        }.get(action.kind, f"Next: n runs {where}; u runs to the next manual step, gate or phase end.")
+
+    def _follow(self, step_id: str) -> None:
+        """The list and the detail follow the running step, unless the operator moved the
+        cursor away from where the app last put it (then they stay where the operator is)."""
+        selected = self.selected_step()
+        if selected is None or selected == self.followed or self.followed is None:
+            self.followed = step_id
+            self.table.select_step(step_id)
 
     def _start_output(self, step_id: str, attempt: int) -> None:
         log = self.output_log
@@ -298,20 +382,72 @@ class MigratorApp(App[None]):
             return  # the app is closing: a snapshot loaded by a worker has no screen left to update
         view = message.view
         self.run_id, self.run_status = view.run_id, view.status
+        self.run_ended_at = view.ended_at or (self.run_ended_at if view.status in RUN_FINAL else None)
         # A dry-run never moves its steps (the store says pending): the verdicts are the events.
+        crashed = []
         for sid in [] if self.plan.mode == "dry-run" else [s.id for s in self.plan.steps]:
             status = view.steps.get(sid)
-            if status is not None:
-                self._set_status(sid, status)
+            if status is None:
+                continue
+            idle = self.busy is None and not self.session.running and not self.session.observer
+            if status.state in STEP_ACTIVE and idle:
+                # Working in the store, yet this session holds the lease and runs nothing: the
+                # process that ran it died. Say so now, not after a key (no ticking timer).
+                crashed.append(sid)
+                status = replace(status, state=StepState.IN_DOUBT, summary=CRASHED.format(state=status.state))
+            self._set_status(sid, status)
         self.checks = {k: list(v) for k, v in view.checks.items()}
+        self._tell_in_doubt(crashed, view)
+        if self.session.observer:
+            self._watch_lease(view)
         if self.session.observer and view.running_output is not None:
             self._observe_output(view)
         self._show_header()
         self._show_detail()
         self.refresh_bindings()
 
+    def _tell_in_doubt(self, crashed: list[str], view: RunView) -> None:
+        doubtful = crashed + [
+            sid for sid, st in view.steps.items() if st.state == StepState.IN_DOUBT and sid not in crashed
+        ]
+        if not doubtful or self.busy is not None or doubtful == self.crashed:
+            return
+        self.crashed = doubtful
+        first = doubtful[0]
+        found = [
+            f"{'pass' if c.passed else 'FAIL'} {c.stage} {c.description}"
+            + (f" ({c.message})" if c.message else "")
+            for c in view.checks.get(first, ())
+            if c.stage == "reconcile"
+        ]
+        step = self.plan.step(first)
+        what = "n reconciles it: its post-checks decide" + (
+            "" if step.idempotent else "; if they cannot, you choose (retry, mark done, skip, abort)"
+        )
+        seen = f"; reconciling found: {'; '.join(found)}" if found else ""
+        self._say(f"IN DOUBT: {', '.join(doubtful)} (the run stopped while it ran){seen}. Next: {what}.",
+                  error=True)  # fmt: skip
+        self.table.select_step(first)
+
+    def _watch_lease(self, view: RunView) -> None:
+        """An observer: the holder's heartbeat, and once it is stale, the exact take-over."""
+        if view.lease_holder is None or view.lease_expires_at is None:
+            return
+        now = self.clock()
+        expires = view.lease_expires_at
+        expires = expires if expires.tzinfo is not None else expires.replace(tzinfo=UTC)
+        if expires <= now:
+            command = f"migrator tui {self.plan.name} --run {view.run_id} --take-over --reason TEXT"
+            since = clock_time(expires, now=now, zone=None)
+            text = f"the lease of {view.lease_holder} went STALE at {since}; take over: quit, run `{command}`"
+            self.lease_note = text
+            self._say(text, error=True)
+        elif self.lease_note:
+            self.lease_note = ""
+            self._say(f"{view.lease_holder} holds the lease again (heartbeat fresh)")
+
     def _observe_output(self, view: RunView) -> None:
-        running = [sid for sid, s in view.steps.items() if s.state in ("running", "verifying")]
+        running = [sid for sid, s in view.steps.items() if s.state in STEP_WORKING]
         log = self.output_log
         if not running:
             return
@@ -326,9 +462,11 @@ class MigratorApp(App[None]):
 
     @on(ActionDone)
     def _action_done(self, message: ActionDone) -> None:
+        text = message.message
         if message.engine:
             self.busy = None
-        self._say(message.message, error=message.error)
+            text = f"{text}. {self._what_next()}"
+        self._say(text, error=message.error)
         if message.error:
             self.notify(
                 message.message,
@@ -401,9 +539,16 @@ class MigratorApp(App[None]):
     # -- actions ---------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in OPERATOR_ACTIONS | {"help"} and self.screen is not self.screen_stack[0]:
+            # A modal is open: its keys are answers, never run shortcuts (an "a" typed in a
+            # dialog once opened ABORT). App bindings would otherwise still fire under it.
+            return False
+        return self._allowed(action)
+
+    def _allowed(self, action: str) -> bool | None:
         if action not in OPERATOR_ACTIONS:
             return True
-        if self.session.observer or (self.run_status in FINAL_RUN and action != "rollback"):
+        if self.session.observer or (self.run_status in RUN_FINAL and action != "rollback"):
             return False
         if self.plan.mode == "dry-run":
             return action in ("run_next", "run_until") and self.busy is None
@@ -413,7 +558,7 @@ class MigratorApp(App[None]):
 
     def operator_action(self, action: str) -> None:
         """Run ``action`` if it is allowed now (the command palette goes through here)."""
-        if self.check_action(action, ()):
+        if self._allowed(action):  # the palette is itself a modal: ask as if it were closed
             getattr(self, f"action_{action}")()
         else:
             self._say(f"{ACTION_TITLES.get(action, action)}: not possible now", error=True)
@@ -422,11 +567,13 @@ class MigratorApp(App[None]):
         target = self._target("run_next", next_step)
         if target is not None:
             self.table.select_step(target)
+            self.followed = target
             self._run_to("run_next", target)
 
     def action_run_until(self) -> None:
         target = self._target("run_until", until_stop)
         if target is not None:
+            self.followed = self.selected_step()
             self._run_to("run_until", target)
 
     def _target(self, action: str, pick: Callable[[PlanInfo, Mapping[str, str]], str | None]) -> str | None:
@@ -444,7 +591,7 @@ class MigratorApp(App[None]):
         """Run up to ``target``. A failed step first in line runs again only with a reason,
         asked as for ``r`` and recorded as the operator's retry (never a silent re-run)."""
         first = next_step(self.plan, self.states())
-        if first is None or self.statuses.get(first, StepStatus("pending")).state != "failed":
+        if first is None or self.statuses.get(first, StepStatus(StepState.PENDING)).state != StepState.FAILED:
             self._start(action, lambda: self.session.run(target))
             return
         self.table.select_step(first)
@@ -462,7 +609,7 @@ class MigratorApp(App[None]):
         if sid is None:
             self._say(f"select a step to {verb}", error=True)
             return None
-        state = self.statuses.get(sid, StepStatus("pending")).state
+        state = self.statuses.get(sid, StepStatus(StepState.PENDING)).state
         if state not in allowed:
             self._say(f"cannot {verb} step {sid}: it is {state}", error=True)
             return None
@@ -489,7 +636,7 @@ class MigratorApp(App[None]):
             self._start(action, call)
 
     def action_retry(self) -> None:
-        sid = self._step_in(RETRYABLE, "retry")
+        sid = self._step_in(STEP_RETRYABLE, "retry")
         if sid is not None:
             self._with_reason(
                 RETRY_QUESTION.format(step=sid),
@@ -498,12 +645,12 @@ class MigratorApp(App[None]):
             )
 
     def action_skip(self) -> None:
-        sid = self._step_in(SKIPPABLE, "skip")
+        sid = self._step_in(STEP_SKIPPABLE, "skip")
         if sid is not None:
             self._with_reason(f"Skip step {sid}: why?", lambda why: self._resolve("skip", sid, why))
 
     def action_mark_done(self) -> None:
-        sid = self._step_in(SKIPPABLE, "mark done")
+        sid = self._step_in(STEP_MARKABLE, "mark done")
         if sid is not None:
             self._with_reason(
                 f"Mark step {sid} done by hand: what proves it is done?",
@@ -513,7 +660,7 @@ class MigratorApp(App[None]):
     def action_rollback(self) -> None:
         """The reason first; the engine then asks for the confirmation itself (typing the host
         for a destructive step, naming later steps that stay as they are)."""
-        sid = self._step_in(ROLLBACKABLE, "roll back")
+        sid = self._step_in(STEP_ROLLBACKABLE, "roll back")
         if sid is None:
             return
         step = self.plan.step(sid)
@@ -543,6 +690,17 @@ class MigratorApp(App[None]):
     def _abort_because(self, why: str) -> None:
         self._control("abort", lambda: self.session.abort(why))
 
+    def action_help(self) -> None:
+        lines = [f"[b]{escape(b.key_display or b.key)}[/]  {ACTION_TITLES.get(b.action, b.description)}"
+                 for b in self.BINDINGS if isinstance(b, Binding) and b.show]  # fmt: skip
+        lines += [
+            "[b]tab[/]  next pane    [b]f5[/]  reload from the store    [b]ctrl+p[/]  all actions",
+            "",
+            LEGEND,
+            "Keys that are greyed out are not possible now (a step runs, or you only watch).",
+        ]
+        self.push_screen(HelpModal(lines))
+
     def action_refresh(self) -> None:
         self._load_snapshot()
 
@@ -558,14 +716,30 @@ class MigratorApp(App[None]):
 
     def _confirm_modal(self, question: str, expect: str | None, step_id: str | None) -> Screen[Any]:
         if expect:
-            return TypeNameModal(question, expect)
+            return TypeNameModal(question, expect, self._what_runs(step_id, question))
         if step_id is not None and self.plan.step(step_id).point_of_no_return:
             states = dict(self.statuses)
             for sid, state in self.bridge.states.items():  # the runner is ahead of our messages
                 states[sid] = replace(states.get(sid, StepStatus(state)), state=state)
             view = replace(self.view(), steps=states)
-            return GoNoGoModal(question, go_no_go(self.plan, view, self.clock()).lines())
-        return ConfirmModal(question)
+            lines = go_no_go(self.plan, view, self.clock()).lines()
+            return GoNoGoModal(question, lines + self._what_runs(step_id, question))
+        return ConfirmModal(question, details=self._what_runs(step_id, question))
+
+    def _what_runs(self, step_id: str | None, question: str) -> list[str]:
+        """What the operator confirms: the step's action, and whether it can be undone. Only
+        for the engine's questions before the action (a rollback's question names its own
+        command; a host-key question is about the key)."""
+        before_action = question.startswith((f"Step {step_id} is destructive", "Go/no-go"))
+        if step_id is None or not before_action or "Roll back step" in question:
+            return []
+        step = self.plan.step(step_id)
+        out = [f"[b]on {escape(step.host)}:[/]", *[escape(line) for line in step.action.splitlines()]]
+        if step.irreversible:
+            out.append(f"[b red]IRREVERSIBLE[/]: {escape(step.irreversible)}")
+        elif not step.rollback:
+            out.append("[b red]no rollback written[/]")
+        return out
 
     def _choice_modal(
         self, question: str, choices: list[str], step_id: str | None, found: list[str]

@@ -20,6 +20,7 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from migrator.engine.events import CheckDone, Event, StepChanged, StepOutput
+from migrator.engine.states import STEP_AT_REST, StepState
 from tui.facade import ChecklistReply
 from tui.messages import EngineEvent, OutputBatch
 
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
     from textual.screen import Screen
 
 T = TypeVar("T")
-AT_REST = frozenset({"pending", "succeeded", "failed", "skipped", "blocked", "rolled_back"})
 
 
 class EngineBridge:
@@ -73,12 +73,12 @@ class EngineBridge:
         self.flush()  # keep output before the move that follows it
         if isinstance(event, StepChanged):
             self.states[event.step_id] = event.dest
-            if event.dest in ("prechecking", "ready", "running"):
+            if event.dest in (StepState.PRECHECKING, StepState.READY, StepState.RUNNING):
                 self.current_step = event.step_id
-            elif event.step_id == self.current_step and event.dest in AT_REST:
+            elif event.step_id == self.current_step and event.dest in STEP_AT_REST:
                 # Its questions are over: a later one (a rollback) must not be taken for its go/no-go.
                 self.current_step = None
-            if event.dest == "prechecking" or event.trigger == "crash_found":
+            if event.dest == StepState.PRECHECKING or event.trigger == "crash_found":
                 self.checks[event.step_id] = []
         elif isinstance(event, CheckDone):
             self.current_step = event.step_id  # e.g. reconciling an in-doubt step

@@ -16,7 +16,7 @@ class ActionCommands(Provider):
         from tui.app import ACTION_TITLES
 
         app = cast("MigratorApp", self.app)
-        return [(name, title) for name, title in ACTION_TITLES.items() if app.check_action(name, ())]
+        return [(name, title) for name, title in ACTION_TITLES.items() if app._allowed(name)]
 
     async def discover(self) -> Hits:
         app = cast("MigratorApp", self.app)

@@ -53,6 +53,10 @@ class PlanInfo:
     operator: str
     window_seconds: int | None
     steps: tuple[StepInfo, ...]
+    window_start: datetime | None = None
+    """The plan's planned window start (its time zone is the one times are shown in)."""
+    deps: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Step id -> the steps it needs (the runner's order rule reads them)."""
 
     def step(self, step_id: str) -> StepInfo:
         for s in self.steps:
@@ -93,6 +97,11 @@ class RunView:
     lease_holder: str | None = None
     running_output: tuple[str, ...] = ()
     """Observer mode: stored output of the step that is running (latest attempt)."""
+    ended_at: datetime | None = None
+    """When the run ended for good (completed, aborted): the window clock stops there."""
+    lease_heartbeat_at: datetime | None = None
+    lease_expires_at: datetime | None = None
+    """The lease holder's last heartbeat and when the lease goes stale without another one."""
 
     @property
     def started_at(self) -> datetime | None:

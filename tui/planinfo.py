@@ -26,7 +26,9 @@ def plan_info(loaded: Any, *, mode: str, operator: str, estimates: Mapping[str, 
         mode=mode,
         operator=operator,
         window_seconds=plan.window.length if plan.window is not None else None,
+        window_start=plan.window.start if plan.window is not None else None,
         steps=tuple(step_info(loaded, sid, estimates[sid]) for sid in loaded.order),
+        deps={sid: tuple(loaded.deps.get(sid, ())) for sid in loaded.order},
     )
 
 

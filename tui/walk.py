@@ -1,23 +1,18 @@
-"""Where "run next" and "run until" stop: pure functions of the plan and the step states."""
+"""Where "run next" and "run until" stop: the runner's own rule
+(:func:`migrator.engine.states.next_action`), read on the plan as the TUI has it."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+from migrator.engine.states import next_action
 from tui.facade import PlanInfo
-
-DONE = frozenset({"succeeded", "skipped", "rolled_back", "already_done"})
-WAITING = frozenset({"blocked"})
-"""Cannot run until the operator settles what blocks it; the runner passes over it."""
 
 
 def next_step(plan: PlanInfo, states: Mapping[str, str]) -> str | None:
-    """The first step that is not done (a failed or in-doubt step comes first: it must be
-    settled before anything after it runs); blocked steps are passed over, as the runner does."""
-    for step in plan.steps:
-        if states.get(step.id, "pending") not in DONE | WAITING:
-            return step.id
-    return None
+    """The step the runner would take up next (a failed or in-doubt step first: it must be
+    settled before anything after it runs); blocked and done steps are passed over."""
+    return next_action([s.id for s in plan.steps], plan.deps, states).step_id
 
 
 def until_stop(plan: PlanInfo, states: Mapping[str, str]) -> str | None:

@@ -137,8 +137,16 @@ class StepDriver:
     def _confirm(self, step: Step) -> None:
         questions: list[tuple[str, str, str | None]] = []
         if step.point_of_no_return:
+            # The window figures go with the question, so a CLI prompt shows what the TUI shows.
+            verdict = self.settings.window_gate(step) if self.settings.window_gate is not None else None
+            shown = verdict is not None and verdict.time_left is not None
+            figures = f" Window: {verdict.message}." if verdict is not None and shown else ""
             questions.append(
-                ("go_no_go", f"Go/no-go: after step {step.id} going back costs more than going on. Go?", None)
+                (
+                    "go_no_go",
+                    f"Go/no-go: after step {step.id} going back costs more than going on.{figures} Go?",
+                    None,
+                )
             )
         if step.destructive:
             questions.append(

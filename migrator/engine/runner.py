@@ -23,7 +23,7 @@ from migrator.engine.events import Listener, RunFinished, RunStarted, RunSummary
 from migrator.engine.lease import LeaseKeeper, operator_name
 from migrator.engine.plandiff import PlanDiff, diff_steps, step_hashes
 from migrator.engine.run_inputs import abort_command, resume_command, template
-from migrator.engine.states import STEP_DONE, RunState, StepState
+from migrator.engine.states import STEP_BAD_FOR_DEPENDENTS, STEP_DONE, RunState, StepState, next_action
 from migrator.engine.window import GateVerdict
 from migrator.errors import JobLost, OperatorNeeded, RunStateError, UsageError
 from migrator.estimates import Estimate
@@ -35,7 +35,7 @@ from migrator.store.dto import Amendment, RunInfo
 from migrator.store.notes import now
 
 S = StepState
-BAD_FOR_DEPENDENTS = frozenset({S.FAILED, S.BLOCKED, S.IN_DOUBT, S.ROLLED_BACK})
+BAD_FOR_DEPENDENTS = STEP_BAD_FOR_DEPENDENTS
 
 
 class PlanChangedError(RunStateError):
@@ -147,25 +147,28 @@ class Runner:
         if not (self.options.keep_running and book.run_state is RunState.RUNNING):
             book.move_run("resume" if resumed else "start", "resumed" if resumed else "")
         book.emit(RunStarted(self.run_id, self.loaded.plan.name, self.options.mode, len(self.order), resumed))
-        stop = ""
+        stop, position = "", 0
         try:
-            for sid in self.order:
+            while True:
                 lease.check()
                 stop = self._apply_commands()
                 if stop:
                     break
-                if not self._selected(sid) or book.state(sid) in STEP_DONE | {S.BLOCKED}:
-                    continue
-                if book.state(sid) is S.FAILED:  # not retried (retry_failed=False): settle it first
+                states = {sid: book.state(sid).value for sid in self.order}
+                # The rule is pure and shared with the TUI's "next" key (engine.states).
+                action = next_action(self.order, self.deps, states, self._selected, start=position)
+                if action.kind == "done":
+                    break
+                if action.kind == "settle":  # failed, not retried (retry_failed=False): settle it first
                     stop = "failed"
                     break
-                result = self._step(sid)
+                assert action.step_id is not None
+                position = action.index + 1  # each step once per pass, as the order says
+                result = self._step(action.step_id)
                 if result is S.FAILED:
-                    self._block_dependents(sid)
+                    self._block_dependents(action.step_id)
                     stop = "failed"
                     break
-            else:
-                stop = self._apply_commands()
         except OperatorNeeded as exc:
             book.flush()
             return self._finish("pause", str(exc), raise_exc=exc)

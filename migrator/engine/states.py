@@ -26,7 +26,7 @@ Step lifecycle::
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -106,6 +106,68 @@ STEP_DONE = frozenset({S.SUCCEEDED, S.SKIPPED, S.ROLLED_BACK})
 STEP_ACTIVE = frozenset({S.PRECHECKING, S.READY, S.RUNNING, S.VERIFYING})
 """States only seen while the runner works on the step; found at rest, they mean a crash."""
 RUN_FINAL = frozenset({R.COMPLETED, R.ABORTED})
+
+
+def sources_of(trigger: str, table: Sequence[Transition] = STEP_TRANSITIONS) -> frozenset[str]:
+    """The states ``trigger`` may move from: what a front end may offer (skip, retry ...)."""
+    return frozenset(str(s) for t in table if t.trigger == trigger for s in t.sources)
+
+
+# The sets the front ends need, all derived from the table above (one source of truth):
+STEP_SKIPPABLE = sources_of("skip")
+STEP_MARKABLE = sources_of("mark_done")
+STEP_RETRYABLE = sources_of("retry")
+STEP_ROLLBACKABLE = sources_of("roll_back")
+STEP_WORKING = sources_of("crash_found")
+"""The action is under way (running, verifying): a crash here leaves the step in doubt."""
+STEP_AT_REST = frozenset(StepState) - STEP_ACTIVE - {S.IN_DOUBT}
+"""Where the runner leaves a step between actions, its questions over."""
+STEP_ENDED = STEP_AT_REST - {S.PENDING}
+"""An attempt (or the operator's decision) ended here: the step's end time is set."""
+STEP_BAD_FOR_DEPENDENTS = frozenset({S.FAILED, S.BLOCKED, S.IN_DOUBT, S.ROLLED_BACK})
+"""A dependency in one of these blocks the steps that need it."""
+
+
+@dataclass(frozen=True)
+class NextAction:
+    """What the runner does next (and what the TUI's "next" key runs to)."""
+
+    kind: str
+    """``run`` (pending), ``reconcile`` (in doubt: its post-checks decide), ``block`` (a
+    dependency did not succeed), ``settle`` (failed: the operator must retry, skip or mark it
+    done before anything after it runs), ``done`` (nothing left in the selection)."""
+    step_id: str | None = None
+    index: int = -1
+    """Position of ``step_id`` in the order (-1 for ``done``)."""
+    because: str | None = None
+    """For ``block``: the dependency that did not succeed."""
+
+
+def next_action(
+    order: Sequence[str],
+    deps: Mapping[str, Sequence[str]],
+    states: Mapping[str, str],
+    selection: Callable[[str], bool] | None = None,
+    *,
+    start: int = 0,
+) -> NextAction:
+    """The runner's next-step rule, pure: from ``start``, the first selected step that is
+    neither done nor blocked. A step missing from ``states`` is pending; ``selection`` (all
+    steps when None) says which steps the operator asked for."""
+    for index in range(start, len(order)):
+        sid = order[index]
+        state = states.get(sid, S.PENDING)
+        if (selection is not None and not selection(sid)) or state in STEP_DONE | {S.BLOCKED}:
+            continue
+        if state == S.FAILED:
+            return NextAction("settle", sid, index)
+        if state == S.IN_DOUBT:
+            return NextAction("reconcile", sid, index)
+        bad = [d for d in deps.get(sid, ()) if states.get(d, S.PENDING) in STEP_BAD_FOR_DEPENDENTS]
+        if bad:
+            return NextAction("block", sid, index, bad[0])
+        return NextAction("run", sid, index)
+    return NextAction("done")
 
 
 class IllegalTransition(RunStateError):

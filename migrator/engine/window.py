@@ -13,10 +13,11 @@ and the window was stretched instead of decided. Everything here is pure: the ru
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
+from migrator.engine.states import STEP_DONE
 from migrator.estimates import Estimate, PlanWithDeps
 from migrator.plan.durations import format_duration
 from migrator.plan.graph import critical_path
@@ -49,6 +50,101 @@ class WindowProgress:
     """When the in-window work should end at the estimated pace."""
     slack: int | None
     """Seconds between ``eta`` and the end of the window (negative: late); None without a window."""
+
+
+@dataclass(frozen=True)
+class WindowReading:
+    """The window clock at one moment: what every front end shows (the TUI header, the
+    go/no-go, the CLI printer). Seconds throughout; None where there is no window."""
+
+    at: datetime
+    """The moment read: ``now``, or the run's end once it ended (the clock stops)."""
+    stopped: bool
+    opened: datetime | None
+    """When the window's clock started (None: the run has not started)."""
+    elapsed: int
+    window_end: datetime | None
+    time_left: int | None
+    work_left: int
+    """Critical path through the in-window steps not done; a running step counts what is
+    left of its estimate."""
+    unestimated: tuple[str, ...]
+    eta: datetime
+    slack: int | None
+    """``time_left - work_left``: negative when the rest of the window's work does not fit."""
+    rollback_cost: int
+    """Rollback estimates of the steps done that have one: the price of going back now."""
+
+    @property
+    def fits(self) -> bool | None:
+        return None if self.slack is None else self.slack >= 0
+
+    @property
+    def can_go_back(self) -> bool | None:
+        return None if self.time_left is None else self.rollback_cost <= self.time_left
+
+
+def read(
+    *,
+    order: Sequence[str],
+    deps: Mapping[str, Sequence[str]],
+    in_window: Iterable[str],
+    estimates: Mapping[str, int | None],
+    states: Mapping[str, str],
+    window_length: int | None,
+    opened: datetime | None,
+    now: datetime,
+    spent: Mapping[str, int] | None = None,
+    ended_at: datetime | None = None,
+    rollback_cost: Mapping[str, int] | None = None,
+) -> WindowReading:
+    """The one window arithmetic, on plain data (``plan`` before a run gives the same slack:
+    nothing done, nothing elapsed). ``spent``: seconds already spent on running steps."""
+    at = ended_at if ended_at is not None else now
+    elapsed = max(0, int((at - opened).total_seconds())) if opened is not None else 0
+    finished = {sid for sid in order if states.get(sid, "pending") in STEP_DONE}
+    window_ids = set(in_window)
+    todo = [sid for sid in order if sid in window_ids and sid not in finished]
+    used = spent or {}
+    seconds = {
+        sid: (max(0, est - used.get(sid, 0)) if (est := estimates.get(sid)) is not None else None)
+        for sid in todo
+    }
+    path = critical_path(todo, deps, seconds)
+    time_left = window_length - elapsed if window_length is not None else None
+    end = (
+        opened + timedelta(seconds=window_length)
+        if opened is not None and window_length is not None
+        else None
+    )
+    back = sum(cost for sid, cost in (rollback_cost or {}).items() if states.get(sid) == "succeeded")
+    return WindowReading(
+        at=at,
+        stopped=ended_at is not None,
+        opened=opened,
+        elapsed=elapsed,
+        window_end=end,
+        time_left=time_left,
+        work_left=path.seconds,
+        unestimated=tuple(path.unestimated),
+        eta=at + timedelta(seconds=path.seconds),
+        slack=time_left - path.seconds if time_left is not None else None,
+        rollback_cost=back,
+    )
+
+
+def clock_time(at: datetime, *, now: datetime, zone: tzinfo | None) -> str:
+    """A time as the operator reads it: ``23:20 UTC`` today, ``Wed 04 Dec 23:20 UTC`` another
+    day (48 h of work never shows as a bare time of day), in the plan's time zone."""
+    zone = zone or UTC
+    local, today = at.astimezone(zone), now.astimezone(zone)
+    name = local.tzname() or local.strftime("%z")
+    if name.startswith(("UTC+", "UTC-")) or not name.isalpha():
+        name = local.strftime("%z")
+        name = f"{name[:3]}:{name[3:]}" if len(name) == 5 else name
+    if local.date() == today.date():
+        return f"{local:%H:%M} {name}"
+    return f"{local:%a %d %b %H:%M} {name}"
 
 
 def needs_gate(step: Step) -> bool:

@@ -1,8 +1,9 @@
 """Fixed scenes of the TUI for snapshot tests and the README screenshots.
 
 A :class:`FrozenSession` is a fake Session with canned data: snapshots must not depend on
-the time a real run took, so the run, its times and the clock are fixed. Run
-``python -m tests.tui.scenes docs/screenshots`` to write the SVG screenshots.
+the time a real run took, so the run, its times and the clock are fixed. The plan is the
+team's real ``plans/off1.yaml``. Run ``python -m tests.tui.scenes docs/screenshots`` to write
+the SVG screenshots (each scene at 160x48 and 80x24; the snapshot tests use the same scenes).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,100 +24,73 @@ from tui.facade import CheckLine, OperatorPrompter, PlanInfo, RunView, StepInfo,
 from tui.messages import EngineEvent
 from tui.screens.modals import ChecklistModal, ChoiceModal
 
-T0 = datetime(2024, 12, 3, 22, 0, tzinfo=UTC)
+T0 = datetime(2026, 12, 17, 23, 0, tzinfo=UTC)
+"""The scenes' run starts here: 8 h before off1's planned window (08:00+01:00 on Dec 18),
+the length of the plan's before-the-window phase."""
 
 
-def _step(id: str, title: str, phase: str, host: str, est: int | None, **kw: Any) -> StepInfo:
-    return StepInfo(id=id, title=title, phase_id=phase, phase_title=PHASES[phase], host=host,
-                    kind=kw.pop("kind", "ssh"), estimate_seconds=est, **kw)  # fmt: skip
+ROOT = Path(__file__).resolve().parents[2]
 
 
-PHASES = {"prep": "Before the window", "window": "Window: reinstall off1", "after": "After"}
-STEPS = (
-    _step(
-        "backup-check",
-        "Last backup is fresh",
-        "prep",
-        "off1",
-        120,
-        action="zfs list -t snapshot ...",
-        checks=("post: newest snapshot younger than 24h",),
-    ),
-    _step(
-        "stop-services",
-        "Stop MongoDB and Redis",
-        "window",
-        "off1",
-        300,
-        action="systemctl stop mongod redis",
-        rollback="systemctl start mongod redis",
-        rollback_seconds=120,
-    ),
-    _step(
-        "wipe-disks",
-        "Wipe the system disks",
-        "window",
-        "off1",
-        600,
-        destructive=True,
-        action="sgdisk --zap-all /dev/sda /dev/sdb",
-        irreversible="the old system is gone",
-        checks=("pre: services stopped", "post: no partition table"),
-    ),
-    _step(
-        "reinstall",
-        "Reinstall from the iDRAC console",
-        "window",
-        "off1",
-        2700,
-        kind="manual",
-        manual=True,
-        action="Boot the Proxmox ISO from the virtual media\n[ ] ISO booted\n[ ] disks selected",
-    ),
-    _step(
-        "switch-dns",
-        "Point the DNS at the new host",
-        "window",
-        "dns",
-        900,
-        point_of_no_return=True,
-        action="POST /domains/off/records",
-        rollback="restore the old record",
-        rollback_seconds=600,
-    ),
-    _step("smoke", "Smoke tests", "after", "off1", 300, action="curl -fsS https://world.openfoodfacts.org/"),
-)
+def real_plan(name: str = "off1", mode: str = "rehearsal") -> PlanInfo:
+    """The team's real plan (``plans/NAME.yaml``) as the TUI gets it, with no measured
+    durations; a rehearsal shows it on the lab inventory (same hosts, lab addresses)."""
+    from migrator.estimates import learned
+    from migrator.plan.load import load_plan
+    from tui.planinfo import plan_info
 
-
-def plan(mode: str = "rehearsal", environment: str = "lab") -> PlanInfo:
-    inventory = "lab" if environment == "lab" else "production"
-    return PlanInfo(
-        "off1", "Move off1 to Proxmox VE", inventory, environment, mode, "alex@ops", 4 * 3600, STEPS
-    )
+    loaded = load_plan(ROOT / "plans" / f"{name}.yaml")
+    info = plan_info(loaded, mode=mode, operator="alex@ops", estimates=learned(loaded.plan, {}))
+    return info if mode == "live" else replace(info, inventory_name="lab", environment="lab")
 
 
 def at(minutes: int) -> datetime:
     return T0 + timedelta(minutes=minutes)
 
 
-RUNNING = RunView(
-    7,
-    "running",
-    {
-        "backup-check": StepStatus("succeeded", 1, at(0), at(2)),
-        "stop-services": StepStatus("succeeded", 1, at(3), at(7)),
-        "wipe-disks": StepStatus("failed", 1, at(8), at(9), "exit 2: /dev/sdb: device is busy"),
-        "reinstall": StepStatus("pending"),
-        "switch-dns": StepStatus("pending"),
-        "smoke": StepStatus("pending"),
-    },
-    {
-        "wipe-disks": (
-            CheckLine("pre", "services stopped", True, "inactive"),
-            CheckLine("post", "no partition table", False, "gpt found", "none", "/dev/sdb still partitioned"),
+FAILED_STEP = "destroy-old-rpool"
+"""Where the scenes' run of off1 stands: every step before it done at the estimated pace,
+this one failed on a pre-check."""
+
+
+def _timeline(plan: PlanInfo, until: str) -> tuple[dict[str, StepStatus], int]:
+    """Steps before ``until`` succeeded one after the other, each taking its estimate; the
+    minute the last one ended."""
+    steps: dict[str, StepStatus] = {}
+    minute = 0
+    for step in plan.steps:
+        if step.id == until:
+            break
+        took = max(1, -(-(step.estimate_seconds or 60) // 60))
+        steps[step.id] = StepStatus("succeeded", 1, at(minute), at(minute + took))
+        minute += took
+    return steps, minute
+
+
+def running_view(plan: PlanInfo) -> tuple[RunView, int]:
+    """The off1 run as the scenes show it, and the minute of the scenes' clock."""
+    steps, minute = _timeline(plan, FAILED_STEP)
+    steps[FAILED_STEP] = StepStatus(
+        "failed", 1, at(minute), at(minute + 1), "pre-check failed: the old data is safe on off2"
+    )
+    checks = {
+        FAILED_STEP: (
+            CheckLine("pre", "a stale pool named rpool waits in zpool import", True, "pool: rpool (id 1234)"),
+            CheckLine(
+                "pre",
+                "the old data is safe on off2",
+                False,
+                "no zfs-hdd/off1-old-srv on off2",
+                "present",
+                "final-sync-old-data did not leave its copy on off2",
+            ),
         )
-    },
-)
+    }
+    return RunView(7, "paused", steps, checks), minute + 3
+
+
+RUNNING_PLAN = real_plan()
+RUNNING, CLOCK_MINUTE = running_view(RUNNING_PLAN)
 
 
 @dataclass
@@ -164,8 +138,9 @@ class FrozenSession:
         pass
 
 
-def make_app(session: FrozenSession) -> MigratorApp:
-    return MigratorApp(session, clock=lambda: at(41), tick_interval=3600, flush_interval=3600)  # type: ignore[arg-type]
+def make_app(session: FrozenSession, minute: int | None = None) -> MigratorApp:
+    minute = CLOCK_MINUTE if minute is None else minute
+    return MigratorApp(session, clock=lambda: at(minute), tick_interval=3600, flush_interval=3600)  # type: ignore[arg-type]
 
 
 async def _settle(pilot: Pilot[Any]) -> None:
@@ -184,28 +159,30 @@ async def _select(pilot: Pilot[Any], step_id: str) -> None:
     await _settle(pilot)
 
 
-def scene_main(
-    pilot_size: tuple[int, int] = (100, 30),
-) -> tuple[MigratorApp, Callable[[Pilot[Any]], Awaitable[None]]]:
+def scene_main() -> tuple[MigratorApp, Callable[[Pilot[Any]], Awaitable[None]]]:
     async def before(pilot: Pilot[Any]) -> None:
-        await _select(pilot, "wipe-disks")
+        await _select(pilot, FAILED_STEP)
 
-    return make_app(FrozenSession(plan(), RUNNING)), before
+    return make_app(FrozenSession(RUNNING_PLAN, RUNNING)), before
 
 
 def scene_live_observer() -> tuple[MigratorApp, Callable[[Pilot[Any]], Awaitable[None]]]:
-    session = FrozenSession(plan("live", "production"), RUNNING, True, "ops2@bastion:4242 holds the lease")
+    plan = real_plan(mode="live")
+    steps, minute = _timeline(plan, "hdd-partitions")
+    steps["hdd-partitions"] = StepStatus("running", 1, at(minute))
+    view = RunView(7, "running", steps, lease_holder="ops2@bastion:4242")
+    session = FrozenSession(plan, view, True, "ops2@bastion:4242 holds the lease")
 
     async def before(pilot: Pilot[Any]) -> None:
-        await _select(pilot, "stop-services")
+        await _select(pilot, "hdd-partitions")
 
-    return make_app(session), before
+    return make_app(session, minute + 4), before
 
 
 def _modal(
     build: Callable[[MigratorApp], Any], step: str
 ) -> tuple[MigratorApp, Callable[[Pilot[Any]], Awaitable[None]]]:
-    app = make_app(FrozenSession(plan(), RUNNING))
+    app = make_app(FrozenSession(RUNNING_PLAN, RUNNING))
 
     async def before(pilot: Pilot[Any]) -> None:
         await _select(pilot, step)
@@ -215,62 +192,67 @@ def _modal(
     return app, before
 
 
+def _engine_question(step_id: str, kind: str) -> str:
+    """The question the engine asks (migrator.engine.driver words it the same way)."""
+    step = RUNNING_PLAN.step(step_id)
+    if kind == "destructive":
+        return f"Step {step.id} is destructive: {step.title}. Type the host name to go on"
+    return f"Go/no-go: after step {step.id} going back costs more than going on. Go?"
+
+
 def scene_destructive() -> tuple[MigratorApp, Callable[[Pilot[Any]], Awaitable[None]]]:
-    question = "Step wipe-disks is destructive: Wipe the system disks. Type the host name to go on"
-    return _modal(lambda app: app._confirm_modal(question, "off1", "wipe-disks"), "wipe-disks")
+    question = _engine_question(FAILED_STEP, "destructive")
+    return _modal(lambda app: app._confirm_modal(question, "off1", FAILED_STEP), FAILED_STEP)
 
 
 def scene_go_no_go() -> tuple[MigratorApp, Callable[[Pilot[Any]], Awaitable[None]]]:
-    question = "Go/no-go: after step switch-dns going back costs more than going on. Go?"
-    return _modal(lambda app: app._confirm_modal(question, None, "switch-dns"), "switch-dns")
+    question = _engine_question("cluster-join", "go-no-go")
+    return _modal(lambda app: app._confirm_modal(question, None, "cluster-join"), "cluster-join")
+
+
+def _checklist_of(step: StepInfo) -> tuple[str, list[str]]:
+    lines = step.action.splitlines()
+    items = [line[4:] for line in lines if line.startswith("[ ] ")]
+    return "\n".join(line for line in lines if not line.startswith("[ ] ")).strip(), items
 
 
 def scene_checklist() -> tuple[MigratorApp, Callable[[Pilot[Any]], Awaitable[None]]]:
-    return _modal(
-        lambda app: ChecklistModal(
-            "reinstall: Reinstall from the iDRAC console",
-            "Boot the Proxmox ISO from the virtual media, install on the two SSDs (ZFS mirror).",
-            ["ISO booted", "disks selected: sda, sdb", "root password from the vault"],
-        ),
-        "reinstall",
-    )
+    step = RUNNING_PLAN.step("hardware")
+    instructions, items = _checklist_of(step)
+    return _modal(lambda app: ChecklistModal(f"{step.id}: {step.title}", instructions, items), step.id)
 
 
 def scene_in_doubt() -> tuple[MigratorApp, Callable[[Pilot[Any]], Awaitable[None]]]:
+    sid = "zfs-hdd-create"
     question = (
-        "Step wipe-disks is in doubt (post-checks do not pass (no partition table: /dev/sdb still "
-        "partitioned)). It is not idempotent. What now?"
+        f"Step {sid} is in doubt (post-checks do not pass (zpool zfs-hdd ONLINE, no errors: "
+        "pool zfs-hdd is DEGRADED)). It is not idempotent. What now?"
     )
-    found = ["what reconciling found:", "  FAIL reconcile: no partition table (/dev/sdb still partitioned)"]
-    return _modal(
-        lambda app: ChoiceModal(question, ["retry", "mark done", "skip", "abort"], found), "wipe-disks"
-    )
-
-
-VERDICTS = (
-    ("backup-check", "already_done", "its post-checks pass now", None),
-    ("stop-services", "would_run", "pre-checks pass now", None),
-    (
-        "wipe-disks",
-        "cannot_know",
-        "cannot know until step 2 (stop-services): services stopped",
-        "stop-services",
-    ),
-    ("reinstall", "would_run", "no pre-checks", None),
-    ("switch-dns", "would_run", "no pre-checks", None),
-    ("smoke", "would_fail", "site answers: HTTP 502", None),
-)
+    found = [
+        "what reconciling found:",
+        "  FAIL reconcile: zpool zfs-hdd ONLINE, no errors (pool zfs-hdd is DEGRADED)",
+    ]
+    return _modal(lambda app: ChoiceModal(question, ["retry", "mark done", "skip", "abort"], found), sid)
 
 
 def scene_dry_run() -> tuple[MigratorApp, Callable[[Pilot[Any]], Awaitable[None]]]:
     """The verdicts of a dry-run as its events leave them (nothing ran)."""
-    app = make_app(FrozenSession(plan("dry-run"), RunView(None, "not started")))
+    plan = real_plan(mode="dry-run")
+    app = make_app(FrozenSession(plan, RunView(None, "not started")))
+    ids = [s.id for s in plan.steps]
+    verdicts = {
+        ids[0]: ("already_done", "its post-checks pass now", None),
+        ids[1]: ("would_fail", "off2 is quorate alone: pvecm status says 'Quorate: No'", None),
+        "stop-services": ("would_run", "pre-checks pass now", None),
+        FAILED_STEP: ("cannot_know", "cannot know until final-sync-old-data has run", "final-sync-old-data"),
+    }
 
     async def before(pilot: Pilot[Any]) -> None:
         await _settle(pilot)
-        for sid, verdict, detail, until in VERDICTS:
+        for sid in ids:
+            verdict, detail, until = verdicts.get(sid, ("would_run", "no pre-checks", None))
             app.post_message(EngineEvent(StepVerdict(8, sid, verdict, detail, until)))
-        await _select(pilot, "wipe-disks")
+        await _select(pilot, ids[1])
 
     return app, before
 
@@ -286,16 +268,26 @@ SCENES: dict[str, Callable[[], tuple[MigratorApp, Callable[[Pilot[Any]], Awaitab
 }
 
 
+SIZES = {"": (160, 48), "-80x24": (80, 24)}
+"""Screenshot name suffix -> terminal size: every scene at 160x48 and at 80x24."""
+
+
 async def _write(directory: Path) -> None:
     for name, scene in SCENES.items():
-        app, before = scene()
-        async with app.run_test(size=(100, 30)) as pilot:
-            await before(pilot)
-            app.save_screenshot(filename=f"tui-{name}.svg", path=str(directory))
-            print(directory / f"tui-{name}.svg")
+        for suffix, size in SIZES.items():
+            app, before = scene()
+            async with app.run_test(size=size) as pilot:
+                await before(pilot)
+                app.save_screenshot(filename=f"tui-{name}{suffix}.svg", path=str(directory))
+                print(directory / f"tui-{name}{suffix}.svg")
 
 
-if __name__ == "__main__":
+if __name__ == "__main__" and sys.argv[1:2] == ["--run"]:
+    # A scene in a real terminal (tests/tui/test_terminal_restore.py runs it in a pty).
+    app, _ = SCENES[sys.argv[2]]()
+    app.run()
+    sys.exit(app.return_code or 0)
+elif __name__ == "__main__":
     target = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/screenshots")
     target.mkdir(parents=True, exist_ok=True)
     asyncio.run(_write(target))

@@ -132,7 +132,7 @@ async def test_a_whole_rehearsal_through_the_ui(store: Store, tmp_path: Path) ->
         await pilot.press("n")
         await until(pilot, lambda: isinstance(app.screen, GoNoGoModal), "the go/no-go")
         text = screen_text(app)
-        assert "time left in the window" in text and "work left (estimate)    : 45m" in text
+        assert "time left in the window" in text and "in-window work left      : 45m" in text
         assert "rolling back what is done: 20m" in text
         await press_and_idle(pilot, app, "y")
         assert store_states(store, run_id)["gate"] == "succeeded"
@@ -189,7 +189,8 @@ async def test_resume_with_an_in_doubt_step_shows_what_reconciling_found(store: 
     app = app_for(session)
     async with app.run_test(size=(100, 30)) as pilot:
         await idle(pilot, app)
-        assert app.statuses["count"].state == "running"
+        # Shown in doubt on start, before any key (the store still says running).
+        assert app.statuses["count"].state == "in_doubt"
         await pilot.press("n")
         await until(pilot, lambda: isinstance(app.screen, ChoiceModal), "the in-doubt decision")
         text = screen_text(app)

@@ -7,11 +7,14 @@ cancel), except where the engine needs an answer (choice, engine reason).
 
 from __future__ import annotations
 
+from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
+from textual.reactive import reactive
 from textual.screen import ModalScreen
-from textual.widgets import Checkbox, Input, Label, OptionList, Static
+from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from tui.facade import ChecklistReply
@@ -29,9 +32,10 @@ class ConfirmModal(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(self.title_text, classes="dialog-title")
-            yield Static(self.question, classes="question")
-            for line in self.details:
-                yield Static(line, classes="detail-line")
+            with VerticalScroll(classes="dialog-body"):
+                yield Static(self.question, classes="question")
+                for line in self.details:
+                    yield Static(line, classes="detail-line")
             yield Static("[b]y[/] yes   [b]n[/]/[b]esc[/] no", classes="keys")
 
     def action_answer(self, value: bool) -> None:
@@ -51,14 +55,17 @@ class TypeNameModal(ModalScreen[bool]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, question: str, expect: str) -> None:
+    def __init__(self, question: str, expect: str, details: list[str] | None = None) -> None:
         super().__init__()
-        self.question, self.expect = question, expect
+        self.question, self.expect, self.details = question, expect, details or []
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog destructive"):
             yield Label("DESTRUCTIVE STEP", classes="dialog-title")
-            yield Static(self.question, classes="question")
+            with VerticalScroll(classes="dialog-body"):
+                yield Static(self.question, classes="question")
+                for line in self.details:
+                    yield Static(line, classes="detail-line")
             yield Static(f"Type [b]{self.expect}[/] and press enter (esc: do not run it).", classes="keys")
             yield Input(placeholder=self.expect, id="typed")
             yield Static("", id="mismatch", classes="error")
@@ -71,10 +78,42 @@ class TypeNameModal(ModalScreen[bool]):
         if event.value.strip() == self.expect:
             self.dismiss(True)
         else:
-            self.query_one("#mismatch", Static).update(f"'{event.value}' is not {self.expect}")
+            # Cleared: a retry must not append to the wrong name.
+            self.query_one("#mismatch", Static).update(Text(f"'{event.value}' is not {self.expect}"))
+            event.input.clear()
 
     def action_cancel(self) -> None:
         self.dismiss(False)
+
+
+class ChecklistItem(Static, can_focus=True):
+    """One checklist item: space (or a click) ticks it. Its text wraps: Textual's Checkbox
+    draws one line, and an item the operator cannot read to the end must not be ticked."""
+
+    value: reactive[bool] = reactive(False)
+
+    def __init__(self, label: str, *, id: str) -> None:
+        super().__init__(id=id, classes="check-item")
+        self.label = label
+
+    def render(self) -> Text:
+        box = Text("[x] " if self.value else "[ ] ", "bold green" if self.value else "bold")
+        return box + Text(self.label)
+
+    def on_key(self, event: events.Key) -> None:
+        # Handled here, not as a binding: bindings are looked up along the focus chain when
+        # the key has bubbled up, and a tab typed just after may have moved focus by then
+        # (the space was lost).
+        if event.key == "space":
+            event.stop()
+            event.prevent_default()
+            self.action_tick()
+
+    def action_tick(self) -> None:
+        self.value = not self.value
+
+    def on_click(self) -> None:
+        self.action_tick()
 
 
 class ChecklistModal(ModalScreen[ChecklistReply | None]):
@@ -92,27 +131,39 @@ class ChecklistModal(ModalScreen[ChecklistReply | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog checklist"):
             yield Label(f"MANUAL STEP  {self.title_text}", classes="dialog-title")
-            with VerticalScroll(classes="instructions"):
-                yield Static(self.instructions)
-            for index, item in enumerate(self.items):
-                yield Checkbox(item, id=f"item-{index}")
+            with VerticalScroll(classes="dialog-body"):
+                yield Static(self.instructions, classes="instructions")
+                for index, item in enumerate(self.items):
+                    yield ChecklistItem(item, id=f"item-{index}")
             yield Input(
                 placeholder="evidence: what you saw (console output, ticket, photo ref)", id="evidence"
             )
+            yield Static("", id="unticked", classes="error")
             yield Static(
                 "[b]tab[/] next  [b]space[/] tick  [b]ctrl+s[/] done  [b]esc[/] stop the run", classes="keys"
             )
 
     def on_mount(self) -> None:
         if self.items:
-            self.query_one("#item-0", Checkbox).focus()
+            self.query_one("#item-0", ChecklistItem).focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         self.action_submit()
 
     def action_submit(self) -> None:
-        ticks = [self.query_one(f"#item-{i}", Checkbox).value for i in range(len(self.items))]
+        """Done only when every item is ticked: an unticked item would fail the step (and block
+        what depends on it) for a slip of the finger. Not done: esc stops, nothing changes."""
+        ticks = [self.query_one(f"#item-{i}", ChecklistItem).value for i in range(len(self.items))]
+        missing = [item for item, ticked in zip(self.items, ticks, strict=True) if not ticked]
+        if missing:
+            self.query_one("#unticked", Static).update(
+                Text(
+                    f"not ticked: {'; '.join(missing)}. Tick each item once it is done, or esc to "
+                    "stop the run (the step stays as it is)."
+                )
+            )
+            return
         self.dismiss(ChecklistReply(ticks, self.query_one("#evidence", Input).value.strip()))
 
     def action_stop(self) -> None:
@@ -129,9 +180,10 @@ class ChoiceModal(ModalScreen[str]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label("DECISION NEEDED", classes="dialog-title")
-            yield Static(self.question, classes="question")
-            for line in self.details:
-                yield Static(line, classes="detail-line")
+            with VerticalScroll(classes="dialog-body"):
+                yield Static(self.question, classes="question")
+                for line in self.details:
+                    yield Static(line, classes="detail-line")
             yield OptionList(*[Option(c, id=c) for c in self.choices], id="choices")
 
     def on_mount(self) -> None:
@@ -154,7 +206,8 @@ class ReasonModal(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label("REASON", classes="dialog-title")
-            yield Static(self.question, classes="question")
+            with VerticalScroll(classes="dialog-body"):
+                yield Static(self.question, classes="question")
             yield Input(value=self.value, placeholder="why (recorded in the journal)", id="reason")
             yield Static("", id="empty", classes="error")
             keys = "[b]enter[/] ok" + ("   [b]esc[/] cancel" if self.cancellable else "")
@@ -173,3 +226,24 @@ class ReasonModal(ModalScreen[str | None]):
     def action_cancel(self) -> None:
         if self.cancellable:
             self.dismiss(None)
+
+
+class HelpModal(ModalScreen[None]):
+    """Every key, what it does and when it is possible; any of esc, q, ? closes it."""
+
+    BINDINGS = [Binding("escape,q,question_mark", "close", "Close")]
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__()
+        self.lines = lines
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label("HELP: keys", classes="dialog-title")
+            with VerticalScroll(classes="dialog-body"):
+                for line in self.lines:
+                    yield Static(line, classes="detail-line")
+            yield Static("[b]esc[/] close", classes="keys")
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -10,7 +10,10 @@ from textual.widgets import Static
 from tui.clock import span
 from tui.facade import CheckLine, StepInfo, StepStatus
 
-LEGEND = "markers: [b red]D[/] destructive  [b yellow]M[/] manual  [b magenta]N[/] point of no return"
+LEGEND = (
+    "markers: [b red]D[/] destructive  [b yellow]M[/] manual  [b magenta]N[/] point of no return  "
+    "[b red]![/] irreversible"
+)
 
 
 def describe(step: StepInfo, status: StepStatus | None, checks: tuple[CheckLine, ...]) -> str:
@@ -30,6 +33,8 @@ def describe(step: StepInfo, status: StepStatus | None, checks: tuple[CheckLine,
         + ("*" if step.estimate_measured else "")
         + ("  " + " ".join(flags) if flags else "")
     )
+    if step.irreversible:  # near the top: the pane may show only its first lines
+        out.append(f"[b red]IRREVERSIBLE[/]: {escape(step.irreversible)}")
     if status is not None:
         line = f"state [b]{status.state}[/]"
         if status.attempt:
@@ -58,7 +63,8 @@ def describe(step: StepInfo, status: StepStatus | None, checks: tuple[CheckLine,
             escape(step.rollback) + (f"  (~{span(step.rollback_seconds)})" if step.rollback_seconds else "")
         )
     else:
-        out.append(f"[b red]none[/]: {escape(step.irreversible or 'no rollback written')}")
+        what = f"IRREVERSIBLE: {escape(step.irreversible)}" if step.irreversible else "no rollback written"
+        out.append(f"[b red]none[/]: {what}")
     out += ["", LEGEND]
     return "\n".join(out)
 
