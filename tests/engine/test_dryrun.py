@@ -14,7 +14,8 @@ STEPS = [
      "post": [check("test -f made")]},
     {"id": "make-dir", "host": "a", "command": "mkdir d", "done_when": [check("test -d d")],
      "post": [check("test -d d")]},
-    {"id": "fill", "host": "a", "command": "touch d/f", "pre": [check("test -d d")], "post": [check("test -f d/f")]},
+    {"id": "fill", "host": "a", "command": "touch d/f", "pre": [check("test -d d")],
+     "post": [check("test -f d/f")]},
     {"id": "free", "host": "c", "command": "true", "depends_on": [], "pre": [check("true")]},
     {"id": "broken", "host": "b", "command": "true", "depends_on": [], "pre": [check("test -f never-there")]},
 ]  # fmt: skip
