@@ -45,6 +45,7 @@ VERDICT_STYLE = {
     "would_run": "cyan",
     "already_done": "green",
     "cannot_know": "yellow",
+    "cannot_tell": "bold magenta",
     "would_fail": "bold red",
     "drift": "bold red",
     "still_done": "green",
@@ -119,12 +120,16 @@ class Printer:
                 ("", f" of {event.plan_name} ({event.mode}, {event.steps} steps)"),
             )
         elif isinstance(event, CheckDone):
-            if not event.passed:
+            # A done_when check that does not hold only means "not done yet": nothing to say.
+            quiet = event.outcome == "does_not_hold" and event.stage.endswith("done_when")
+            if not event.passed and not quiet:
+                # Which of the two: a check that does not hold, or one that cannot tell (why).
+                outcome = event.outcome.replace("_", " ")
                 self.line(
-                    ("yellow", f"{'check':>11}"),
+                    ("yellow" if event.outcome == "does_not_hold" else "bold magenta", f"{'check':>11}"),
                     (
                         "",
-                        f" {event.step_id} {event.stage} {event.description}: {event.message}"
+                        f" {event.step_id} {event.stage} {event.description}: {outcome}: {event.message}"
                         f" (on fail: {event.on_fail})",
                     ),
                 )

@@ -118,6 +118,7 @@ class CheckFacts:
     observed: str
     expected: str
     message: str
+    outcome: str = "holds"  # holds | does_not_hold | cannot_tell
 
 
 @dataclass(frozen=True)
@@ -286,6 +287,7 @@ def collect(
                 redact(c.observed),
                 redact(c.expected),
                 redact(c.message),
+                c.outcome,
             )
             for c in store.checks(run_id)
         ),

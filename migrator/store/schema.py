@@ -24,10 +24,10 @@ from migrator.store.sqlite import Database
 
 Migration = Callable[[sqlite3.Connection], None]
 
-CURRENT_VERSION = 2
+CURRENT_VERSION = 3
 """Version 1: runs, step records, journal, output chunks, checks, values, amendments,
 evidence, decisions, leases. Version 2: a run records its inputs (plan text, inventory path,
-fingerprint and environment, database path)."""
+fingerprint and environment, database path). Version 3: a check's three-valued ``outcome``."""
 
 RUN_INPUT_COLUMNS = ("plan_text", "inventory_path", "inventory_fingerprint", "environment", "db_path")
 
@@ -39,7 +39,22 @@ def _to_2(conn: sqlite3.Connection) -> None:
         conn.execute(f"ALTER TABLE runs ADD COLUMN {column} VARCHAR DEFAULT '' NOT NULL")
 
 
-MIGRATIONS: dict[int, Migration] = {2: _to_2}
+def _to_3(conn: sqlite3.Connection) -> None:
+    """Version 3: ``check_results.outcome`` (holds | does_not_hold | cannot_tell).
+
+    Versions 1-2 recorded only passed/failed; a failed check whose probe gave no answer was
+    written with one of these observed texts, so those become cannot_tell.
+    """
+    conn.execute("ALTER TABLE check_results ADD COLUMN outcome VARCHAR DEFAULT 'holds' NOT NULL")
+    conn.execute(
+        "UPDATE check_results SET outcome = CASE "
+        "WHEN passed THEN 'holds' "
+        "WHEN observed IN ('unreadable output', 'could not probe') OR observed LIKE 'unreachable: %' "
+        "THEN 'cannot_tell' ELSE 'does_not_hold' END"
+    )
+
+
+MIGRATIONS: dict[int, Migration] = {2: _to_2, 3: _to_3}
 """``MIGRATIONS[n]`` upgrades a version ``n-1`` database to version ``n``."""
 
 MIGRATOR_TABLES = {"runs", "step_records", "journal"}

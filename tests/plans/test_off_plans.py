@@ -3,6 +3,7 @@ destructive steps can be undone or say why not, and the window's critical path f
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
+from migrator.checks import ProbeOutput, evaluate
+from migrator.checks.base import Outcome
 from migrator.plan import graph
 from migrator.plan.checks import Check
 from migrator.plan.load import LoadedPlan, check_plan
@@ -195,3 +198,14 @@ def test_a_lab_fault_row_names_a_check_the_fault_can_trip() -> None:
         if row.fault != "-":
             assert row.check != "-", row
 
+
+
+def test_rpool_resize_runs_on_a_small_rpool_and_leaves_a_big_one_alone() -> None:
+    """off2's rpool-resize is done only when rpool is already 60G or more (it was inverted:
+    a mark_done pre-check marked a 13G rpool done and resized a 64G one)."""
+    step = _load(PLANS["plans/off2.yaml"]).step("rpool-resize")
+    recorded = ROOT / "tests" / "data" / "checks" / "zpool_healthy"
+    small = ProbeOutput(**json.loads((recorded / "fail_rpool_too_small.json").read_text())["output"])
+    big = ProbeOutput(**json.loads((recorded / "pass_rpool_mirror_min_size.json").read_text())["output"])
+    assert [evaluate(c, small).outcome for c in step.done_when] == [Outcome.DOES_NOT_HOLD]  # resize it
+    assert [evaluate(c, big).outcome for c in step.done_when] == [Outcome.HOLDS]  # already done

@@ -104,6 +104,7 @@ def test_failed_migration_leaves_the_old_version(tmp_path: Path) -> None:
         conn.execute("ALTER TABLE runs ADD COLUMN x VARCHAR")
         conn.execute("THIS IS NOT SQL")
 
+    now = schema.CURRENT_VERSION
     with pytest.raises(StoreError, match="syntax error") as caught:
         _ensure(db, current=now + 1, migrations={now + 1: broken})
     assert isinstance(caught.value.__cause__, sqlite3.OperationalError)
@@ -168,3 +169,35 @@ def test_a_fresh_database_is_created_in_one_transaction(
     assert sqlite3.connect(db).execute("select version from schema_version").fetchone() == (
         schema.CURRENT_VERSION,
     )
+
+
+def test_version_2_checks_get_their_outcome(tmp_path: Path) -> None:
+    """Version 3 adds check_results.outcome: a passed check holds; a failed one whose probe gave
+    no answer (the texts versions 1-2 wrote for it) cannot tell; any other does not hold."""
+    db = tmp_path / "s.db"
+    store = Store.open(str(db))
+    run = store.create_run(
+        plan_name="p", plan_path="p.yaml", plan_fingerprint="f", step_hashes={}, inventory_name="lab",
+        mode="live", operator="o", steps=["a"],
+    )  # fmt: skip
+    store.close()
+    conn = sqlite3.connect(db)
+    conn.execute("ALTER TABLE check_results DROP COLUMN outcome")  # back to version 2
+    conn.execute("UPDATE schema_version SET version = 2")
+    rows = ((1, "exit 0"), (0, "exit 1"), (0, "unreadable output"), (0, "could not probe"),
+            (0, "unreachable: connection refused"))  # fmt: skip
+    for passed, observed in rows:
+        conn.execute(
+            "INSERT INTO check_results (run_id, step_id, attempt, stage, position, kind, description,"
+            " on_fail, passed, observed, expected, message, at) VALUES (?, 'a', 1, 'pre', 0, 'command', '',"
+            " 'halt', ?, ?, '', '', '2026-01-01 00:00:00')",
+            (run.id, passed, observed),
+        )
+    conn.commit()
+    conn.close()
+    store = Store.open(str(db))
+    try:
+        outcomes = [c.outcome for c in store.checks(run.id)]
+    finally:
+        store.close()
+    assert outcomes == ["holds", "does_not_hold", "cannot_tell", "cannot_tell", "cannot_tell"]
