@@ -17,7 +17,7 @@ from rich.text import Text
 from migrator.errors import UsageError
 from migrator.estimates import Estimate
 from migrator.plan.checks import Check
-from migrator.plan.model import Step, StepKind
+from migrator.plan.model import Step, StepKind, source_lines
 from migrator.render.terminal import MARKER_STYLE, WHERE_STYLE
 from migrator.render.words import (
     check_place,
@@ -59,6 +59,8 @@ def render_step(
     console.print(where)
     if step.description:
         console.print(Text(step.description.strip()))
+    sources = source_lines(step)
+    console.print(Text("source: " + ("; ".join(sources) if sources else "none given"), style="dim"))
 
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
