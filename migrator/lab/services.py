@@ -48,10 +48,13 @@ def seed_apache(lab: Lab, name: str, ctid: int, address: str) -> None:
     """The CT's /etc/apache2: ``Listen ADDRESS:80`` and off's virtual host (written once)."""
     etc = lab.paths.state_dir(name) / "ct" / str(ctid) / "root/etc/apache2"
     ports = etc / "ports.conf"
-    if ports.exists():
+    listen = f"Listen {address}:80\n"
+    # The CT's /etc starts as a copy of the machine's: where the machine has apache2 installed its
+    # ports.conf says "Listen 80" (0.0.0.0:80, taken by another lab host), so existence is no test.
+    if ports.exists() and ports.read_text(encoding="utf-8") == listen:
         return
     (etc / "sites-enabled").mkdir(parents=True, exist_ok=True)
-    ports.write_text(f"Listen {address}:80\n", encoding="utf-8")
+    ports.write_text(listen, encoding="utf-8")
     (etc / "sites-enabled/off.conf").write_text(
         f"<VirtualHost {address}:80>\n\tServerName {OFF_SITE}\n\tServerAlias *.openfoodfacts.org\n"
         "\tDocumentRoot /srv/off/html\n</VirtualHost>\n",

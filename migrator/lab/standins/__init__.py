@@ -39,4 +39,6 @@ TOOLS: tuple[str, ...] = (
     "ip",
     "ifreload",
     "dig",  # off2 plan: dns.py
+    "postconf",  # off2 plan ct_postinstall: mail.py
+    "newaliases",
 )

@@ -57,9 +57,10 @@ host    all             all             ::1/128                 md5
 """
 PACKAGE_FILES = {
     "redis-server": {REDIS_CONF: REDIS_DEFAULT},
+    "redis": {REDIS_CONF: REDIS_DEFAULT},  # packages.redis.io's name; its unit is redis-server too
     "postgresql": {PG_DIR / "postgresql.conf": PG_DEFAULT, PG_DIR / "pg_hba.conf": PG_HBA_DEFAULT},
 }
-PACKAGE_UNITS = {"redis-server": "redis-server", "postgresql": "postgresql"}
+PACKAGE_UNITS = {"redis-server": "redis-server", "redis": "redis-server", "postgresql": "postgresql"}
 UNITS = set(PACKAGE_UNITS.values())
 
 

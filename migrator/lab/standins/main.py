@@ -16,6 +16,7 @@ def _handlers() -> dict[str, Callable[[Context], int]]:
         cron,
         dns,
         fetch,
+        mail,
         mongo,
         netfilter,
         pvetools,
@@ -56,6 +57,8 @@ def _handlers() -> dict[str, Callable[[Context], int]]:
         "dig": dns.dig,
         "ip": system.ip,
         "ifreload": system.ifreload,
+        "postconf": mail.postconf,
+        "newaliases": mail.newaliases,
     }
 
 

@@ -23,7 +23,7 @@ from migrator.lab.procs import cmdline, matches, pid_namespace, terminate
 from migrator.lab.standins.context import Context, ToolError, out
 from migrator.lab.standins.devices import SECTOR, resolve, short, visible_disks
 
-ALWAYS_ACTIVE = {"ssh", "sshd", "cron", "networking", "systemd-timesyncd"}
+ALWAYS_ACTIVE = {"ssh", "sshd", "cron", "networking", "systemd-timesyncd", "chrony"}  # PVE runs chrony
 PVE_ACTIVE = {"pve-cluster", "pveproxy", "pvedaemon", "pvestatd"}
 START_GRACE = 0.6  # seconds a started daemon must survive to count as started
 
