@@ -125,8 +125,18 @@ def systemctl(ctx: Context) -> int:
             return code
         if verb == "is-enabled":
             enabled = state["units"].get(units[0], {}).get("enabled")
+            if enabled == "masked":  # as systemd: "masked", exit 1
+                out("masked")
+                return 1
             out("enabled" if enabled else "disabled")
             return 0 if enabled else 1
+        if verb in ("mask", "unmask"):  # stunnel plan: Debian's stunnel4.service (moji report)
+            for unit in units:
+                info = state["units"].setdefault(unit, {"state": "inactive"})
+                info["enabled"] = "masked" if verb == "mask" else False
+                if verb == "mask" and now:
+                    _stop(state, unit)
+            return 0
         if verb in ("daemon-reload", "reset-failed"):
             return 0
         if verb == "list-unit-files":
