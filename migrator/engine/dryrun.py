@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from migrator.engine import crossplan
 from migrator.engine.events import Event, Listener, StepVerdict
 from migrator.engine.lease import operator_name
 from migrator.engine.plandiff import step_hashes
@@ -154,6 +155,11 @@ def classify(
             if halting and all(ok for _, ok, _ in halting):
                 verdicts[sid] = Verdict(sid, "already_done", "its post-checks pass now")
                 continue
+        missing = crossplan.unmet(store, step, inventory_name=loaded.inventory.name)
+        if missing:  # not a no-go: the other plan may do it before this step comes
+            detail = f"cannot know until another plan is there: {missing[0].text()}"
+            verdicts[sid] = Verdict(sid, "cannot_know", detail)
+            continue
         pre = checker.probe(sid, step.pre, "dry-run-pre" if use_post_checks else "preflight")
         marked = [text for c, ok, text in pre if not ok and c.on_fail is OnFail.MARK_DONE]
         failing = [text for c, ok, text in pre if not ok and c.on_fail is OnFail.HALT]

@@ -118,6 +118,13 @@ SOURCE_PATH = r"^[A-Za-z0-9_.@-][A-Za-z0-9_./@+-]*(#[^\s]*)?$"
 SourcePath = Annotated[str, StringConstraints(pattern=SOURCE_PATH)]
 
 
+class PlanStep(_Strict):
+    """A step of another plan: ``{plan: off1, step: ct102-start}``."""
+
+    plan: str = Field(pattern=STEP_ID, description="The other plan's name (plans/NAME.yaml).")
+    step: str = Field(pattern=STEP_ID, description="The step id in that plan.")
+
+
 class LabEffect(StrEnum):
     """What a manual step does to a lab host; applied only when the inventory is a lab."""
 
@@ -177,6 +184,12 @@ class Step(_Strict):
     irreversible: str | None = Field(None, description="Why the step cannot be undone (instead of rollback).")
     depends_on: list[str] | None = Field(
         None, description="Step ids this step needs. Default: the step before it in the plan."
+    )
+    requires: list[PlanStep] = Field(
+        default_factory=list,
+        description="Steps of other plans that must be done first (succeeded in their plan's newest live "
+        "or rehearsal run on the same inventory that recorded them, and not rolled back since): "
+        "checked at preflight and before the step, which is blocked until they are.",
     )
     idempotent: bool = Field(False, description="Running it twice is harmless: safe to re-run when in doubt.")
     destructive: bool = Field(False, description="Destroys data or service: needs explicit confirmation.")
