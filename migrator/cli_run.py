@@ -7,6 +7,7 @@ one engine function; errors are mapped to exit codes by :func:`migrator.cli.main
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -176,6 +177,14 @@ def operator_options(f: Any) -> Any:
 @common
 @operator_options
 @click.option("--dry-run", is_flag=True, help="Run checks only and say what would happen; never act.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="With --dry-run: json prints the verdicts (one object per step) and nothing else.",
+)
 @click.option("--from", "from_step", metavar="ID", help="Start at this step.")
 @click.option("--until", "until_step", metavar="ID", help="Stop after this step.")
 @click.option("--only", multiple=True, metavar="ID", help="Run only these steps.")
@@ -193,11 +202,14 @@ def run_command(
     reason: str | None,
     go_reason: str | None,
     dry_run: bool,
+    fmt: str,
     from_step: str | None,
     until_step: str | None,
     only: tuple[str, ...],
 ) -> None:
     """Run PLAN (a name in plans/ or a path) from the start."""
+    if fmt == "json" and not dry_run:
+        raise UsageError("--format json goes with --dry-run", hint="a run prints status lines")
     with loading_without_gc():
         console = _stdout_console()
         loaded = _load(plan, inventory)
@@ -220,8 +232,9 @@ def run_command(
             from migrator.engine.dryrun import dry_run as do_dry_run
 
             printer = Printer(console)
-            report = do_dry_run(store, loaded, executors, listeners=[printer], redactor=redactor)
-            printer.line(("", f"dry-run recorded as run {report.run_id}"))
+            listeners = [] if fmt == "json" else [printer]
+            report = do_dry_run(store, loaded, executors, listeners=listeners, redactor=redactor)
+            _print_report(printer, report, fmt, f"dry-run of {loaded.plan.name} (run {report.run_id})")
             if not report.go:
                 raise SystemExit(int(ExitCode.FAILED))
             return
@@ -324,7 +337,24 @@ def resume_command(
         store.close()
 
 
-def _check_command(kind: str, plan: str, db: str | None, inventory: str | None) -> None:
+def _print_report(printer: Any, report: Any, fmt: str, title: str) -> None:
+    """The sheet (text) or the report as JSON: what the engine decided, laid out."""
+    if fmt == "json":
+        sys.stdout.write(report.as_json() + "\n")
+        return
+    from migrator.engine.sheet import sheet_lines
+
+    for pieces in sheet_lines(report, title=title):
+        printer.line(*pieces)
+    word = (
+        ("NO DRIFT" if report.go else "DRIFT")
+        if report.mode == "verify"
+        else ("GO" if report.go else "NO-GO")
+    )
+    printer.line(("bold", word), ("", f" (recorded as run {report.run_id})"))
+
+
+def _check_command(kind: str, plan: str, db: str | None, inventory: str | None, fmt: str = "text") -> None:
     from migrator.engine import dryrun
     from migrator.engine.printer import Printer
 
@@ -335,30 +365,45 @@ def _check_command(kind: str, plan: str, db: str | None, inventory: str | None) 
     _, executors, redactor = _tools(loaded, console, yes=False, i_mean_it=False, confirm_manual=False)
     try:
         function = dryrun.verify if kind == "verify" else dryrun.preflight
-        report = function(store, loaded, executors, listeners=[printer], redactor=redactor)
+        # The sheet says it all once, at the end: no line per probed check on the way.
+        report = function(store, loaded, executors, listeners=[], redactor=redactor)
     finally:
         executors.close()
         store.close()
-    word = ("NO DRIFT" if report.go else "DRIFT") if kind == "verify" else ("GO" if report.go else "NO-GO")
-    printer.line(("bold", word), ("", f" (recorded as run {report.run_id})"))
+    _print_report(
+        printer, report, fmt, f"{kind} of {loaded.plan.name} (run {report.run_id}): one row per step"
+    )
     if not report.go:
         raise SystemExit(int(ExitCode.FAILED))
+
+
+FORMAT = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text: the sheet; json: one object per step (verdict, failing checks, host) and the summary.",
+)
 
 
 @click.command("verify")
 @click.argument("plan")
 @common
-def verify_command(plan: str, db: str | None, inventory: str | None) -> None:
+@FORMAT
+def verify_command(plan: str, db: str | None, inventory: str | None, fmt: str) -> None:
     """Re-run the post-checks of the steps the latest run completed, to detect drift."""
-    _check_command("verify", plan, db, inventory)
+    _check_command("verify", plan, db, inventory, fmt)
 
 
 @click.command("preflight")
 @click.argument("plan")
 @common
-def preflight_command(plan: str, db: str | None, inventory: str | None) -> None:
-    """Run every pre-check that can run now and print a go/no-go sheet."""
-    _check_command("preflight", plan, db, inventory)
+@FORMAT
+def preflight_command(plan: str, db: str | None, inventory: str | None, fmt: str) -> None:
+    """Check every step now and print a go/no-go sheet: NO-GO (exit 1) when a halt check of a
+    step still to run does not hold or cannot tell."""
+    _check_command("preflight", plan, db, inventory, fmt)
 
 
 @click.command("abort")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import shlex
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from migrator.plan.checks import Command
@@ -49,21 +50,60 @@ class ProbeOutput:
     data: Any = None
 
 
+class Outcome(StrEnum):
+    """What a probed check says about the system: three values, never two.
+
+    ``cannot_tell`` is a probe that produced no answer about the thing checked (the tool is
+    missing, the host or the API did not answer, the output cannot be read): it is never read
+    as holds nor as does not hold.
+    """
+
+    HOLDS = "holds"
+    DOES_NOT_HOLD = "does_not_hold"
+    CANNOT_TELL = "cannot_tell"
+
+    @property
+    def label(self) -> str:
+        """How every front end names it: ``does not hold``."""
+        return self.value.replace("_", " ")
+
+
 @dataclass(frozen=True)
 class CheckResult:
-    """A judged check: short human texts, and one line for the operator."""
+    """A judged check: short human texts, and one line for the operator.
+
+    ``passed`` is the answer when there is one; ``unknown`` marks a check that cannot tell
+    (then ``passed`` is False and ``message`` says why no answer came).
+    """
 
     passed: bool
     observed: str
     expected: str
     message: str
+    unknown: bool = False
+
+    def __post_init__(self) -> None:
+        if self.passed and self.unknown:
+            raise ValueError("a check that cannot tell has not passed")
+
+    @property
+    def outcome(self) -> Outcome:
+        if self.unknown:
+            return Outcome.CANNOT_TELL
+        return Outcome.HOLDS if self.passed else Outcome.DOES_NOT_HOLD
+
+    @classmethod
+    def cannot_tell(cls, observed: str, expected: str, message: str) -> CheckResult:
+        """No answer about the thing checked: ``message`` says why."""
+        return cls(False, observed, expected, message, unknown=True)
 
 
 class UnreadableOutput(Exception):
-    """The probe output is not what the tool prints; the check cannot be judged.
+    """The probe produced no answer about the thing checked; the check cannot tell.
 
-    Raised by evaluators and turned into a failed :class:`CheckResult` by
-    :func:`migrator.checks.evaluate`. It never leaves this package.
+    Raised by evaluators (a missing tool, an exit status that is not one of the tool's
+    answers, output the evaluator cannot parse) and turned into a ``cannot_tell``
+    :class:`CheckResult` by :func:`migrator.checks.evaluate`. It never leaves this package.
     """
 
     def __init__(self, reason: str, *, expected: str) -> None:
@@ -103,16 +143,32 @@ def sh(*argv: str) -> str:
     return shlex.join(argv)
 
 
+# How shells say a program is missing: bash ("bash: line 1: pct: command not found"),
+# dash ("sh: 1: pct: not found"), busybox ("sh: pct: not found"), env/exec ("No such file").
+_NOT_FOUND = re.compile(r"(?m)(command not found|^\S*sh: (?:(?:line )?\d+: )?\S+: not found)\s*$")
+
+
+def missing_program(stderr: str) -> str | None:
+    """The shell's "program not found" line in ``stderr``, or None."""
+    match = _NOT_FOUND.search(stderr)
+    if match is None:
+        return None
+    start = stderr.rfind("\n", 0, match.start()) + 1
+    return stderr[start : match.end()].strip()
+
+
 def check_ran(output: ProbeOutput, tool: str, *, expected: str) -> None:
     """Raise :class:`UnreadableOutput` when the probe never really ran ``tool``.
 
-    Covers a killed probe and a missing tool (exit 126/127, "command not found"); the
-    evaluators then only deal with the tool's own answers.
+    Covers a killed probe and a missing program (exit 126/127, "command not found", also in
+    a pipeline whose last command still exited); the evaluators then only deal with the
+    tool's own answers.
     """
     if output.exit_code is None:
         raise UnreadableOutput(f"`{tool}` was killed before it answered", expected=expected)
-    if output.exit_code in (126, 127) or "command not found" in output.stderr:
-        detail = first_line(output.stderr) or f"exit {output.exit_code}"
+    missing = missing_program(output.stderr)
+    if output.exit_code in (126, 127) or missing:
+        detail = missing or first_line(output.stderr) or f"exit {output.exit_code}"
         raise UnreadableOutput(f"`{tool}` could not be run ({detail})", expected=expected)
 
 

@@ -40,10 +40,26 @@ def _command_expected(check: CommandCheck) -> str:
     return shorten(", ".join(parts))
 
 
+def command_answers(check: CommandCheck) -> set[int]:
+    """The exit statuses that answer ``check``: its ``answers``, else 0, 1 and ``exit_code``."""
+    return set(check.answers) if check.answers else {0, 1, check.exit_code}
+
+
 def evaluate_command(check: CommandCheck, output: ProbeOutput) -> CheckResult:
+    """Exits in :func:`command_answers` are answers; 126/127, a "not found" program (also one
+    inside a pipeline), a killed command and any other exit cannot tell."""
     expected = _command_expected(check)
     if output.exit_code is None:
         raise UnreadableOutput("the command was killed before it finished", expected=expected)
+    check_ran(output, "the command", expected=expected)
+    answers = command_answers(check)
+    if output.exit_code not in answers:
+        detail = first_line(output.stderr)
+        raise UnreadableOutput(
+            f"exit {output.exit_code} is not an answer (answers: {', '.join(map(str, sorted(answers)))})"
+            + (f": {shorten(detail, 100)}" if detail else ""),
+            expected=expected,
+        )
     problems: list[str] = []
     if output.exit_code != check.exit_code:
         problems.append(f"exit {output.exit_code}, expected {check.exit_code}")
@@ -55,9 +71,10 @@ def evaluate_command(check: CommandCheck, output: ProbeOutput) -> CheckResult:
             if re.search(check.stdout_matches, stdout, re.MULTILINE) is None:
                 problems.append(f"stdout does not match /{check.stdout_matches}/")
         except re.error as e:
-            problems.append(
-                f"stdout_matches /{check.stdout_matches}/ is not a valid regular expression ({e})"
-            )
+            raise UnreadableOutput(
+                f"stdout_matches /{check.stdout_matches}/ is not a valid regular expression ({e})",
+                expected=expected,
+            ) from e
     if check.stdout_lacks is not None and check.stdout_lacks in stdout:
         problems.append(f"stdout contains {check.stdout_lacks!r}")
 
@@ -154,9 +171,10 @@ def evaluate_file(check: FileCheck, output: ProbeOutput) -> CheckResult:
         if "No such file or directory" in error:
             message = f"{check.path} does not exist"
             return CheckResult(not check.exists, "absent", expected, message)
-        # Permission denied, not a directory...: a real answer, but not the expected one.
+        # Permission denied, not a directory...: stat did not see the file, so it says
+        # nothing about its existence, mode or owner.
         reason = error.rsplit(": ", 1)[-1] if error else f"exit {output.exit_code}"
-        return CheckResult(False, shorten(f"cannot stat: {reason}"), expected, f"{check.path}: {reason}")
+        raise UnreadableOutput(f"`stat` could not look at {check.path} ({reason})", expected=expected)
 
     lines = [line.strip() for line in output.stdout.splitlines() if line.strip()]
     match = _STAT.match(lines[0]) if lines else None
@@ -185,8 +203,7 @@ def evaluate_file(check: FileCheck, output: ProbeOutput) -> CheckResult:
             observed += ", lacks the expected text"
             problems.append("it lacks the expected text")
         else:
-            observed += ", unreadable"
-            problems.append("its content cannot be read")
+            raise UnreadableOutput(f"grep could not read {check.path} (exit {code})", expected=expected)
     if problems:
         return CheckResult(False, observed, expected, f"{check.path}: " + "; ".join(problems))
     return CheckResult(True, observed, expected, f"{check.path}: {observed}")

@@ -83,8 +83,8 @@ def evaluate_tcp(check: TcpCheck, output: ProbeOutput) -> CheckResult:
         if error is not None:
             observed, is_open = error[0].lower() + error[1:], False
         elif any(e in output.stderr for e in _NAME_ERRORS):
-            message = f"cannot resolve {_bare_address(check.address)}"
-            return CheckResult(False, "name not resolved", expected, message)
+            # No address to knock on: nothing is known about the port.
+            raise UnreadableOutput(f"cannot resolve {_bare_address(check.address)}", expected=expected)
         else:
             detail = first_line(output.stderr) or f"exit {output.exit_code}"
             raise UnreadableOutput(f"the connection attempt gave no TCP answer ({detail})", expected=expected)
@@ -215,8 +215,9 @@ def evaluate_listening(check: ListeningCheck, output: ProbeOutput) -> CheckResul
         raise UnreadableOutput(f"`ss -ltnH` failed ({detail})", expected=expected)
     allowed = _parse_allowed(check.allowed)
     if isinstance(allowed, str):
-        message = f"allowed entry {allowed!r} is neither an address nor a network"
-        return CheckResult(False, "not judged", expected, message)
+        raise UnreadableOutput(
+            f"allowed entry {allowed!r} is neither an address nor a network", expected=expected
+        )
 
     listeners = [
         listener
@@ -245,6 +246,9 @@ def _with_wildcard_note(listener: Listener) -> str:
 
 _HTTP_CODE = re.compile(r"^\d{3}$")
 _CURL_MAX_TIME = 30  # seconds: a check must not hang a maintenance window
+# curl exits that mean the request never left: 2 init failed, 3 malformed URL, 5 proxy name
+# and 6 host name not resolved.
+_CURL_NO_REQUEST = frozenset({2, 3, 5, 6})
 
 
 def probe_http(check: HttpCheck) -> CommandProbe:
@@ -279,6 +283,10 @@ def evaluate_http(check: HttpCheck, output: ProbeOutput) -> CheckResult:
         raise UnreadableOutput(f"curl printed no status code ({shorten(code, 40)!r})", expected=expected)
     if code == "000" or output.exit_code != 0:
         error = shorten(first_line(output.stderr) or f"curl exit {output.exit_code}", 120)
+        if output.exit_code in _CURL_NO_REQUEST:
+            # curl never sent the request (bad URL, name not resolved): no answer about the URL.
+            raise UnreadableOutput(f"curl sent no request ({error})", expected=expected)
+        # Refused, timed out, TLS failure: the URL does not answer as expected.
         return CheckResult(False, f"no answer: {error}", expected, f"{check.url}: {error}")
     passed = int(code) == check.status
     observed = f"HTTP {code}"

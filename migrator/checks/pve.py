@@ -169,7 +169,9 @@ def evaluate_api(check: PveApiCheck, output: ProbeOutput) -> CheckResult:
     expected = shorten(wanted or "an answer")
     if output.exit_code not in (None, 0):
         error = shorten(first_line(output.stderr) or f"error {output.exit_code}", 120)
-        return CheckResult(False, f"API error: {error}", expected, f"GET {check.path} failed: {error}")
+        # An API error (a missing guest is a 500 in PVE, a node that is not there...) is no
+        # answer about the fields asked: the check cannot tell.
+        raise UnreadableOutput(f"GET {check.path} failed: {error}", expected=expected)
     data = output.data
     if not check.expect:
         return CheckResult(True, "answered", expected, f"GET {check.path} answered")

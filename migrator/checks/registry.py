@@ -65,17 +65,17 @@ def describe(check: Check) -> str:
 def evaluate(check: Check, output: ProbeOutput) -> CheckResult:
     """Judge ``output`` of :func:`probe_for` ``(check)``. Pure; never raises on odd output.
 
-    Output that is not what the tool prints (a missing tool, garbage, a killed probe) gives
-    a failed result whose message says the output could not be read.
+    Holds, does not hold, or cannot tell: output that is no answer about the thing checked
+    (a missing tool, an exit status that is not one of the tool's answers, garbage, a killed
+    probe) gives a ``cannot_tell`` result whose message says why.
     """
     try:
         result = _handler(check).evaluate(check, output)
     except UnreadableOutput as e:
-        return CheckResult(
-            passed=False,
-            observed="unreadable output",
+        return CheckResult.cannot_tell(
+            observed="no answer",
             expected=shorten(e.expected),
-            message=shorten(f"check '{describe(check)}' could not read the output: {e.reason}", 240),
+            message=shorten(f"cannot tell '{describe(check)}': {e.reason}", 240),
         )
     # One line each, whatever the tool printed: the TUI shows these in table cells.
     return CheckResult(
@@ -83,4 +83,5 @@ def evaluate(check: Check, output: ProbeOutput) -> CheckResult:
         observed=shorten(result.observed),
         expected=shorten(result.expected),
         message=shorten(result.message, 240),
+        unknown=result.unknown,
     )

@@ -13,11 +13,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from migrator.checks.base import Outcome
 from migrator.engine.bookkeeping import Bookkeeper
 from migrator.engine.commands import CommandQueue
 from migrator.engine.events import StepWarning
 from migrator.engine.output import OutputRecorder
-from migrator.engine.probing import check_outcome, probe_all
+from migrator.engine.probing import (
+    Judged,
+    cannot_evaluate,
+    check_outcome,
+    done_verdict,
+    first_text,
+    halting_text,
+    judged_text,
+    probe_all,
+)
 from migrator.engine.states import StepState
 from migrator.engine.window import GateVerdict
 from migrator.errors import MigratorError, OperatorNeeded
@@ -76,27 +86,51 @@ class StepDriver:
         """Run a pending step to succeeded or failed (or back to pending when held)."""
         book, sid = self.book, step.id
         book.move(sid, "start")
-        failed, done, _ = self._judge(step, step.pre, "pre", book.attempt(sid))
-        if done:
-            book.move(sid, "already_done", done, ended_at=now(), summary=done)
-            book.flush()
-            return StepState.SUCCEEDED
+        attempt = book.attempt(sid)
+        if step.done_when:
+            done = self._judge(step, step.done_when, "done_when", attempt)
+            verdict = done_verdict(done)
+            if verdict is Outcome.HOLDS:
+                return self._already_done(step, done, attempt)
+            if verdict is Outcome.CANNOT_TELL:
+                unknown = first_text(done, Outcome.CANNOT_TELL)
+                return self._fail_before(step, f"cannot tell whether it is already done: {unknown}")
+        failed = halting_text(self._judge(step, step.pre, "pre", attempt))
         if failed:
-            book.move(sid, "fail", failed, ended_at=now(), summary=failed)
-            book.flush()
-            return StepState.FAILED
+            return self._fail_before(step, failed)
         book.move(sid, "precheck_ok")
         self._window_go_no_go(step)
         self._confirm(step)
         return self._attempts(step, "launch")
 
+    def _already_done(self, step: Step, done: list[Judged], attempt: int) -> StepState:
+        """Every done_when check holds: the post-checks must hold too, else the step halts with
+        both results shown (the work looks done but not as the step leaves it)."""
+        done_texts = "; ".join(j.text for j in done)
+        failed = halting_text(self._judge(step, step.post, "post", attempt))
+        if failed:
+            return self._fail_before(
+                step, f"its done_when checks hold ({done_texts}) but a post-check does not: {failed}"
+            )
+        summary = f"already done: {done_texts}"
+        self.book.move(step.id, "already_done", summary, ended_at=now(), summary=summary)
+        self.book.flush()
+        return StepState.SUCCEEDED
+
+    def _fail_before(self, step: Step, why: str) -> StepState:
+        """The step stops before its action (nothing ran)."""
+        self.book.move(step.id, "fail", why, ended_at=now(), summary=why)
+        self.book.flush()
+        return StepState.FAILED
+
     def resolve_in_doubt(self, step: Step) -> StepState:
         """A step found running after a crash: its post-checks decide; never silently re-run
-        a non-idempotent action."""
+        a non-idempotent action. A post-check that cannot tell never reconciles."""
         book, sid = self.book, step.id
         attempt = book.attempt(sid)
         if step.post:
-            failed, _, _ = self._judge(step, step.post, "reconcile", attempt)
+            post = self._judge(step, step.post, "reconcile", attempt)
+            failed = halting_text(post) or first_text(post, Outcome.CANNOT_TELL)
             if not failed:
                 book.move(
                     sid,
@@ -107,7 +141,7 @@ class StepDriver:
                 )
                 book.flush()
                 return StepState.SUCCEEDED
-            why = f"post-checks do not pass ({failed})"
+            why = f"post-checks do not settle it ({failed})"
         else:
             why = "it has no post-checks to tell whether it ran"
         if step.idempotent:
@@ -258,7 +292,7 @@ class StepDriver:
                 book.move(
                     sid, "action_ok", outcome.summary, exit_code=outcome.exit_code, summary=outcome.summary
                 )
-                failed, _, _ = self._judge(step, step.post, "post", attempt)
+                failed = halting_text(self._judge(step, step.post, "post", attempt))
                 if not failed:
                     book.move(sid, "verify_ok", ended_at=now())
                     book.flush()
@@ -380,36 +414,32 @@ class StepDriver:
         values = _with_secret_references(self.settings.values, self._secret_keys)
         return [substitute_outputs(check, values) for check in checks]
 
-    def _judge(
-        self, step: Step, checks: Sequence[Any], stage: str, attempt: int
-    ) -> tuple[str, str, list[bool]]:
-        """Probe ``checks``; return (halting failure text, mark-done text, passed flags)."""
+    def _judge(self, step: Step, checks: Sequence[Any], stage: str, attempt: int) -> list[Judged]:
+        """Probe ``checks``, record and announce each; warn about a warn check that does not hold."""
         if not checks:
-            return "", "", []
+            return []
         self.book.flush()
         try:
-            checks = self._with_outputs(checks)
+            resolved = self._with_outputs(checks)
+            results = probe_all(self.runner, step, resolved, run_id=self.book.run_id, attempt=attempt)
         except UnknownReference as exc:
-            return f"a check cannot be evaluated yet: {exc}", "", [False] * len(checks)
-        results = probe_all(self.runner, step, checks, run_id=self.book.run_id, attempt=attempt)
-        records, failed, done = [], "", ""
-        for index, (check, result) in enumerate(zip(checks, results, strict=True)):
+            resolved, results = (
+                list(checks),
+                cannot_evaluate(checks, f"a check cannot be evaluated yet: {exc}"),
+            )
+        records, judged = [], []
+        for index, (check, result) in enumerate(zip(resolved, results, strict=True)):
             record, event = check_outcome(
                 self.book.run_id, step.id, attempt, stage, index, check, result, self.redactor, now()
             )
             records.append(record)
             self.book.emit(event)
-            if result.passed:
-                continue
-            text = f"{event.description}: {event.message}"
-            if check.on_fail is OnFail.WARN:
-                self.book.emit(StepWarning(self.book.run_id, step.id, f"{stage}-check warning: {text}"))
-            elif check.on_fail is OnFail.MARK_DONE and stage == "pre":
-                done = done or f"already done ({text})"
-            else:
-                failed = failed or text
+            one = Judged(check, result, judged_text(event))
+            judged.append(one)
+            if not result.passed and check.on_fail is OnFail.WARN and stage != "done_when":
+                self.book.emit(StepWarning(self.book.run_id, step.id, f"{stage}-check warning: {one.text}"))
         self.book.store.add_checks(records)
-        return failed, done, [r.passed for r in results]
+        return judged
 
 
 def _with_secret_references(

@@ -1,64 +1,166 @@
 """Modes that do not lie: dry-run, preflight and verify run checks only, never an action.
 
-Dry-run classifies each step, in plan order:
+Dry-run classifies each step, in plan order, from its ``done_when``, pre- and post-checks,
+each of which holds, does not hold or cannot tell (:mod:`migrator.checks`):
 
-* ``already_done``: its post-checks pass now (or a mark_done pre-check says so);
-* ``would_run``: its pre-checks pass now;
-* ``cannot_know``: a pre-check fails, and an earlier not-done step it depends on
-  (transitively) may change that: the verdict names the earliest such step;
-* ``would_fail``: a pre-check fails and nothing before it can change that.
+* ``already_done``: every ``done_when`` check holds, so do its post-checks, and no earlier
+  not-done step can change what they look at (else the run could find it otherwise);
+* ``would_run``: not done (no ``done_when``, or one does not hold) and its halt pre-checks hold;
+* ``cannot_know``: a halt check does not hold or cannot tell (or the done_when checks hold)
+  and an earlier not-done step can change what that check looks at: the verdict names the
+  earliest such step (:func:`can_change`);
+* ``cannot_tell``: a check could not answer and nothing earlier can change that (a real run
+  would halt there);
+* ``would_fail``: a halt check does not hold and nothing earlier can change that.
 
-Preflight runs the pre-checks only (done-ness comes from the latest run) and says GO when no
-step would fail. Verify re-runs the post-checks of the succeeded steps of the latest run to
-detect drift. Each is recorded as a run (mode ``dry-run``/``preflight``/``verify``).
+A check that cannot tell never makes a step ``already_done`` or ``would_run``.
+
+Preflight is the same classification, with the steps the latest run completed known done; its
+sheet says NO-GO when any halt check of a step not done does not hold or cannot tell. Verify
+re-runs the post-checks of the succeeded steps of the latest run to detect drift. Each is
+recorded as a run (mode ``dry-run``/``preflight``/``verify``).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from migrator.checks.base import CheckResult, Outcome
 from migrator.engine import crossplan
 from migrator.engine.events import Event, Listener, StepVerdict
 from migrator.engine.lease import operator_name
 from migrator.engine.plandiff import step_hashes
-from migrator.engine.probing import check_outcome, probe_all
+from migrator.engine.probing import (
+    Judged,
+    check_outcome,
+    done_verdict,
+    judged_text,
+    probe_all,
+)
 from migrator.executors.base import StepRunner
-from migrator.plan.checks import OnFail
+from migrator.executors.checking import probe_target
+from migrator.plan.model import Step, StepKind
+from migrator.plan.params import output_refs
 from migrator.secrets import Redactor
 from migrator.store.db import Store
 from migrator.store.dto import Move
+
+# Verdicts of a step that would stop a run there (a halt check does not hold or cannot tell).
+STOPPING = frozenset({"would_fail", "cannot_tell", "cannot_know"})
+
+
+@dataclass(frozen=True)
+class FailingCheck:
+    """A halt check that does not hold or cannot tell, as a sheet row lists it."""
+
+    stage: str  # done_when | pre | post | requires (another plan's step, migrator.engine.crossplan)
+    description: str
+    outcome: str  # does_not_hold | cannot_tell
+    message: str
+
+    def text(self) -> str:
+        return f"{self.stage}: {self.description}: {Outcome(self.outcome).label} - {self.message}"
 
 
 @dataclass(frozen=True)
 class Verdict:
     step_id: str
-    verdict: str  # already_done | would_run | cannot_know | would_fail | skipped
+    verdict: str  # already_done | would_run | cannot_know | cannot_tell | would_fail (| verify's)
     detail: str
     until: str | None = None
+    host: str = ""
+    phase: str = ""
+    failing: tuple[FailingCheck, ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "step": self.step_id,
+            "phase": self.phase,
+            "host": self.host,
+            "verdict": self.verdict,
+            "detail": self.detail,
+            "until": self.until,
+            "failing": [
+                {"stage": f.stage, "check": f.description, "outcome": f.outcome, "message": f.message}
+                for f in self.failing
+            ],
+        }
 
 
 @dataclass(frozen=True)
 class CheckReport:
     run_id: int
     verdicts: list[Verdict]
+    mode: str = "dry-run"
+    phases: list[str] = field(default_factory=list)
+
+    @property
+    def failing(self) -> list[tuple[Verdict, FailingCheck]]:
+        """Every halt check of a step not done that does not hold or cannot tell."""
+        return [(v, f) for v in self.verdicts for f in v.failing]
 
     @property
     def go(self) -> bool:
-        return not any(v.verdict in ("would_fail", "drift") for v in self.verdicts)
+        """GO only when no halt check of a step still to run does not hold or cannot tell."""
+        if self.mode == "verify":
+            return not any(v.verdict in ("drift", "cannot_tell") for v in self.verdicts)
+        return not any(v.verdict in STOPPING for v in self.verdicts)
+
+    def by_phase(self) -> dict[str, dict[str, int]]:
+        """Phase -> verdict -> number of steps, in plan order."""
+        summary: dict[str, dict[str, int]] = {p: {} for p in self.phases}
+        for v in self.verdicts:
+            counts = summary.setdefault(v.phase, {})
+            counts[v.verdict] = counts.get(v.verdict, 0) + 1
+        return summary
+
+    def as_json(self) -> str:
+        return json.dumps(
+            {
+                "run": self.run_id,
+                "mode": self.mode,
+                "go": self.go,
+                "steps": [v.as_json() for v in self.verdicts],
+                "phases": self.by_phase(),
+            },
+            indent=2,
+        )
 
 
-def _ancestors(sid: str, deps: dict[str, list[str]]) -> set[str]:
+def _family(target: str) -> str:
+    """``off1/ct:102`` -> ``off1``: a host and its containers change each other (a CT lives
+    on its host's storage; the host creates, starts and destroys it)."""
+    return target.split("/", 1)[0]
+
+
+def _declared_ancestors(step: Step, steps: dict[str, Step]) -> set[str]:
+    """Steps ``step`` waits for through declared ``depends_on``, transitively."""
     seen: set[str] = set()
-    stack = list(deps.get(sid, []))
+    stack = list(step.depends_on or [])
     while stack:
-        d = stack.pop()
-        if d not in seen:
-            seen.add(d)
-            stack.extend(deps.get(d, []))
+        sid = stack.pop()
+        if sid in seen or sid not in steps:
+            continue
+        seen.add(sid)
+        stack.extend(steps[sid].depends_on or [])
     return seen
+
+
+def can_change(earlier: Step, check: Any, step: Step, ancestors: set[str]) -> bool:
+    """Whether running ``earlier`` can change what ``check`` (of ``step``) looks at: it acts on
+    the same host or container family as the probe, it is a declared ancestor of ``step``,
+    or it produces a value the check reads. A wait step only waits."""
+    if earlier.kind is StepKind.WAIT:
+        return False
+    if earlier.id in ancestors:
+        return True
+    if any(ref.step == earlier.id for ref in output_refs(json.dumps(check.model_dump(mode="json")))):
+        return True
+    return _family(earlier.host) == _family(probe_target(check, step))
 
 
 class _Checker:
@@ -73,6 +175,7 @@ class _Checker:
         redactor: Redactor | None,
     ) -> None:
         self.store, self.loaded, self.runner, self.listeners = store, loaded, runner, list(listeners)
+        self.mode = mode
         self.redact = redactor or Redactor()
         self.actor = operator_name()
         self.run = store.create_run(
@@ -90,17 +193,34 @@ class _Checker:
         for listener in self.listeners:
             listener(event)
 
-    def probe(self, sid: str, checks: Sequence[Any], stage: str) -> list[tuple[Any, bool, str]]:
+    def probe(self, sid: str, checks: Sequence[Any], stage: str) -> list[Judged]:
+        """Probe ``checks`` (never an action); a check reading a value no step has produced
+        yet cannot tell, and is not probed."""
         step = self.loaded.step(sid)
-        results = probe_all(self.runner, step, checks, run_id=self.run.id, attempt=0, dry_run=True)
+        results: list[CheckResult | None] = []
+        to_probe = []
+        for check in checks:
+            refs = output_refs(json.dumps(check.model_dump(mode="json")))
+            if refs:
+                producer = ", ".join(sorted({f"{r.step}.{r.name}" for r in refs}))
+                results.append(
+                    CheckResult.cannot_tell("not probed", "", f"reads output {producer}, not made yet")
+                )
+            else:
+                results.append(None)
+                to_probe.append(check)
+        probed = iter(probe_all(self.runner, step, to_probe, run_id=self.run.id, attempt=0, dry_run=True))
+        filled = [r if r is not None else next(probed) for r in results]
         now = datetime.now(UTC)
         records = []
         out = []
-        for i, (check, r) in enumerate(zip(checks, results, strict=True)):
-            record, event = check_outcome(self.run.id, sid, 0, stage, i, check, r, self.redact, now)
+        for i, (check, r) in enumerate(zip(checks, filled, strict=True)):
+            record, event = check_outcome(
+                self.run.id, sid, 0, f"{self.mode}-{stage}", i, check, r, self.redact, now
+            )
             records.append(record)
             self.emit(event)
-            out.append((check, r.passed, f"{event.description}: {event.message}"))
+            out.append(Judged(check, r, judged_text(event)))
         self.store.add_checks(records)
         return out
 
@@ -125,7 +245,100 @@ class _Checker:
                 ),
             ]
         )
-        return CheckReport(self.run.id, verdicts)
+        return CheckReport(self.run.id, verdicts, self.mode, [p.id for p in self.loaded.plan.phases])
+
+
+def _failing(stage: str, judged: Sequence[Judged]) -> tuple[FailingCheck, ...]:
+    return tuple(
+        FailingCheck(stage, j.check.description or j.check.kind, j.outcome.value, j.result.message)
+        for j in judged
+        if j.halts
+    )
+
+
+class _Classifier:
+    """One pass over the plan: each step's verdict from its checks and the verdicts before it."""
+
+    def __init__(self, checker: _Checker, loaded: Any, done: frozenset[str]) -> None:
+        self.checker, self.loaded, self.done = checker, loaded, done
+        self.steps: dict[str, Step] = {s.id: s for s in loaded.plan.steps()}
+        self.position = {sid: i for i, sid in enumerate(loaded.order)}
+        self.verdicts: dict[str, Verdict] = {}
+
+    def waiting_for(self, step: Step, checks: Sequence[Any]) -> str | None:
+        """The earliest earlier step, not done, that can change what one of ``checks`` looks at."""
+        ancestors = _declared_ancestors(step, self.steps)
+        order: list[str] = self.loaded.order
+        for sid in order[: self.position[step.id]]:
+            if self.verdicts[sid].verdict == "already_done":
+                continue
+            earlier = self.steps[sid]
+            if any(can_change(earlier, check, step, ancestors) for check in checks):
+                return sid
+        return None
+
+    def verdict(self, step: Step, verdict: str, detail: str, **kw: Any) -> Verdict:
+        return Verdict(step.id, verdict, detail, host=step.host, phase=self.loaded.phase(step.id).id, **kw)
+
+    def stopped(self, step: Step, failing: tuple[FailingCheck, ...], checks: Sequence[Any]) -> Verdict:
+        """A halt check does not hold or cannot tell: cannot_know, would_fail or cannot_tell."""
+        first = failing[0].text()
+        until = self.waiting_for(step, checks)
+        if until is not None:
+            detail = f"cannot know until step {self.position[until] + 1} ({until}): {first}"
+            return self.verdict(step, "cannot_know", detail, until=until, failing=failing)
+        if any(f.outcome == Outcome.DOES_NOT_HOLD for f in failing):
+            return self.verdict(step, "would_fail", first, failing=failing)
+        return self.verdict(step, "cannot_tell", first, failing=failing)
+
+    def classify(self, step: Step) -> Verdict:
+        if step.id in self.done:
+            return self.verdict(step, "already_done", "succeeded in the latest run")
+        if step.done_when:
+            done = self.checker.probe(step.id, step.done_when, "done_when")
+            said = done_verdict(done)
+            if said is Outcome.HOLDS:
+                return self.done_now(step, done)
+            if said is Outcome.CANNOT_TELL:
+                unknown = tuple(
+                    FailingCheck(
+                        "done_when", j.check.description or j.check.kind, j.outcome.value, j.result.message
+                    )
+                    for j in done
+                    if j.outcome is Outcome.CANNOT_TELL
+                )
+                return self.stopped(
+                    step, unknown, [j.check for j in done if j.outcome is Outcome.CANNOT_TELL]
+                )
+        missing = crossplan.unmet(self.checker.store, step, inventory_name=self.loaded.inventory.name)
+        if missing:  # the other plan may still do it before this step comes: cannot know yet
+            failing = tuple(
+                FailingCheck("requires", f"step {m.step} of plan {m.plan}", Outcome.DOES_NOT_HOLD.value, m.why)
+                for m in missing
+            )
+            detail = f"cannot know until another plan is there: {missing[0].text()}"
+            return self.verdict(step, "cannot_know", detail, failing=failing)
+        pre = self.checker.probe(step.id, step.pre, "pre")
+        failing = _failing("pre", pre)
+        if not failing:
+            return self.verdict(step, "would_run", "pre-checks hold now" if step.pre else "no pre-checks")
+        return self.stopped(step, failing, [j.check for j in pre if j.halts])
+
+    def done_now(self, step: Step, done: list[Judged]) -> Verdict:
+        """Every done_when check holds now: done, if its post-checks hold and nothing earlier
+        can undo it before the run gets there."""
+        post = self.checker.probe(step.id, step.post, "post")
+        failing = _failing("post", post)
+        if failing:
+            return self.stopped(step, failing, [j.check for j in post if j.halts])
+        until = self.waiting_for(step, [*step.done_when, *step.post])
+        if until is not None:
+            detail = (
+                f"cannot know until step {self.position[until] + 1} ({until}): its done_when checks "
+                "hold now, but that step comes first and can change what they look at"
+            )
+            return self.verdict(step, "cannot_know", detail, until=until)
+        return self.verdict(step, "already_done", "done_when: " + "; ".join(j.text for j in done))
 
 
 def classify(
@@ -135,54 +348,15 @@ def classify(
     *,
     listeners: Sequence[Listener] = (),
     redactor: Redactor | None = None,
-    use_post_checks: bool = True,
     done: frozenset[str] = frozenset(),
     mode: str = "dry-run",
 ) -> CheckReport:
-    """Dry-run (``use_post_checks``) or preflight (``done``: steps known done from the store)."""
+    """Dry-run, or preflight (``done``: steps known done from the store)."""
     checker = _Checker(store, loaded, runner, mode, listeners=listeners, redactor=redactor)
-    deps: dict[str, list[str]] = loaded.deps
-    verdicts: dict[str, Verdict] = {}
-    position = {sid: i for i, sid in enumerate(loaded.order)}
+    classifier = _Classifier(checker, loaded, done)
     for sid in loaded.order:
-        step = loaded.step(sid)
-        if sid in done:
-            verdicts[sid] = Verdict(sid, "already_done", "succeeded in the latest run")
-            continue
-        if use_post_checks and step.post:
-            post = checker.probe(sid, step.post, "dry-run-post")
-            halting = [p for p in post if p[0].on_fail is OnFail.HALT]
-            if halting and all(ok for _, ok, _ in halting):
-                verdicts[sid] = Verdict(sid, "already_done", "its post-checks pass now")
-                continue
-        missing = crossplan.unmet(store, step, inventory_name=loaded.inventory.name)
-        if missing:  # not a no-go: the other plan may do it before this step comes
-            detail = f"cannot know until another plan is there: {missing[0].text()}"
-            verdicts[sid] = Verdict(sid, "cannot_know", detail)
-            continue
-        pre = checker.probe(sid, step.pre, "dry-run-pre" if use_post_checks else "preflight")
-        marked = [text for c, ok, text in pre if not ok and c.on_fail is OnFail.MARK_DONE]
-        failing = [text for c, ok, text in pre if not ok and c.on_fail is OnFail.HALT]
-        if marked:
-            verdicts[sid] = Verdict(sid, "already_done", f"pre-check says done: {marked[0]}")
-        elif not failing:
-            verdicts[sid] = Verdict(sid, "would_run", "pre-checks pass now" if step.pre else "no pre-checks")
-        else:
-            waiting = sorted(
-                (d for d in _ancestors(sid, deps) if d in verdicts and verdicts[d].verdict != "already_done"),
-                key=lambda d: position[d],
-            )
-            if waiting:
-                first = waiting[0]
-                verdicts[sid] = Verdict(
-                    sid,
-                    "cannot_know",
-                    f"cannot know until step {position[first] + 1} ({first}): {failing[0]}",
-                    until=first,
-                )
-            else:
-                verdicts[sid] = Verdict(sid, "would_fail", failing[0])
-    ordered = [verdicts[sid] for sid in loaded.order]
+        classifier.verdicts[sid] = classifier.classify(loaded.step(sid))
+    ordered = [classifier.verdicts[sid] for sid in loaded.order]
     counts: dict[str, int] = {}
     for v in ordered:
         counts[v.verdict] = counts.get(v.verdict, 0) + 1
@@ -194,42 +368,42 @@ def dry_run(store: Store, loaded: Any, runner: StepRunner, **kw: Any) -> CheckRe
     return classify(store, loaded, runner, **kw)
 
 
+def _latest_done(store: Store, plan_name: str) -> frozenset[str]:
+    latest = [r for r in store.runs(plan_name) if r.mode in ("live", "rehearsal")]
+    if not latest:
+        return frozenset()
+    return frozenset(s.step_id for s in store.steps(latest[0].id) if s.state == "succeeded")
+
+
 def preflight(store: Store, loaded: Any, runner: StepRunner, **kw: Any) -> CheckReport:
-    latest = [r for r in store.runs(loaded.plan.name) if r.mode in ("live", "rehearsal")]
-    done = (
-        frozenset(s.step_id for s in store.steps(latest[0].id) if s.state == "succeeded")
-        if latest
-        else frozenset()
-    )
-    return classify(store, loaded, runner, use_post_checks=False, done=done, mode="preflight", **kw)
+    return classify(store, loaded, runner, done=_latest_done(store, loaded.plan.name), mode="preflight", **kw)
 
 
 def verify(store: Store, loaded: Any, runner: StepRunner, **kw: Any) -> CheckReport:
-    """Re-run post-checks of the steps the latest run completed; ``drift`` where one fails now."""
-    latest = [r for r in store.runs(loaded.plan.name) if r.mode in ("live", "rehearsal")]
-    done = {s.step_id for s in store.steps(latest[0].id) if s.state == "succeeded"} if latest else set()
+    """Re-run post-checks of the steps the latest run completed; ``drift`` where one does not
+    hold now, ``cannot_tell`` where one cannot tell."""
+    done = _latest_done(store, loaded.plan.name)
     checker = _Checker(
         store, loaded, runner, "verify", listeners=kw.get("listeners", ()), redactor=kw.get("redactor")
     )
     verdicts = []
     for sid in loaded.order:
         step = loaded.step(sid)
+        where = {"host": step.host, "phase": loaded.phase(sid).id}
         if sid not in done:
-            verdicts.append(Verdict(sid, "not_done", "not completed in the latest run"))
+            verdicts.append(Verdict(sid, "not_done", "not completed in the latest run", **where))
         elif not step.post:
-            verdicts.append(Verdict(sid, "unverifiable", "no post-checks"))
+            verdicts.append(Verdict(sid, "unverifiable", "no post-checks", **where))
         else:
-            failing = [
-                text
-                for c, ok, text in checker.probe(sid, step.post, "verify")
-                if not ok and c.on_fail is OnFail.HALT
-            ]
-            verdicts.append(
-                Verdict(
-                    sid,
-                    "drift" if failing else "still_done",
-                    f"drift: {failing[0]}" if failing else "post-checks still pass",
+            failing = _failing("post", checker.probe(sid, step.post, "post"))
+            if not failing:
+                verdicts.append(Verdict(sid, "still_done", "post-checks still hold", **where))
+            elif any(f.outcome == Outcome.DOES_NOT_HOLD for f in failing):
+                verdicts.append(
+                    Verdict(sid, "drift", f"drift: {failing[0].text()}", failing=failing, **where)
                 )
-            )
+            else:
+                verdicts.append(Verdict(sid, "cannot_tell", failing[0].text(), failing=failing, **where))
     drift = sum(v.verdict == "drift" for v in verdicts)
-    return checker.finish(verdicts, f"{drift} step(s) drifted")
+    unknown = sum(v.verdict == "cannot_tell" for v in verdicts)
+    return checker.finish(verdicts, f"{drift} step(s) drifted, {unknown} cannot tell")

@@ -55,6 +55,9 @@ class CheckDone:
     passed: bool
     message: str
     on_fail: str
+    outcome: str = "holds"
+    """holds | does_not_hold | cannot_tell; ``passed`` is outcome == holds. A front end shows
+    cannot_tell as such, with ``message`` (the reason no answer came)."""
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,7 @@ class StepVerdict:
 
     run_id: int
     step_id: str
-    verdict: str  # would_run | already_done | cannot_know | would_fail
+    verdict: str  # would_run | already_done | cannot_know | cannot_tell | would_fail | done
     detail: str
     until: str | None = None  # cannot_know: the earliest not-done step it waits for
 

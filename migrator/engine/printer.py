@@ -43,6 +43,7 @@ VERDICT_STYLE = {
     "would_run": "cyan",
     "already_done": "green",
     "cannot_know": "yellow",
+    "cannot_tell": "bold magenta",
     "would_fail": "bold red",
     "drift": "bold red",
     "still_done": "green",
@@ -114,11 +115,13 @@ class Printer:
             )
         elif isinstance(event, CheckDone):
             if not event.passed:
+                # Which of the two: a check that does not hold, or one that cannot tell (why).
+                outcome = event.outcome.replace("_", " ")
                 self.line(
-                    ("yellow", f"{'check':>11}"),
+                    ("yellow" if event.outcome == "does_not_hold" else "bold magenta", f"{'check':>11}"),
                     (
                         "",
-                        f" {event.step_id} {event.stage} {event.description}: {event.message}"
+                        f" {event.step_id} {event.stage} {event.description}: {outcome}: {event.message}"
                         f" (on fail: {event.on_fail})",
                     ),
                 )

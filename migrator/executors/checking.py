@@ -2,9 +2,10 @@
 
 A check is read-only, so dry-runs run it against the real hosts; they must be able to tell a
 failed check from a host they cannot reach. So a probe that cannot connect (or runs past its
-short timeout) comes back as a *failed* :class:`CheckResult` whose ``observed`` starts with
-``unreachable:``, instead of an exception. A refused SSH host key is the one exception that
-propagates: a changed key must stop everything loudly, never look like a flaky network.
+short timeout) comes back as a ``cannot_tell`` :class:`CheckResult` whose ``observed`` starts
+with ``unreachable:``, instead of an exception (never as a check that does not hold). A refused
+SSH host key is the one exception that propagates: a changed key must stop everything loudly,
+never look like a flaky network.
 """
 
 from __future__ import annotations
@@ -40,9 +41,8 @@ def probe_target(check: Check, step: Step) -> str:
 
 
 def unreachable(check: Check, reason: str) -> CheckResult:
-    """The failed result of a probe that could not reach its target."""
-    return CheckResult(
-        passed=False,
+    """The ``cannot_tell`` result of a probe that could not reach its target."""
+    return CheckResult.cannot_tell(
         observed=UNREACHABLE + reason,
         expected=describe(check),
         message=f"could not probe: {reason}",
@@ -105,7 +105,7 @@ class CheckProber:
         try:
             data = self._api_for(host).call("GET", probe.path, {})
         except ProxmoxError as exc:
-            # The API answered with an error (a missing guest is a 500 in PVE): that is an
-            # observation about the system for the evaluator, not a failure of the run.
+            # The API answered with an error (a missing guest is a 500 in PVE): the evaluator
+            # says what that means for the check (for pve_api: cannot tell), not the run.
             return ProbeOutput(exit_code=1, stdout="", stderr=self._redact(exc.message), data=None)
         return ProbeOutput(exit_code=0, stdout="", stderr="", data=data)

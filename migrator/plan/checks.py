@@ -8,6 +8,8 @@ only its description.
 Every check kind has ``kind`` (the discriminator), an optional ``description`` shown to the
 operator, ``on_fail`` (what a failure means) and ``on`` (where to probe from: the step's
 target when empty, ``local`` for the machine running migrator, or any inventory host).
+
+A probed check holds, does not hold, or cannot tell (:class:`migrator.checks.base.Outcome`).
 """
 
 from __future__ import annotations
@@ -21,22 +23,27 @@ from migrator.plan.durations import Duration
 
 
 class OnFail(StrEnum):
-    """What a failed check means, after Liquibase's preconditions."""
+    """What a check that does not hold (or cannot tell) means, after Liquibase's preconditions."""
 
     HALT = "halt"
     """Stop: the step fails (pre-check: it never starts)."""
     WARN = "warn"
     """Record and show a warning, then carry on."""
     MARK_DONE = "mark_done"
-    """Pre-checks only: the work is already done; record the step as done without running it
-    (Liquibase MARK_RAN)."""
+    """Retired: parsed only so that validation can say how to rewrite it as the step's
+    ``done_when`` (a failing "not done yet" check used to mark the step done, so a probe
+    that could not run did too)."""
 
 
 class _CheckBase(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     description: str | None = Field(None, description="What this check proves, in words for the operator.")
-    on_fail: OnFail = Field(OnFail.HALT, description="halt (default), warn, or mark_done (pre-checks only).")
+    on_fail: OnFail = Field(
+        OnFail.HALT,
+        description="halt (default) or warn; what a check that does not hold or cannot tell means. "
+        "(`mark_done` is retired: state the done condition under the step's `done_when`.)",
+    )
     on: str | None = Field(
         None,
         description="Where to probe from: an inventory host or container (off2/ct:101), `local`, "
@@ -54,6 +61,12 @@ class CommandCheck(_CheckBase):
     kind: Literal["command"]
     command: Command = Field(description="Shell string or argv list. Must not change anything.")
     exit_code: int = Field(0, description="Expected exit status.")
+    answers: list[int] = Field(
+        default_factory=list,
+        description="Exit statuses that are answers (holds or does not hold); any other exit "
+        "cannot tell. Default: 0, 1 and `exit_code` (grep, test and id answer 0/1; grep's 2 "
+        "is an error). Exits 126/127 and a 'not found' program never answer.",
+    )
     stdout_contains: str | None = Field(None, description="Pass only if stdout contains this text.")
     stdout_matches: str | None = Field(
         None, description="Pass only if this regular expression matches stdout."

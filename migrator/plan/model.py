@@ -176,6 +176,12 @@ class Step(_Strict):
         "against the console, then pin it.",
     )
 
+    done_when: list[Check] = Field(
+        default_factory=list,
+        description="Checks that all hold when the work is already done: then the step is not run "
+        "(its post-checks must hold too, else it halts). A check that does not hold or cannot tell "
+        "means the step runs (or, cannot tell in a real run, halts): never done by default.",
+    )
     pre: list[Check] = Field(default_factory=list, description="Checks before the action.")
     post: list[Check] = Field(
         default_factory=list, description="Checks after the action; they prove it worked."

@@ -28,6 +28,13 @@ SECRET_KEY = re.compile(r"(psk|password|passwd|passphrase|secret|token|api[_-]?k
 NOT_SECRET_KEYS = {"token_id", "stdin_secret", "secret", "secrets", "psk_identity", "identity"}
 
 
+MARK_DONE_HINT = (
+    "move the check to the step's `done_when:` list and state it positively (exists: false -> true, "
+    "exit_code: 1 -> 0, stdout_contains -> stdout_lacks): the step is already done only when every "
+    "done_when check holds"
+)
+
+
 class _Ctx:
     def __init__(
         self, plan: Plan, raw: dict[str, Any], source: SourceMap, inventory: Inventory | None
@@ -200,16 +207,16 @@ def _step_rules(ctx: _Ctx, step: Step) -> None:
                 step=step.id,
                 hint="write env:NAME or file:PATH and keep the value out of the plan",
             )
-    for index, check in enumerate(step.post):
-        if check.on_fail is OnFail.MARK_DONE:
-            ctx.add(
-                "on_fail: mark_done only makes sense in a pre-check",
-                at(step, "post", index, "on_fail"),
-                step=step.id,
-                hint="use halt or warn after the action",
-            )
-    for label, checks in (("pre", step.pre), ("post", step.post)):
+    for label, checks in (("done_when", step.done_when), ("pre", step.pre), ("post", step.post)):
         for index, check in enumerate(checks):
+            if check.on_fail is OnFail.MARK_DONE:
+                ctx.add(
+                    "on_fail: mark_done is retired (a failing 'not done yet' check marked the step "
+                    "done, and so did a probe that could not run)",
+                    at(step, label, index, "on_fail"),
+                    step=step.id,
+                    hint=MARK_DONE_HINT,
+                )
             _check_target(ctx, step, check.on, at(step, label, index, "on"))
             if isinstance(check, CommandCheck) and check.stdout_matches:
                 _regex(

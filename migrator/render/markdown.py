@@ -153,6 +153,7 @@ def _step(loaded: LoadedPlan, step: Step, number: int, estimate: Estimate) -> li
     lines.append("")
     if step.description:
         lines += [plain(step.description), ""]
+    lines += _checks("Done when (all hold: already done, the action is skipped)", step.done_when, step, done=True)
     lines += _checks("Pre-checks", step.pre, step)
     lines += ["**Action**", "", *_action(step), ""]
     lines += _checks("Post-checks", step.post, step)
@@ -191,18 +192,20 @@ def _action(step: Step) -> list[str]:
     return ["(no action)"]
 
 
-def _checks(label: str, checks: list[Check], step: Step) -> list[str]:
+def _checks(label: str, checks: list[Check], step: Step, *, done: bool = False) -> list[str]:
     if not checks:
         return []
     lines = [f"**{label}**", ""]
     for check in checks:
-        lines += _check_item(check, step)
+        lines += _check_item(check, step, done=done)
     return [*lines, ""]
 
 
-def _check_item(check: Check, step: Step) -> list[str]:
-    on_fail = {"halt": "stop if it fails", "warn": "warn and go on if it fails",
-               "mark_done": "if it fails the work is already done: skip the action"}[check.on_fail.value]
+def _check_item(check: Check, step: Step, *, done: bool = False) -> list[str]:
+    # A check that cannot tell counts as failing: it never lets a step go on, nor marks it done.
+    on_fail = "if it does not hold or cannot tell: not done, run the step" if done else {
+        "halt": "stop if it fails or cannot tell", "warn": "warn and go on if it fails or cannot tell",
+        "mark_done": "retired: use done_when"}[check.on_fail.value]
     lines = [f"- [ ] {plain(describe_check(check))} ({on_fail})"]
     probe = probe_text(check)
     if probe is not None:

@@ -74,6 +74,8 @@ def render_step(
     console.print(grid)
 
     _section(console, "Action", _action(step))
+    if step.done_when:
+        _checks(console, "Done when (all hold: the step is not run)", step.done_when, step, done=True)
     _checks(console, "Pre-checks", step.pre, step)
     _checks(console, "Post-checks", step.post, step)
     _section(console, "Rollback", _rollback(step))
@@ -184,21 +186,24 @@ def _action(step: Step) -> list[Text]:
     return [Text("  (no action)", style="yellow")]
 
 
-def _checks(console: Console, label: str, checks: list[Check], step: Step) -> None:
+def _checks(console: Console, label: str, checks: list[Check], step: Step, *, done: bool = False) -> None:
     lines = [
         line
         for i, check in enumerate(checks, start=1)
-        for line in _check_lines(check, step, indent="  ", number=i)
+        for line in _check_lines(check, step, indent="  ", number=i, done=done)
     ]
     _section(console, f"{label} ({len(checks)})", lines)
     if not checks:
         console.print(Text("  none", style="dim"))
 
 
-def _check_lines(check: Check, step: Step, *, indent: str, number: int | None = None) -> list[Text]:
+def _check_lines(
+    check: Check, step: Step, *, indent: str, number: int | None = None, done: bool = False
+) -> list[Text]:
     head = Text(indent + (f"{number}. " if number is not None else ""))
     head.append(describe_check(check))
-    head.append(f"  [{check.kind}, on fail: {check.on_fail.value}]", style="dim")
+    # A done_when check has no on_fail: not holding means "not done yet, run it".
+    head.append(f"  [{check.kind}" + ("]" if done else f", on fail: {check.on_fail.value}]"), style="dim")
     lines = [head]
     probe = probe_text(check)
     detail = Text(indent + "   probe on " + check_place(check, step), style="dim")

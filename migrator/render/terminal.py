@@ -206,7 +206,7 @@ def _phase_table(
             Text(fit(step.host, widths.host, unicode=unicode)),
             Text(step.kind.value),
             Text(fit(action_line(step), widths.action, unicode=unicode)),
-            Text(f"{len(step.pre)}/{len(step.post)}"),
+            Text(f"{len(step.done_when) + len(step.pre)}/{len(step.post)}"),
             marker_text(markers_of(step), unicode=unicode),
             Text(estimate.short(), style="yellow" if estimate.seconds is None else ""),
         ]
@@ -246,7 +246,7 @@ def _legend(estimates: Mapping[str, Estimate], *, unicode: bool) -> Text:
             text.append("  ")
         text.append(marker.symbol if unicode else marker.letter, style=MARKER_STYLE[marker.key])
         text.append(" " + marker.meaning.split(":")[0], style="dim")
-    text.append("\n        pre/post (p/p): number of pre-checks and post-checks", style="dim")
+    text.append("\n        pre/post (p/p): checks before (done_when, pre) and after", style="dim")
     if any(e.measured for e in estimates.values()):
         text.append("; est*: measured in earlier runs (median)", style="dim")
     return text

@@ -95,6 +95,8 @@ class CheckRecord:
     expected: str
     message: str
     at: datetime
+    outcome: str = "holds"
+    """holds | does_not_hold | cannot_tell (:class:`migrator.checks.base.Outcome`)."""
 
 
 @dataclass(frozen=True)

@@ -24,11 +24,27 @@ from migrator.store.sqlite import Database
 
 Migration = Callable[[sqlite3.Connection], None]
 
-CURRENT_VERSION = 1
+CURRENT_VERSION = 2
 """Version 1: runs, step records, journal, output chunks, checks, values, amendments,
-evidence, decisions, leases."""
+evidence, decisions, leases. Version 2: a check's three-valued ``outcome``."""
 
-MIGRATIONS: dict[int, Migration] = {}
+
+def _v2_check_outcome(conn: sqlite3.Connection) -> None:
+    """Version 2: ``check_results.outcome`` (holds | does_not_hold | cannot_tell).
+
+    Version 1 recorded only passed/failed; a failed check whose probe gave no answer was
+    written with one of these observed texts, so those become cannot_tell.
+    """
+    conn.execute("ALTER TABLE check_results ADD COLUMN outcome VARCHAR DEFAULT 'holds' NOT NULL")
+    conn.execute(
+        "UPDATE check_results SET outcome = CASE "
+        "WHEN passed THEN 'holds' "
+        "WHEN observed IN ('unreadable output', 'could not probe') OR observed LIKE 'unreachable: %' "
+        "THEN 'cannot_tell' ELSE 'does_not_hold' END"
+    )
+
+
+MIGRATIONS: dict[int, Migration] = {2: _v2_check_outcome}
 """``MIGRATIONS[n]`` upgrades a version ``n-1`` database to version ``n``."""
 
 MIGRATOR_TABLES = {"runs", "step_records", "journal"}

@@ -55,6 +55,7 @@ STATEMENTS: tuple[str, ...] = (
     expected VARCHAR NOT NULL,
     message VARCHAR NOT NULL,
     at DATETIME NOT NULL,
+    outcome VARCHAR DEFAULT 'holds' NOT NULL,
     CONSTRAINT pk_check_results PRIMARY KEY (id),
     CONSTRAINT fk_check_results_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (id)
 )""",
@@ -204,6 +205,7 @@ COLUMNS: dict[str, dict[str, str]] = {
         "expected": "VARCHAR",
         "message": "VARCHAR",
         "at": "DATETIME",
+        "outcome": "VARCHAR",
     },
     "decisions": {
         "id": "INTEGER",

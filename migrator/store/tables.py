@@ -123,6 +123,8 @@ class CheckResultRow(SQLModel, table=True):
     expected: str = ""
     message: str = ""
     at: datetime
+    outcome: str = Field(default="holds", sa_column_kwargs={"server_default": "holds"})
+    """holds | does_not_hold | cannot_tell (schema 2; ``passed`` is outcome == holds)."""
 
 
 class OutputValueRow(SQLModel, table=True):

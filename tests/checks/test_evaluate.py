@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
 from migrator.checks import ProbeOutput, describe, evaluate
+from migrator.checks.base import Outcome
 from migrator.plan.checks import CHECK_KINDS, Check
 
 CHECKS: TypeAdapter[Check] = TypeAdapter(Check)
@@ -95,23 +96,29 @@ def test_every_kind_is_covered_by_the_property_test() -> None:
     assert sorted(SPECS) == sorted(CHECK_KINDS)
 
 
-def test_garbage_output_says_it_could_not_be_read() -> None:
+def test_garbage_output_cannot_tell() -> None:
     for check in ALL_CHECKS:
         if check.kind in ("command", "pve_api", "tcp_open", "tcp_closed"):
             continue  # any text is a command's output; tcp reads the exit code; the API has no text
         result = evaluate(check, ProbeOutput(exit_code=0, stdout="Segmentation fault\n\x00\x01"))
-        assert not result.passed, check.kind
-        assert result.observed == "unreadable output", check.kind
-        assert "could not read the output" in result.message, check.kind
+        assert result.outcome is Outcome.CANNOT_TELL, check.kind
+        assert result.observed == "no answer", check.kind
+        assert result.message.startswith("cannot tell"), check.kind
 
 
-def test_missing_tool_is_unreadable_not_a_verdict() -> None:
+def test_a_missing_tool_cannot_tell_for_every_kind() -> None:
+    """Exit 127 is never an answer, whatever the kind (no verdict from a probe that never ran)."""
+    for check in ALL_CHECKS:
+        for stderr in ("sh: 1: zpool: not found\n", "bash: line 1: pct: command not found\n"):
+            result = evaluate(check, ProbeOutput(exit_code=127, stderr=stderr))
+            assert result.outcome is Outcome.CANNOT_TELL, (check.kind, result)
+
+
+def test_missing_tool_cannot_tell_not_a_verdict() -> None:
     check = CHECKS.validate_python({"kind": "zpool_healthy", "pool": "rpool"})
     result = evaluate(check, ProbeOutput(exit_code=127, stderr="sh: 1: zpool: not found\n"))
-    assert not result.passed
-    assert result.message.endswith(
-        "could not read the output: `zpool` could not be run (sh: 1: zpool: not found)"
-    )
+    assert result.outcome is Outcome.CANNOT_TELL and not result.passed
+    assert result.message.endswith("`zpool` could not be run (sh: 1: zpool: not found)")
 
 
 def test_killed_probe_fails() -> None:

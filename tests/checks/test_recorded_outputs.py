@@ -1,7 +1,7 @@
 """Every recorded case in tests/data/checks/<kind>/<case>.json, judged by evaluate().
 
-A case is {"check": spec, "output": ProbeOutput fields, "expect": {"passed", "observed"?,
-"message_contains"?}}; the outputs are the real tools' formats (see the README there).
+A case is {"check": spec, "output": ProbeOutput fields, "expect": {"passed", "outcome"
+(holds | does_not_hold | cannot_tell), "observed"?, "message_contains"?}}; the outputs are the real tools' formats (see the README there).
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ def test_recorded_case(path: Path) -> None:
 
     expect = case["expect"]
     assert result.passed is expect["passed"], result
+    assert result.outcome.value == expect["outcome"], result
     if "observed" in expect:
         assert result.observed == expect["observed"]
     if "message_contains" in expect:
@@ -44,9 +45,12 @@ def test_recorded_case(path: Path) -> None:
         assert text and "\n" not in text
 
 
-def test_every_kind_has_passing_and_failing_cases() -> None:
-    outcomes: dict[str, set[bool]] = {kind: set() for kind in CHECK_KINDS}
+def test_every_kind_has_a_case_of_each_outcome() -> None:
+    """Each evaluator says which outputs are answers: a holding, a not holding and a
+    cannot-tell case of every kind."""
+    outcomes: dict[str, set[str]] = {kind: set() for kind in CHECK_KINDS}
     for path in CASES:
-        outcomes[path.parent.name].add(load(path)["expect"]["passed"])
-    assert {kind: seen for kind, seen in outcomes.items() if seen != {True, False}} == {}
+        outcomes[path.parent.name].add(load(path)["expect"]["outcome"])
+    every = {"holds", "does_not_hold", "cannot_tell"}
+    assert {kind: seen for kind, seen in outcomes.items() if seen != every} == {}
     assert len(CASES) >= 45

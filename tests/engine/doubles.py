@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from migrator.checks.base import CheckResult
+from migrator.checks import evaluate
+from migrator.checks.base import CheckResult, ProbeOutput
 from migrator.engine.events import Event
 from migrator.executors.base import ActionOutcome, ChecklistAnswer, StepContext, to_shell
 from migrator.plan.checks import CommandCheck
@@ -44,16 +45,11 @@ class ShellRunner:
         raise AssertionError("not used")
 
     def check(self, check: Any, step: Step, ctx: StepContext) -> CheckResult:
+        """The real evaluator on the real output of ``sh -c`` (a missing program cannot tell)."""
         assert isinstance(check, CommandCheck)
         self.checked.append(step.id)
         proc = self._sh(check.command)
-        ok = proc.returncode == check.exit_code
-        return CheckResult(
-            ok,
-            f"exit {proc.returncode}",
-            f"exit {check.exit_code}",
-            "ok" if ok else f"exit {proc.returncode}",
-        )
+        return evaluate(check, ProbeOutput(proc.returncode, proc.stdout, proc.stderr))
 
     def close(self) -> None:
         pass

@@ -10,12 +10,14 @@ from migrator.store.db import Store
 from tests.engine.doubles import ShellRunner, check, loaded
 
 STEPS = [
-    {"id": "made", "command": "touch made", "post": [check("test -f made")]},
-    {"id": "make-dir", "command": "mkdir d", "post": [check("test -d d")]},
-    {"id": "fill", "command": "touch d/f", "pre": [check("test -d d")], "post": [check("test -f d/f")]},
-    {"id": "free", "command": "true", "depends_on": [], "pre": [check("true")]},
-    {"id": "broken", "command": "true", "depends_on": [], "pre": [check("test -f never-there")]},
-]
+    {"id": "made", "host": "a", "command": "touch made", "done_when": [check("test -f made")],
+     "post": [check("test -f made")]},
+    {"id": "make-dir", "host": "a", "command": "mkdir d", "done_when": [check("test -d d")],
+     "post": [check("test -d d")]},
+    {"id": "fill", "host": "a", "command": "touch d/f", "pre": [check("test -d d")], "post": [check("test -f d/f")]},
+    {"id": "free", "host": "c", "command": "true", "depends_on": [], "pre": [check("true")]},
+    {"id": "broken", "host": "b", "command": "true", "depends_on": [], "pre": [check("test -f never-there")]},
+]  # fmt: skip
 
 
 class NoExecute(ShellRunner):
@@ -31,9 +33,9 @@ def test_dry_run_classifies_and_never_executes(store: Store, work: Path) -> None
     assert verdicts == {
         "made": ("already_done", None),
         "make-dir": ("would_run", None),
-        "fill": ("cannot_know", "make-dir"),
+        "fill": ("cannot_know", "make-dir"),  # on the same host, before it, not done
         "free": ("would_run", None),
-        "broken": ("would_fail", None),
+        "broken": ("would_fail", None),  # nothing before it acts on host b
     }
     assert "cannot know until step 2 (make-dir)" in report.verdicts[2].detail
     assert not report.go
@@ -41,6 +43,61 @@ def test_dry_run_classifies_and_never_executes(store: Store, work: Path) -> None
     assert (run.mode, run.status) == ("dry-run", "completed")
     assert store.steps(report.run_id)[0].summary.startswith("already_done")
     assert not (work / "d").exists()
+
+
+def test_post_checks_alone_never_make_a_step_already_done(store: Store, work: Path) -> None:
+    """Without done_when a step is never already done, even when its post-checks hold now."""
+    (work / "made").touch()
+    steps = [{"id": "made", "command": "touch made", "post": [check("test -f made")]}]
+    report = dry_run(store, loaded(steps), NoExecute(work))
+    assert [v.verdict for v in report.verdicts] == ["would_run"]
+
+
+def test_a_probe_that_cannot_tell_is_never_already_done(store: Store, work: Path) -> None:
+    steps = [
+        {"id": "create", "host": "a", "command": "true", "done_when": [check("no-such-pct status 102")]},
+        {
+            "id": "other",
+            "host": "b",
+            "command": "true",
+            "depends_on": [],
+            "pre": [check("no-such-zpool list")],
+        },
+    ]
+    report = dry_run(store, loaded(steps), NoExecute(work))
+    got = {v.step_id: v for v in report.verdicts}
+    assert got["create"].verdict == "cannot_tell", got["create"]
+    assert got["other"].verdict == "cannot_tell"
+    assert got["create"].failing[0].outcome == "cannot_tell"
+    assert "no-such-pct" in got["create"].detail
+    assert not report.go
+    outcomes = {c.outcome for c in store.checks(report.run_id)}
+    assert outcomes == {"cannot_tell"}
+
+
+def test_done_when_holding_before_an_earlier_step_is_not_already_done(store: Store, work: Path) -> None:
+    """A reinstall (an earlier not-done step on the same host) can undo what holds now."""
+    (work / "repo").touch()
+    steps = [
+        {"id": "reinstall", "host": "a", "command": "rm -f repo"},
+        {"id": "clone", "host": "a", "command": "touch repo", "done_when": [check("test -f repo")]},
+    ]
+    report = dry_run(store, loaded(steps), NoExecute(work))
+    clone = report.verdicts[1]
+    assert (clone.verdict, clone.until) == ("cannot_know", "reinstall")
+
+
+def test_cannot_know_names_the_step_that_acts_where_the_check_looks(store: Store, work: Path) -> None:
+    steps = [
+        {"id": "other-host", "host": "b", "command": "true"},
+        {"id": "waits", "host": "local", "command": "true"},
+        {"id": "install", "host": "a", "command": "true"},
+        {"id": "uses", "host": "a/ct:102", "command": "true", "pre": [check("test -f never-there")]},
+    ]
+    report = dry_run(store, loaded(steps), NoExecute(work))
+    uses = report.verdicts[3]
+    assert (uses.verdict, uses.until) == ("cannot_know", "install"), uses
+    assert "cannot know until step 3 (install)" in uses.detail
 
 
 def test_preflight_uses_the_latest_run_for_done_steps(store: Store, work: Path) -> None:

@@ -67,6 +67,18 @@ def test_in_doubt_step_whose_post_checks_pass_is_reconciled_not_rerun(store: Sto
     chains_are_legal(store, run_id)
 
 
+def test_in_doubt_step_whose_post_check_cannot_tell_is_not_reconciled(store: Store, work: Path) -> None:
+    unknown = {"id": "count", "command": "echo x >> counter", "post": [check("no-such-program-here")]}
+    run_id = crashed_run(store, work, [unknown], "count")
+    runner = ShellRunner(work)
+    with pytest.raises(OperatorNeeded, match="in doubt"):
+        resume_run(store, loaded([unknown]), run_id, runner, None, options=RunOptions())
+    assert runner.executed == []
+    assert (work / "counter").read_text() == "x\n"
+    assert states(store, run_id)["count"] != "succeeded"
+    assert "reconciled" not in [e.trigger for e in store.journal(run_id, "count")]
+
+
 def test_in_doubt_idempotent_step_is_rerun(store: Store, work: Path) -> None:
     steps = [{"id": "idem", "command": "echo x >> log", "idempotent": True, "post": [check("false")]}]
     run_id = crashed_run(store, work, steps, "idem")

@@ -97,21 +97,90 @@ def test_retries_exhausted_fail(store: Store, work: Path) -> None:
     assert store.steps(report.run_id)[0].attempt == 2
 
 
-def test_precheck_on_fail_halt_warn_mark_done(store: Store, work: Path) -> None:
+def test_precheck_on_fail_halt_and_warn(store: Store, work: Path) -> None:
     runner = ShellRunner(work)
     plan = loaded(
         [
-            {"id": "done", "command": "touch never", "pre": [check("false", on_fail="mark_done")]},
             {"id": "warned", "command": "touch w", "pre": [check("false", on_fail="warn")]},
             {"id": "halted", "command": "touch h", "pre": [check("false")]},
         ]
     )
     events = Collector()
     report = start_run(store, plan, runner, None, RunOptions(), listeners=[events])
-    assert states(store, report.run_id) == {"done": "succeeded", "warned": "succeeded", "halted": "failed"}
+    assert states(store, report.run_id) == {"warned": "succeeded", "halted": "failed"}
     assert runner.executed == ["warned"]
     assert any("warning" in w.message for w in events.of(StepWarning))
-    assert not (work / "never").exists() and not (work / "h").exists()
+    assert not (work / "h").exists()
+    chains_are_legal(store, report.run_id)
+
+
+def test_a_pre_check_that_cannot_tell_halts_the_step(store: Store, work: Path) -> None:
+    plan = loaded([{"id": "a", "command": "touch a", "pre": [check("no-such-program-here", exit_code=1)]}])
+    events = Collector()
+    report = start_run(store, plan, ShellRunner(work), None, RunOptions(), listeners=[events])
+    assert states(store, report.run_id) == {"a": "failed"}
+    assert not (work / "a").exists()
+    assert "cannot tell" in store.steps(report.run_id)[0].summary
+    (done,) = events.of(CheckDone)
+    assert done.outcome == "cannot_tell" and not done.passed
+    (record,) = store.checks(report.run_id, "a")
+    assert record.outcome == "cannot_tell" and "no-such-program-here" in record.message
+
+
+DONE_WHEN_STEPS = [
+    # done_when holds, post-checks hold: already done, not run
+    {"id": "done", "command": "touch never", "done_when": [check("true")], "post": [check("true")]},
+    # one done_when check does not hold: not done, it runs (whatever the other says)
+    {
+        "id": "not-done",
+        "command": "touch ran",
+        "done_when": [check("false"), check("no-such-program-here")],
+        "depends_on": [],
+    },
+    # done_when holds but a post-check does not: halt, both shown, not run
+    {
+        "id": "half-done",
+        "command": "touch never2",
+        "done_when": [check("true", description="the pool exists")],
+        "post": [check("false", description="the pool is healthy")],
+        "depends_on": [],
+    },
+    # done_when cannot tell: never done by default, never run blind either: halt
+    {
+        "id": "unknown",
+        "command": "touch never3",
+        "done_when": [check("no-such-program-here")],
+        "depends_on": [],
+    },
+]
+
+
+def test_done_when_decides_already_done(store: Store, work: Path) -> None:
+    runner = ShellRunner(work)
+    report = start_run(store, loaded(DONE_WHEN_STEPS[:2]), runner, None, RunOptions())
+    assert states(store, report.run_id) == {"done": "succeeded", "not-done": "succeeded"}
+    assert runner.executed == ["not-done"]
+    assert not (work / "never").exists() and (work / "ran").exists()
+    assert store.steps(report.run_id)[0].summary.startswith("already done")
+    chains_are_legal(store, report.run_id)
+
+
+def test_done_when_holding_with_a_post_check_not_holding_halts_showing_both(store: Store, work: Path) -> None:
+    runner = ShellRunner(work)
+    report = start_run(store, loaded([DONE_WHEN_STEPS[2]]), runner, None, RunOptions())
+    assert states(store, report.run_id) == {"half-done": "failed"}
+    assert runner.executed == []
+    half = store.steps(report.run_id)[0].summary
+    assert "the pool exists" in half and "the pool is healthy" in half, half
+    chains_are_legal(store, report.run_id)
+
+
+def test_done_when_that_cannot_tell_halts_and_never_marks_done(store: Store, work: Path) -> None:
+    runner = ShellRunner(work)
+    report = start_run(store, loaded([DONE_WHEN_STEPS[3]]), runner, None, RunOptions())
+    assert states(store, report.run_id) == {"unknown": "failed"}
+    assert runner.executed == []
+    assert "cannot tell whether it is already done" in store.steps(report.run_id)[0].summary
     chains_are_legal(store, report.run_id)
 
 

@@ -16,6 +16,12 @@ from migrator.plan.load import check_plan, load_plan
 from migrator.plan.problems import Severity
 
 BROKEN = Path(__file__).resolve().parent.parent / "data" / "broken"
+MARK_DONE_RETIRED = (
+    "on_fail: mark_done is retired (a failing 'not done yet' check marked the step done, and so did a probe "
+    "that could not run) (move the check to the step's `done_when:` list and state it positively "
+    "(exists: false -> true, exit_code: 1 -> 0, stdout_contains -> stdout_lacks): the step is already done "
+    "only when every done_when check holds)"
+)
 
 KINDS = (
     "command, tcp_open, tcp_closed, listening_only_on, systemd_active, zpool_healthy, zpool_unique, "
@@ -91,8 +97,10 @@ EXPECTED: dict[str, list[str]] = {
         "or a checklist (say what the person does, item by item)",
     ],
     "mark-done-on-post.yaml": [
-        "mark-done-on-post.yaml:16:56: error: step create-pool: on_fail: mark_done only makes sense in a "
-        "pre-check (use halt or warn after the action)",
+        f"mark-done-on-post.yaml:16:56: error: step create-pool: {MARK_DONE_RETIRED}",
+    ],
+    "mark-done-retired.yaml": [
+        f"mark-done-retired.yaml:16:72: error: step create-pool: {MARK_DONE_RETIRED}",
     ],
     "missing-inventory-file.yaml": [
         "missing-inventory-file.yaml:3:12: error: inventory file 'inventroy.yaml' not found (looked for "

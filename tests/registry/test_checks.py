@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from migrator.checks.base import Outcome
 from migrator.errors import HostKeyError
 from migrator.plan.checks import CommandCheck, FileCheck, PveApiCheck, TcpCheck
 from migrator.plan.inventory import Inventory
@@ -32,11 +33,15 @@ def test_a_command_check_runs_on_the_step_host(
     passing = CommandCheck(
         kind="command", command="echo hello from $(hostname)", stdout_contains="hello from"
     )
-    failing = CommandCheck(kind="command", command="echo nope; exit 2")
+    failing = CommandCheck(kind="command", command="echo nope; exit 1")
+    no_answer = CommandCheck(kind="command", command="no-such-program-here")
     assert executors.check(passing, ON_LAB1, context()).passed
     result = executors.check(failing, ON_LAB1, context())
-    assert not result.passed
-    assert "2" in result.observed
+    assert result.outcome is Outcome.DOES_NOT_HOLD
+    assert "1" in result.observed
+    missing = executors.check(no_answer, ON_LAB1, context())
+    assert missing.outcome is Outcome.CANNOT_TELL, missing
+    assert "no-such-program-here" in missing.message
 
 
 def test_a_file_check_against_the_sshd(

@@ -37,7 +37,7 @@ def test_steps_carry_every_field(off1: LoadedPlan) -> None:
     zfs = steps["zfs-hdd-create"]
     assert zfs["destructive"] is True
     assert zfs["rollback"] == {"command": "zpool destroy zfs-hdd", "instructions": None, "estimate": "1m"}
-    assert zfs["pre"][0]["kind"] == "zfs_dataset" and zfs["pre"][0]["on_fail"] == "mark_done"
+    assert zfs["done_when"][0]["kind"] == "zfs_dataset" and zfs["done_when"][0]["dataset"] == "zfs-hdd"
     assert zfs["phase"] == "window" and zfs["number"] == 8
     assert zfs["line"] == off1.line_of("zfs-hdd-create")
     assert zfs["fingerprint"] == off1.step_fingerprints["zfs-hdd-create"]

@@ -60,10 +60,10 @@ def test_commands_are_exact_in_code_blocks(off1: LoadedPlan, runbook: str) -> No
 
 def test_checks_are_checkboxes_with_their_probe(runbook: str) -> None:
     zfs = section(runbook, "zfs-hdd-create")
-    assert "**Pre-checks**" in zfs and "**Post-checks**" in zfs
-    assert "- [ ] zfs-hdd does not exist yet (if it fails the work is already done: skip the action)" in zfs
+    assert "**Done when (all hold: already done, the action is skipped)**" in zfs and "**Post-checks**" in zfs
+    assert "- [ ] zfs-hdd exists (if it does not hold or cannot tell: not done, run the step)" in zfs
     pools = section(runbook, "pools-healthy-before")
-    assert "- [ ] every pool on off2 is healthy (stop if it fails)" in pools
+    assert "- [ ] every pool on off2 is healthy (stop if it fails or cannot tell)" in pools
     assert "  - on `off2`: `zpool status -x`" in pools
 
 

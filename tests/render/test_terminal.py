@@ -176,9 +176,9 @@ def test_one_step_in_full(off1: LoadedPlan) -> None:
     assert "off1-skeleton.yaml:" in text  # the step shows where it is written
     assert "destructive: asks for confirmation" in text
     assert "$ zpool create -o ashift=12" in text
-    assert "zfs-hdd does not exist yet" in text
-    assert "on fail: mark_done" in text
-    assert "Pre-checks (1)" in text and "Post-checks (1)" in text
+    assert "zfs-hdd exists" in text
+    assert "Done when (all hold: the step is not run) (1)" in text
+    assert "Pre-checks (0)" in text and "Post-checks (1)" in text
     assert "$ zpool destroy zfs-hdd" in text
     assert "takes about 1m" in text
     assert "depends on  rpool-unique" in text

@@ -20,7 +20,7 @@ from sqlalchemy import Engine, create_engine, insert, select
 from sqlmodel import SQLModel
 
 from migrator.store import db as store_db
-from migrator.store import dto, leases, notes
+from migrator.store import dto, leases, notes, schema
 from migrator.store.db import Store
 from migrator.store.tables import (
     AmendmentRow,
@@ -54,7 +54,7 @@ def orm(tmp_path: Path) -> Iterator[Engine]:
     engine = create_engine(f"sqlite:///{tmp_path / 'orm.db'}")
     with engine.begin() as conn:
         SQLModel.metadata.create_all(conn)
-        conn.execute(insert(t(SchemaVersionRow)).values(id=1, version=1))
+        conn.execute(insert(t(SchemaVersionRow)).values(id=1, version=schema.CURRENT_VERSION))
     yield engine
     engine.dispose()
 

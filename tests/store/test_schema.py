@@ -29,7 +29,8 @@ def test_fresh_database_is_stamped_with_the_current_version(tmp_path: Path) -> N
 
 def test_old_database_is_upgraded_step_by_step(tmp_path: Path) -> None:
     db = tmp_path / "s.db"
-    Store.open(str(db)).close()  # a version-1 database
+    Store.open(str(db)).close()  # a current database
+    now = schema.CURRENT_VERSION
 
     def to_2(conn: sqlite3.Connection) -> None:
         conn.execute("ALTER TABLE runs ADD COLUMN ticket VARCHAR DEFAULT ''")
@@ -37,9 +38,9 @@ def test_old_database_is_upgraded_step_by_step(tmp_path: Path) -> None:
     def to_3(conn: sqlite3.Connection) -> None:
         conn.execute("CREATE INDEX ix_runs_ticket ON runs (ticket)")
 
-    assert _ensure(db, current=3, migrations={2: to_2, 3: to_3}) == 1
+    assert _ensure(db, current=now + 2, migrations={now + 1: to_2, now + 2: to_3}) == now
     conn = sqlite3.connect(db)
-    assert conn.execute("select version from schema_version").fetchone() == (3,)
+    assert conn.execute("select version from schema_version").fetchone() == (now + 2,)
     assert "ticket" in [row[1] for row in conn.execute("pragma table_info(runs)")]
     assert conn.execute("select name from sqlite_master where name='ix_runs_ticket'").fetchone()
 
@@ -52,11 +53,12 @@ def test_failed_migration_leaves_the_old_version(tmp_path: Path) -> None:
         conn.execute("ALTER TABLE runs ADD COLUMN x VARCHAR")
         conn.execute("THIS IS NOT SQL")
 
+    now = schema.CURRENT_VERSION
     with pytest.raises(StoreError, match="syntax error") as caught:
-        _ensure(db, current=2, migrations={2: broken})
+        _ensure(db, current=now + 1, migrations={now + 1: broken})
     assert isinstance(caught.value.__cause__, sqlite3.OperationalError)
     conn = sqlite3.connect(db)
-    assert conn.execute("select version from schema_version").fetchone() == (1,)
+    assert conn.execute("select version from schema_version").fetchone() == (now,)
     assert "x" not in [row[1] for row in conn.execute("pragma table_info(runs)")]  # rolled back too
 
 
@@ -74,8 +76,9 @@ def test_newer_database_is_refused(tmp_path: Path) -> None:
 def test_missing_migration_is_an_error(tmp_path: Path) -> None:
     db = tmp_path / "s.db"
     Store.open(str(db)).close()
-    with pytest.raises(StoreError, match="no migration to schema version 2"):
-        _ensure(db, current=2, migrations={})
+    now = schema.CURRENT_VERSION
+    with pytest.raises(StoreError, match=f"no migration to schema version {now + 1}"):
+        _ensure(db, current=now + 1, migrations={})
 
 
 def test_foreign_database_is_refused(tmp_path: Path) -> None:
@@ -112,4 +115,35 @@ def test_a_fresh_database_is_created_in_one_transaction(
             _ensure(db)
     assert sqlite3.connect(db).execute("select name from sqlite_master").fetchall() == []
     Store.open(str(db)).close()  # and the next open creates the whole schema
-    assert sqlite3.connect(db).execute("select version from schema_version").fetchone() == (1,)
+    assert sqlite3.connect(db).execute("select version from schema_version").fetchone() == (schema.CURRENT_VERSION,)
+
+
+def test_version_1_checks_get_their_outcome(tmp_path: Path) -> None:
+    """Version 2 adds check_results.outcome: a passed check holds; a failed one whose probe gave
+    no answer (the texts version 1 wrote for it) cannot tell; any other does not hold."""
+    db = tmp_path / "s.db"
+    store = Store.open(str(db))
+    run = store.create_run(
+        plan_name="p", plan_path="p.yaml", plan_fingerprint="f", step_hashes={}, inventory_name="lab",
+        mode="live", operator="o", steps=["a"],
+    )  # fmt: skip
+    store.close()
+    conn = sqlite3.connect(db)
+    conn.execute("ALTER TABLE check_results DROP COLUMN outcome")  # back to version 1
+    conn.execute("UPDATE schema_version SET version = 1")
+    for passed, observed in ((1, "exit 0"), (0, "exit 1"), (0, "unreadable output"), (0, "could not probe"),
+                             (0, "unreachable: connection refused")):  # fmt: skip
+        conn.execute(
+            "INSERT INTO check_results (run_id, step_id, attempt, stage, position, kind, description, on_fail,"
+            " passed, observed, expected, message, at) VALUES (?, 'a', 1, 'pre', 0, 'command', '', 'halt', ?, ?,"
+            " '', '', '2026-01-01 00:00:00')",
+            (run.id, passed, observed),
+        )
+    conn.commit()
+    conn.close()
+    store = Store.open(str(db))
+    try:
+        outcomes = [c.outcome for c in store.checks(run.id)]
+    finally:
+        store.close()
+    assert outcomes == ["holds", "does_not_hold", "cannot_tell", "cannot_tell", "cannot_tell"]

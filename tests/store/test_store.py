@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from migrator.errors import LockHeldError, StoreError
-from migrator.store import dto
+from migrator.store import dto, schema
 from migrator.store.db import Store, resolve_url
 
 
@@ -228,4 +228,5 @@ def test_two_store_objects_on_one_file_see_each_other(tmp_path: Path) -> None:
         one.close()
         two.close()
     assert os.path.exists(tmp_path / "s.db")
-    assert sqlite3.connect(tmp_path / "s.db").execute("select version from schema_version").fetchone() == (1,)
+    version = sqlite3.connect(tmp_path / "s.db").execute("select version from schema_version").fetchone()
+    assert version == (schema.CURRENT_VERSION,)
