@@ -102,8 +102,12 @@ def ensure_off2_moved(lab: Lab) -> str | None:
     if result.returncode != 0:
         raise LabError(f"off2's operators could not be made: {(result.stderr or result.stdout).strip()}")
     with host_state.locked(off2_state) as state:
-        for flavor in FLAVORS:
-            dataset = state["datasets"].setdefault(f"zfs-hdd/{flavor}", {"props": {}, "snapshots": []})
+        # What off1 pulls (confs/off1/sanoid/syncoid-args.conf): the flavors, off's and off-pro's
+        # products on the NVMe pool, off2's system and its PVE volumes.
+        pulled = [*(f"zfs-hdd/{f}" for f in FLAVORS), "zfs-nvme/off", "zfs-nvme/off-pro", "rpool",
+                  "zfs-hdd/pve", "zfs-nvme/pve"]  # fmt: skip
+        for name in pulled:
+            dataset = state["datasets"].setdefault(name, {"props": {}, "snapshots": []})
             if OFF2_SNAPSHOT not in dataset["snapshots"]:
                 dataset["snapshots"].append(OFF2_SNAPSHOT)
     with host_state.locked(lab.paths.state_dir("ovh3")) as state:
