@@ -81,3 +81,17 @@ def test_the_listing_is_of_the_team_repository() -> None:
     assert header.startswith("# openfoodfacts/openfoodfacts-infrastructure ")
     assert "docs/reports/2023-12-08-off1-upgrade.md" in FILES
     assert "docs/reports/2023-12-08-off1-upgrade.md#preparing-etchosts" in ANCHORS
+
+
+def test_open_questions_are_linked_both_ways() -> None:
+    """Every question of docs/open-questions.md is linked from a step, every link has its question."""
+    import re
+
+    doc = (ROOT / "docs" / "open-questions.md").read_text(encoding="utf-8")
+    questions = set(re.findall(r"^## (\S+)$", doc, re.M))
+    linked: set[str] = set()
+    for name in REAL_PLANS:
+        for step in _load(name).plan.steps():
+            linked |= set(re.findall(r"open-questions\.md#([a-z0-9-]+)", step.description or ""))
+    assert questions and linked <= questions, sorted(linked - questions)
+    assert questions <= linked, f"questions no step links to: {sorted(questions - linked)}"
