@@ -181,6 +181,12 @@ def infra_files(mongodb_address: str, off2_address: str, redis_address: str = "1
         **OFF_REDIS_UNIT_FILES,
     }
     files.update({f"confs/common/systemd/system/{name}": text for name, text in UNITS.items()})
+    # Where the plans link them from, as in the repository: each host's own copies.
+    for host_dir in ("confs/off1/systemd/system", "confs/off2/systemd/system"):
+        files.update({f"{host_dir}/{name}": text for name, text in UNITS.items()})
+    override = "[Service]\nEnvironment=TZ=UTC\n"
+    files["confs/off1/systemd/system/sanoid.service.d/override.conf"] = override
+    files["confs/off2/systemd/sanoid.service.d/override.conf"] = override
     return files
 
 
