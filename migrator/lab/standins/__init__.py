@@ -16,6 +16,7 @@ TOOLS: tuple[str, ...] = (
     "pveam",
     "pct",
     "pveversion",
+    "pveum",  # off2 plan pve-groups: pveum.py
     "systemctl",
     "syncoid",
     "sanoid",

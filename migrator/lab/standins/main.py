@@ -20,6 +20,7 @@ def _handlers() -> dict[str, Callable[[Context], int]]:
         mongo,
         netfilter,
         pvetools,
+        pveum,
         sanoid,
         system,
         units,
@@ -34,6 +35,7 @@ def _handlers() -> dict[str, Callable[[Context], int]]:
         "pveam": pvetools.pveam,
         "pct": pvetools.pct,
         "pveversion": pvetools.pveversion,
+        "pveum": pveum.pveum,
         "systemctl": system.systemctl,
         "syncoid": sanoid.syncoid,
         "sanoid": sanoid.sanoid,
@@ -62,7 +64,7 @@ def _handlers() -> dict[str, Callable[[Context], int]]:
     }
 
 
-PVE_ONLY = {"pvecm", "pvesm", "pveam", "pct", "pveversion"}
+PVE_ONLY = {"pvecm", "pvesm", "pveam", "pct", "pveversion", "pveum"}
 
 
 def main(argv: list[str]) -> int:
