@@ -138,6 +138,9 @@ def _step(loaded: LoadedPlan, step: Step, number: int, estimate: Estimate) -> li
     lines.append("- " + " · ".join(facts))
     needs = loaded.deps.get(step.id, [])
     lines.append("- Depends on: " + (", ".join(f"`{d}`" for d in needs) if needs else "nothing"))
+    if step.requires:
+        lines.append("- Requires (other plans, done first): "
+                     + ", ".join(f"`{r.plan}:{r.step}`" for r in step.requires))
     if step.destructive:
         lines.append(f"- **{DESTRUCTIVE.symbol} Destructive:** confirm before running it.")
     if step.irreversible:

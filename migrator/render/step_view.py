@@ -69,6 +69,8 @@ def render_step(
         grid.add_row(Text(label), value if isinstance(value, Text) else Text(value))
     dependents = [s for s, needs in loaded.deps.items() if step_id in needs]
     grid.add_row(Text("depends on"), Text(", ".join(loaded.deps.get(step_id, [])) or "nothing"))
+    if step.requires:  # steps of other plans (migrator.engine.crossplan)
+        grid.add_row(Text("requires"), Text(", ".join(f"{r.plan}:{r.step}" for r in step.requires)))
     grid.add_row(Text("needed by"), Text(", ".join(dependents) or "nothing"))
     console.print()
     console.print(grid)

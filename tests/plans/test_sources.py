@@ -95,3 +95,24 @@ def test_open_questions_are_linked_both_ways() -> None:
             linked |= set(re.findall(r"open-questions\.md#([a-z0-9-]+)", step.description or ""))
     assert questions and linked <= questions, sorted(linked - questions)
     assert questions <= linked, f"questions no step links to: {sorted(questions - linked)}"
+
+
+def _cli(*args: str) -> str:
+    import subprocess
+    import sys
+
+    env = {"COLUMNS": "200", "PATH": "/usr/bin:/bin"}
+    result = subprocess.run([sys.executable, "-m", "migrator", *args], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120, env=env, check=False)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_plan_step_and_the_runbook_show_sources_and_requires() -> None:
+    step = _cli("plan", "off1", "--step", "repoint-consumers")
+    assert "source: docs/reports/2024-01-03-mongodb-migration-off1.md#migration-procedure" in step
+    assert "requires    stunnel:mongodb-client-ovh1-ct113-verify" in step
+    runbook = _cli("plan", "off1", "--format", "markdown")
+    assert runbook.count("\n- Source: ") == len(_load("off1").plan.steps())
+    assert "- Source: ours: " in runbook and "none given" not in runbook
+    assert "- Requires (other plans, done first): `stunnel:mongodb-client-ovh1-ct113-verify`" in runbook
