@@ -313,8 +313,7 @@ class _Classifier:
         missing = crossplan.unmet(self.checker.store, step, inventory_name=self.loaded.inventory.name)
         if missing:  # the other plan may still do it before this step comes: cannot know yet
             failing = tuple(
-                FailingCheck("requires", f"step {m.step} of plan {m.plan}", Outcome.DOES_NOT_HOLD.value,
-                             m.why)  # fmt: skip
+                FailingCheck("requires", f"step {m.step} of plan {m.plan}", "does_not_hold", m.why)
                 for m in missing
             )
             detail = f"cannot know until another plan is there: {missing[0].text()}"
