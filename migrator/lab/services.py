@@ -107,8 +107,11 @@ def ensure_off2_moved(lab: Lab) -> str | None:
         pulled = [*(f"zfs-hdd/{f}" for f in FLAVORS), "zfs-nvme/off", "zfs-nvme/off-pro", "rpool",
                   "zfs-hdd/pve", "zfs-nvme/pve"]  # fmt: skip
         for name in pulled:
-            dataset = state["datasets"].setdefault(name, {"props": {}, "snapshots": []})
-            if OFF2_SNAPSHOT not in dataset["snapshots"]:
+            state["datasets"].setdefault(name, {"props": {}, "snapshots": []})
+        # sanoid snapshots them recursively (recursive=yes): children too, as `--recursive` pulls them
+        for name, dataset in state["datasets"].items():
+            pulled_here = any(name == p or name.startswith(p + "/") for p in pulled) and "@" not in name
+            if pulled_here and OFF2_SNAPSHOT not in dataset.setdefault("snapshots", []):
                 dataset["snapshots"].append(OFF2_SNAPSHOT)
     with host_state.locked(lab.paths.state_dir("ovh3")) as state:
         state["datasets"].setdefault("rpool/off-backups", {"props": {}, "snapshots": []})
