@@ -166,7 +166,7 @@ def test_probes_carried_bytes_through_the_tunnels(rehearsal: Rehearsal) -> None:
     probes = ["mongodb-probe-ovh1-ct113", "mongodb-probe-moji-ct101", "redis-probe-ovh1-ct113",
               "redis-probe-moji-ct101", "influxdb-probe-moji-ct101", "robotoff-probe-ovh1-ct101",
               "off-query-probe-off2-ct103"]  # fmt: skip
-    for step in probes:  # succeeded: the post-check (mongosh, redis-cli, curl) passed
+    for step in probes:  # succeeded: the post-check (hostInfo over nc, redis-cli, curl) passed
         assert "verifying -> succeeded" in rehearsal.log(step), step
     served = (rehearsal.dir / "backends.log").read_text()
     # The back-ends log only parsed requests (not nc -z): two MongoDB hostInfo and two Redis
@@ -174,8 +174,10 @@ def test_probes_carried_bytes_through_the_tunnels(rehearsal: Rehearsal) -> None:
     # the bytes crossed the client stunnel, TLS-PSK, and the server stunnel.
     assert len(re.findall(r"MongoDB 127\.1\.0\.102:37017 hostInfo from", served)) >= 2
     assert len(re.findall(r"OffRedis 127\.2\.0\.122:16379 PING from", served)) >= 2
-    for service in ("InfluxDB", "Robotoff", "off-query"):
+    for service in ("InfluxDB", "Robotoff"):
         assert re.search(rf"{service} \S+ GET \S+ [12]\d\d from", served), service
+    # off-query as the team tested it (2024-09-04 report): a JSON query POSTed to /select
+    assert re.search(r"off-query \S+ POST /select 200 from", served)
     server_log = (rehearsal.root("off2/ct:101") / "var/lib/migrator-lab/journal/stunnel@off.log").read_text()
     for service in ("MongoDB", "OffRedis"):
         assert f"Service [{service}] accepted connection" in server_log
