@@ -193,7 +193,7 @@ class EngineSession:
         for c in sorted(found, key=lambda c: (STAGES.get(c.stage, 3), c.position)):
             if c.attempt == latest[c.step_id]:
                 line = CheckLine(
-                    c.stage, c.description or c.kind, c.passed, c.observed, c.expected, c.message
+                    c.stage, c.description or c.kind, c.passed, c.observed, c.expected, c.message, c.outcome
                 )
                 checks.setdefault(c.step_id, []).append(line)
         lease = self.store.lease(run.plan_name)

@@ -248,7 +248,9 @@ class MigratorApp(App[None]):
             )
             self._tick()
         elif isinstance(event, CheckDone):
-            line = CheckLine(event.stage, event.description, event.passed, "", "", event.message)
+            line = CheckLine(
+                event.stage, event.description, event.passed, "", "", event.message, event.outcome
+            )
             self.checks.setdefault(event.step_id, []).append(line)
             if event.step_id == self.selected_step():
                 self._show_detail()

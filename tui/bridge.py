@@ -82,7 +82,7 @@ class EngineBridge:
                 self.checks[event.step_id] = []
         elif isinstance(event, CheckDone):
             self.current_step = event.step_id  # e.g. reconciling an in-doubt step
-            mark = "pass" if event.passed else "FAIL"
+            mark = "pass" if event.passed else "CANNOT TELL" if event.outcome == "cannot_tell" else "FAIL"
             self.checks.setdefault(event.step_id, []).append(
                 f"{mark} {event.stage}: {event.description}" + ("" if event.passed else f" ({event.message})")
             )

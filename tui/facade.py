@@ -79,6 +79,7 @@ class CheckLine:
     observed: str = ""
     expected: str = ""
     message: str = ""
+    outcome: str = "holds"  # holds | does_not_hold | cannot_tell (the message says why)
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,8 @@ def evaluate_command(check: CommandCheck, output: ProbeOutput) -> CheckResult:
     expected = _command_expected(check)
     if output.exit_code is None:
         raise UnreadableOutput("the command was killed before it finished", expected=expected)
-    check_ran(output, "the command", expected=expected)
+    text = check.command if isinstance(check.command, str) else shlex.join(check.command)
+    check_ran(output, shorten(text, 60), expected=expected)
     answers = command_answers(check)
     if output.exit_code not in answers:
         detail = first_line(output.stderr)

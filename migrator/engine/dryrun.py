@@ -43,7 +43,7 @@ from migrator.engine.probing import (
 )
 from migrator.executors.base import StepRunner
 from migrator.executors.checking import probe_target
-from migrator.plan.model import Step, StepKind
+from migrator.plan.model import LabEffect, Step, StepKind
 from migrator.plan.params import output_refs
 from migrator.secrets import Redactor
 from migrator.store.db import Store
@@ -148,6 +148,11 @@ def _declared_ancestors(step: Step, steps: dict[str, Step]) -> set[str]:
         seen.add(sid)
         stack.extend(steps[sid].depends_on or [])
     return seen
+
+
+def _reinstalls(step: Step, family: str) -> bool:
+    """``step`` reinstalls the host ``family``: nothing done there before it survives."""
+    return step.lab_effect is LabEffect.REINSTALL and _family(step.host) == family
 
 
 def can_change(earlier: Step, check: Any, step: Step, ancestors: set[str]) -> bool:
@@ -266,30 +271,51 @@ class _Classifier:
         self.verdicts: dict[str, Verdict] = {}
 
     def waiting_for(self, step: Step, checks: Sequence[Any]) -> str | None:
-        """The earliest earlier step, not done, that can change what one of ``checks`` looks at."""
+        """The earliest earlier step, not done, that can change what one of ``checks`` looks at.
+
+        A not-done reinstall of the host a check looks at (``lab_effect: reinstall``) wipes
+        what every step before it did there: the search for that check starts at it.
+        """
         ancestors = _declared_ancestors(step, self.steps)
         order: list[str] = self.loaded.order
-        for sid in order[: self.position[step.id]]:
-            if self.verdicts[sid].verdict == "already_done":
-                continue
-            earlier = self.steps[sid]
-            if any(can_change(earlier, check, step, ancestors) for check in checks):
-                return sid
-        return None
+        before = [
+            sid for sid in order[: self.position[step.id]] if self.verdicts[sid].verdict != "already_done"
+        ]
+        found: list[int] = []
+        for check in checks:
+            family = _family(probe_target(check, step))
+            start = max(
+                (i for i, sid in enumerate(before) if _reinstalls(self.steps[sid], family)), default=0
+            )
+            hit = next(
+                (
+                    i
+                    for i in range(start, len(before))
+                    if can_change(self.steps[before[i]], check, step, ancestors)
+                ),
+                None,
+            )
+            if hit is not None:
+                found.append(hit)
+        return before[min(found)] if found else None
 
     def verdict(self, step: Step, verdict: str, detail: str, **kw: Any) -> Verdict:
         return Verdict(step.id, verdict, detail, host=step.host, phase=self.loaded.phase(step.id).id, **kw)
 
     def stopped(self, step: Step, failing: tuple[FailingCheck, ...], checks: Sequence[Any]) -> Verdict:
-        """A halt check does not hold or cannot tell: cannot_know, would_fail or cannot_tell."""
-        first = failing[0].text()
-        until = self.waiting_for(step, checks)
-        if until is not None:
-            detail = f"cannot know until step {self.position[until] + 1} ({until}): {first}"
-            return self.verdict(step, "cannot_know", detail, until=until, failing=failing)
-        if any(f.outcome == Outcome.DOES_NOT_HOLD for f in failing):
-            return self.verdict(step, "would_fail", first, failing=failing)
-        return self.verdict(step, "cannot_tell", first, failing=failing)
+        """Halt checks do not hold or cannot tell. One that nothing earlier can change decides:
+        would_fail (does not hold) or cannot_tell. When an earlier step can change each of
+        them: cannot_know, until the step after which all of them may have changed."""
+        waits = [(f, self.waiting_for(step, [c])) for f, c in zip(failing, checks, strict=True)]
+        final = [f for f, until in waits if until is None]
+        if final:
+            worst = next((f for f in final if f.outcome == Outcome.DOES_NOT_HOLD), None)
+            if worst is not None:
+                return self.verdict(step, "would_fail", worst.text(), failing=failing)
+            return self.verdict(step, "cannot_tell", final[0].text(), failing=failing)
+        check, until = max(((f, u) for f, u in waits if u is not None), key=lambda w: self.position[w[1]])
+        detail = f"cannot know until step {self.position[until] + 1} ({until}): {check.text()}"
+        return self.verdict(step, "cannot_know", detail, until=until, failing=failing)
 
     def classify(self, step: Step) -> Verdict:
         if step.id in self.done:

@@ -114,7 +114,9 @@ class Printer:
                 ("", f" of {event.plan_name} ({event.mode}, {event.steps} steps)"),
             )
         elif isinstance(event, CheckDone):
-            if not event.passed:
+            # A done_when check that does not hold only means "not done yet": nothing to say.
+            quiet = event.outcome == "does_not_hold" and event.stage.endswith("done_when")
+            if not event.passed and not quiet:
                 # Which of the two: a check that does not hold, or one that cannot tell (why).
                 outcome = event.outcome.replace("_", " ")
                 self.line(

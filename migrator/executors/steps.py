@@ -325,9 +325,10 @@ def run_wait_step(
             return ActionOutcome(ok=False, summary=f"cancelled while waiting for {describe_until}")
         result = probe()
         probes += 1
-        ctx.on_line(
-            "stdout", f"probe {probes}: {'passed' if result.passed else 'not yet'} ({result.observed})"
-        )
+        # Waiting goes on while the check does not hold or cannot tell (a host rebooting).
+        said = "passed" if result.passed else "cannot tell" if result.unknown else "not yet"
+        seen = result.message if result.unknown else result.observed
+        ctx.on_line("stdout", f"probe {probes}: {said} ({seen})")
         if result.passed:
             return ActionOutcome(ok=True, summary=f"{describe_until}: passed after {probes} probe(s)")
         remaining = deadline - clock()

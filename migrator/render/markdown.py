@@ -156,8 +156,8 @@ def _step(loaded: LoadedPlan, step: Step, number: int, estimate: Estimate) -> li
     lines.append("")
     if step.description:
         lines += [plain(step.description), ""]
-    done_title = "Done when (all hold: already done, the action is skipped)"
-    lines += _checks(done_title, step.done_when, step, done=True)
+    lines += _checks("Done when (all hold: already done, the action is skipped)", step.done_when, step,
+                     done=True)
     lines += _checks("Pre-checks", step.pre, step)
     lines += ["**Action**", "", *_action(step), ""]
     lines += _checks("Post-checks", step.post, step)

@@ -274,7 +274,7 @@ def _checks(doc: Document, f: RunFacts) -> None:
             line(c.stage),
             line(str(c.attempt)),
             line(c.description),
-            line("pass" if c.passed else f"FAIL (on fail: {c.on_fail})"),
+            line(_check_result(c.outcome, c.on_fail)),
             line(c.observed or "-"),
             line(c.expected or "-"),
             line(c.message or "-"),
@@ -355,3 +355,11 @@ def _rollback_row(s: StepFacts) -> tuple[Line, ...]:
         line(seconds_text(r.estimate) if r.estimate is not None else "-"),
         how,
     )
+
+
+def _check_result(outcome: str, on_fail: str) -> str:
+    """pass, FAIL, or CANNOT TELL (the probe gave no answer; the message says why)."""
+    if outcome == "holds":
+        return "pass"
+    word = "CANNOT TELL" if outcome == "cannot_tell" else "FAIL"
+    return f"{word} (on fail: {on_fail})"

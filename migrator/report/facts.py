@@ -120,6 +120,7 @@ class CheckFacts:
     observed: str
     expected: str
     message: str
+    outcome: str = "holds"  # holds | does_not_hold | cannot_tell
 
 
 @dataclass(frozen=True)
@@ -288,6 +289,7 @@ def collect(
                 redact(c.observed),
                 redact(c.expected),
                 redact(c.message),
+                c.outcome,
             )
             for c in store.checks(run_id)
         ),

@@ -1,7 +1,8 @@
 """Every recorded case in tests/data/checks/<kind>/<case>.json, judged by evaluate().
 
 A case is {"check": spec, "output": ProbeOutput fields, "expect": {"passed", "outcome"
-(holds | does_not_hold | cannot_tell), "observed"?, "message_contains"?}}; the outputs are the real tools' formats (see the README there).
+(holds | does_not_hold | cannot_tell), "observed"?, "message_contains"?}}; the outputs are the
+real tools' formats (see the README there).
 """
 
 from __future__ import annotations

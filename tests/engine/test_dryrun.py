@@ -14,7 +14,8 @@ STEPS = [
      "post": [check("test -f made")]},
     {"id": "make-dir", "host": "a", "command": "mkdir d", "done_when": [check("test -d d")],
      "post": [check("test -d d")]},
-    {"id": "fill", "host": "a", "command": "touch d/f", "pre": [check("test -d d")], "post": [check("test -f d/f")]},
+    {"id": "fill", "host": "a", "command": "touch d/f", "pre": [check("test -d d")],
+     "post": [check("test -f d/f")]},
     {"id": "free", "host": "c", "command": "true", "depends_on": [], "pre": [check("true")]},
     {"id": "broken", "host": "b", "command": "true", "depends_on": [], "pre": [check("test -f never-there")]},
 ]  # fmt: skip
@@ -125,3 +126,30 @@ def test_verify_detects_drift(store: Store, work: Path) -> None:
         ("make-dir", "still_done"),
     ]
     assert not report.go
+
+
+def test_a_reinstall_of_the_host_hides_the_steps_before_it(store: Store, work: Path) -> None:
+    """cannot_know names the reinstall, not the first step that happens to act on the host."""
+    steps = [
+        {"id": "read-crontab", "host": "a", "command": "true"},
+        {"id": "install", "host": "a", "kind": "manual", "instructions": "reinstall a",
+         "lab_effect": "reinstall"},
+        {"id": "vmbr1", "host": "a", "command": "true", "done_when": [check("no-such-grep vmbr1")]},
+    ]
+    report = dry_run(store, loaded(steps), NoExecute(work))
+    vmbr1 = report.verdicts[2]
+    assert (vmbr1.verdict, vmbr1.until) == ("cannot_know", "install"), vmbr1
+    assert "cannot know until step 2 (install)" in vmbr1.detail
+
+
+def test_a_failing_check_nothing_can_change_decides(store: Store, work: Path) -> None:
+    """One pre-check waits for an earlier step, another fails where nothing acts: would_fail."""
+    steps = [
+        {"id": "make", "host": "a", "command": "true"},
+        {"id": "use", "host": "a", "command": "true",
+         "pre": [check("test -f never-there"),
+                 check("test -f nor-this", on="b", description="nor-this is there")]},
+    ]  # fmt: skip
+    report = dry_run(store, loaded(steps), NoExecute(work))
+    assert report.verdicts[1].verdict == "would_fail", report.verdicts[1]
+    assert "nor-this" in report.verdicts[1].detail

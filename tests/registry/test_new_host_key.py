@@ -133,7 +133,7 @@ def test_a_wait_step_waits_for_the_host_then_asks_for_its_new_key(
     )
     outcome = executors.execute(wait, context(lines))
     assert outcome.ok, outcome.summary
-    assert lines.seen[0][1].startswith("probe 1: not yet (unreachable:")
+    assert lines.seen[0][1].startswith("probe 1: cannot tell (could not probe:")
     assert fingerprint_of(back[0]) in prompter.questions[0]
     assert public_key_of(back[0]) in known_hosts.read_text()
 

@@ -115,7 +115,8 @@ def test_a_fresh_database_is_created_in_one_transaction(
             _ensure(db)
     assert sqlite3.connect(db).execute("select name from sqlite_master").fetchall() == []
     Store.open(str(db)).close()  # and the next open creates the whole schema
-    assert sqlite3.connect(db).execute("select version from schema_version").fetchone() == (schema.CURRENT_VERSION,)
+    version = sqlite3.connect(db).execute("select version from schema_version").fetchone()
+    assert version == (schema.CURRENT_VERSION,)
 
 
 def test_version_1_checks_get_their_outcome(tmp_path: Path) -> None:
@@ -131,12 +132,13 @@ def test_version_1_checks_get_their_outcome(tmp_path: Path) -> None:
     conn = sqlite3.connect(db)
     conn.execute("ALTER TABLE check_results DROP COLUMN outcome")  # back to version 1
     conn.execute("UPDATE schema_version SET version = 1")
-    for passed, observed in ((1, "exit 0"), (0, "exit 1"), (0, "unreadable output"), (0, "could not probe"),
-                             (0, "unreachable: connection refused")):  # fmt: skip
+    rows = ((1, "exit 0"), (0, "exit 1"), (0, "unreadable output"), (0, "could not probe"),
+            (0, "unreachable: connection refused"))  # fmt: skip
+    for passed, observed in rows:
         conn.execute(
-            "INSERT INTO check_results (run_id, step_id, attempt, stage, position, kind, description, on_fail,"
-            " passed, observed, expected, message, at) VALUES (?, 'a', 1, 'pre', 0, 'command', '', 'halt', ?, ?,"
-            " '', '', '2026-01-01 00:00:00')",
+            "INSERT INTO check_results (run_id, step_id, attempt, stage, position, kind, description,"
+            " on_fail, passed, observed, expected, message, at) VALUES (?, 'a', 1, 'pre', 0, 'command', '',"
+            " 'halt', ?, ?, '', '', '2026-01-01 00:00:00')",
             (run.id, passed, observed),
         )
     conn.commit()

@@ -57,7 +57,7 @@ def state_column(app: MigratorApp, step_id: str) -> str:
 
 async def test_dry_run_shows_verdicts_and_executes_nothing(store: Store) -> None:
     steps = [
-        {"id": "backup", "command": "zfs snapshot", "post": [{"kind": "command", "command": "ls snap"}]},
+        {"id": "backup", "command": "zfs snapshot", "done_when": [{"kind": "command", "command": "ls snap"}]},
         {"id": "stop", "command": "systemctl stop mongod", "rollback": {"command": "systemctl start mongod"}},
         {
             "id": "wipe",
@@ -66,12 +66,13 @@ async def test_dry_run_shows_verdicts_and_executes_nothing(store: Store) -> None
         },
         {
             "id": "alone",
+            "host": "elsewhere",  # nothing before it acts there: its failing pre-check is final
             "command": "true",
             "depends_on": [],
             "pre": [{"kind": "command", "command": "false"}],
         },
     ]
-    # backup's post-check passes now; wipe's and alone's pre-checks fail now.
+    # backup's done_when check holds now; wipe's and alone's pre-checks do not hold now.
     runner = ScriptedExecutor(checks={"backup": True, "wipe": False, "alone": False})
     session = session_for(store, plan_of(steps), runner, dry_run=True)
     app = app_for(session)

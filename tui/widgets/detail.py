@@ -48,7 +48,13 @@ def describe(step: StepInfo, status: StepStatus | None, checks: tuple[CheckLine,
     if checks:
         out += ["", "[b]observed[/]"]
         for c in checks:
-            mark = "[green]pass[/]" if c.passed else "[b red]FAIL[/]"
+            mark = (
+                "[green]pass[/]"
+                if c.passed
+                else "[b magenta]CANNOT TELL[/]"
+                if c.outcome == "cannot_tell"
+                else "[b red]FAIL[/]"
+            )
             seen = f": {escape(c.observed)}" if c.observed else ""
             why = f" ({escape(c.message)})" if c.message and not c.passed else ""
             out.append(f"  {mark} {c.stage} {escape(c.description)}{seen}{why}")

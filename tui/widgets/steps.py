@@ -25,6 +25,7 @@ STATE_STYLE = {
     "would_run": "cyan",
     "already_done": "green",
     "cannot_know": "yellow",
+    "cannot_tell": "bold magenta",
     "would_fail": "bold red",
 }
 STATE_WORD = {"in_doubt": "IN DOUBT", "rolled_back": "rolled back", "prechecking": "checking"}
