@@ -126,7 +126,8 @@ def assert_off1_moved(lab: OffLab) -> None:
     assert uid.stdout.strip() == "1000", uid.stdout + uid.stderr
     mongod = lab.check("off1/ct:102", {"kind": "systemd_active", "unit": "mongod.service"})
     assert mongod.passed, mongod.message
-    pulled = lab.ssh("off2", "zfs list -H -t snapshot -o name -r zfs-hdd/off-backups/off1-pve-nvme")  # confs/off2/sanoid/syncoid-args.conf
+    # the target named in confs/off2/sanoid/syncoid-args.conf
+    pulled = lab.ssh("off2", "zfs list -H -t snapshot -o name -r zfs-hdd/off-backups/off1-pve-nvme")
     assert "subvol-102-disk-0@autosnap_" in pulled.stdout, pulled.stdout + pulled.stderr
 
 
