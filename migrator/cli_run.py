@@ -125,6 +125,17 @@ def _reasons(ids: tuple[str, ...], reason: str | None, what: str) -> dict[str, s
     return dict.fromkeys(ids, reason or "")
 
 
+def _plan_steps(values: tuple[str, ...], reason: str | None) -> dict[str, str]:
+    """``--assume-done PLAN:STEP`` -> {"PLAN:STEP": reason}."""
+    for value in values:
+        plan, sep, step = value.partition(":")
+        if not (sep and plan and step):
+            raise UsageError(
+                f"--assume-done {value}: expected PLAN:STEP", hint="e.g. --assume-done off1:mongodb-start"
+            )
+    return _reasons(values, reason, "--assume-done")
+
+
 def _exit(status: str) -> None:
     if status in ("failed", "aborted"):
         raise SystemExit(int(ExitCode.FAILED))
@@ -143,7 +154,15 @@ def operator_options(f: Any) -> Any:
         f
     )
     f = click.option(
-        "--reason", help="Why: for --skip, --retry, --mark-done, --take-over, --accept-plan-change."
+        "--assume-done",
+        "assume_done",
+        multiple=True,
+        metavar="PLAN:STEP",
+        help="Take another plan's step as done for a `requires:` (needs --reason; recorded).",
+    )(f)
+    f = click.option(
+        "--reason",
+        help="Why: for --skip, --assume-done, --retry, --mark-done, --take-over, --accept-plan-change."
     )(f)
     f = click.option(
         "--go-reason",
@@ -179,6 +198,7 @@ def run_command(
     confirm_manual: bool,
     take_over: bool,
     skip: tuple[str, ...],
+    assume_done: tuple[str, ...],
     reason: str | None,
     go_reason: str | None,
     dry_run: bool,
@@ -227,6 +247,7 @@ def run_command(
             until_step=until_step,
             only=only,
             skip=_reasons(skip, reason, "--skip"),
+            assume_done=_plan_steps(assume_done, reason),
             yes=yes,
             take_over_reason=reason if take_over else None,
             go_reason=go_reason,
@@ -275,6 +296,7 @@ def resume_command(
     confirm_manual: bool,
     take_over: bool,
     skip: tuple[str, ...],
+    assume_done: tuple[str, ...],
     reason: str | None,
     go_reason: str | None,
     retry: tuple[str, ...],
@@ -325,6 +347,7 @@ def resume_command(
             options = RunOptions(
                 mode=run.mode,
                 skip=_reasons(skip, reason, "--skip"),
+                assume_done=_plan_steps(assume_done, reason),
                 retry=_reasons(retry, reason, "--retry"),
                 mark_done=_reasons(mark_done, reason, "--mark-done"),
                 yes=yes,

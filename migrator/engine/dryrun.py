@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from migrator.checks.base import CheckResult, Outcome
+from migrator.engine import crossplan
 from migrator.engine.events import Event, Listener, StepVerdict
 from migrator.engine.lease import operator_name
 from migrator.engine.plandiff import step_hashes
@@ -56,7 +57,7 @@ STOPPING = frozenset({"would_fail", "cannot_tell", "cannot_know"})
 class FailingCheck:
     """A halt check that does not hold or cannot tell, as a sheet row lists it."""
 
-    stage: str  # done_when | pre | post
+    stage: str  # done_when | pre | post | requires (another plan's step, migrator.engine.crossplan)
     description: str
     outcome: str  # does_not_hold | cannot_tell
     message: str
@@ -335,6 +336,14 @@ class _Classifier:
                 return self.stopped(
                     step, unknown, [j.check for j in done if j.outcome is Outcome.CANNOT_TELL]
                 )
+        missing = crossplan.unmet(self.checker.store, step, inventory_name=self.loaded.inventory.name)
+        if missing:  # the other plan may still do it before this step comes: cannot know yet
+            failing = tuple(
+                FailingCheck("requires", f"step {m.step} of plan {m.plan}", "does_not_hold", m.why)
+                for m in missing
+            )
+            detail = f"cannot know until another plan is there: {missing[0].text()}"
+            return self.verdict(step, "cannot_know", detail, failing=failing)
         pre = self.checker.probe(step.id, step.pre, "pre")
         failing = _failing("pre", pre)
         if not failing:

@@ -123,7 +123,39 @@ def locate_parse_errors(output: str, workdir: str, shown_as: str) -> list[str]:
     return errors
 
 
+LINKED_EXIT = 4
+"""A target is the team's link into its git checkout and the rendered file differs from it."""
+
+
 def move_into_place(new: str, target: str) -> str:
-    """Keep the current file as ``.previous`` (the rollback), then rename the new one over it."""
+    """Keep the current file as ``.previous`` (the rollback), then rename the new one over it.
+
+    Where the team linked ``target`` into its git checkout (``ln -s /opt/openfoodfacts-
+    infrastructure/confs/...``), the link stays: the same content is done, a different one
+    stops (exit :data:`LINKED_EXIT`) with ``new`` kept; git is where that file changes.
+    """
     n, t, p = shlex.quote(new), shlex.quote(target), shlex.quote(target + ".previous")
-    return f"set -e; if [ -f {t} ]; then cp -p {t} {p}; fi; mv -f {n} {t}"
+    return (
+        f"set -e; if [ -L {t} ]; then if cmp -s {n} {t}; then rm -f {n}; exit 0; fi; "
+        f'echo "{target} is a link to $(readlink -f {t}) (the team\'s git checkout) and differs from the '
+        f'rendered file, left as {new}: commit it there, then run the step again" >&2; '
+        f"exit {LINKED_EXIT}; fi; "
+        f"if [ -f {t} ]; then cp -p {t} {p}; fi; mv -f {n} {t}"
+    )
+
+
+def write_unless_linked(path: str) -> str:
+    """:func:`write_public`, except where the file or its directory is a link (into git).
+
+    There the content on stdin must already be the file's: nothing is written into the team's
+    checkout (a tracked file edited behind git's back), and a difference stops with
+    :data:`LINKED_EXIT`.
+    """
+    f, d = shlex.quote(path), shlex.quote(dirname(path))
+    return (
+        f"set -e; if [ -L {f} ] || [ -L {d} ]; then t=$(mktemp); cat > \"$t\"; "
+        f'if cmp -s "$t" {f}; then rm -f "$t"; exit 0; fi; rm -f "$t"; '
+        f'echo "{path} is in the team\'s git checkout ($(readlink -f {d})) and differs from the '
+        f'rendered file: commit the change there, then run the step again" >&2; exit {LINKED_EXIT}; fi; '
+        + write_public(path).removeprefix("set -e; ")
+    )

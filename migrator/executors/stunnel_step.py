@@ -237,7 +237,8 @@ class StunnelSteps:
         ctx.on_line("stdout", f"{host}: stunnel parsed {new}")
 
         self._sh(transport, step, remote.move_into_place(new, target), what=f"moving {new} into place")
-        self._sh(transport, step, remote.write_public(dropin_path), stdin=dropin, what="writing the drop-in")
+        self._sh(transport, step, remote.write_unless_linked(dropin_path), stdin=dropin,
+                 what="writing the drop-in")
         systemctl = self.options.systemctl
         self._sh(transport, step, f"{systemctl} daemon-reload", what="systemctl daemon-reload")
         changed = before != hashlib.sha256(config.encode()).hexdigest()

@@ -122,7 +122,8 @@ class Lab:
         self._write_standins()
         if not self.paths.client_key.exists():
             sshd_mod.keygen(self.paths.client_key)
-        write_infra_repo(self.paths.infra_repo, f"{host('off1').vars['ct_prefix']}.102", host("off2").address)
+        write_infra_repo(self.paths.infra_repo, f"{host('off1').vars['ct_prefix']}.102", host("off2").address,
+                         f"{host('off2').vars['ct_prefix']}.122")
         write_mirror(self.paths.dir / "mirror")
         for lab_host in HOSTS:
             self._prepare_host(lab_host)

@@ -94,6 +94,8 @@ def seed_old_system(root: Path, name: str, profile: str) -> None:
     """What the hosts hold before the plans run (first `lab up` only)."""
     if name == "off2":  # migrated in 2023: the user off has uid 1000 (off2.yaml user-off)
         add_user(root / "etc", "off", FIRST_USER_UID, shell="/usr/sbin/nologin")
+        if profile == "pve":  # and /etc/hosts names both nodes privately (off2.yaml etc-hosts)
+            name_nodes_privately(root / "etc/hosts")
     if profile == "pve":
         return
     if name == "off1":
@@ -104,6 +106,20 @@ def seed_old_system(root: Path, name: str, profile: str) -> None:
         for file_name in MONGO_FILES:
             (db / file_name).write_bytes(f"lab stand-in for {file_name}\n".encode() * 64)
         (root / "mongo/backup").mkdir(exist_ok=True)
+
+
+def name_nodes_privately(hosts: Path) -> None:
+    """off2's /etc/hosts after plans/off2.yaml etc-hosts: off2 and off1 by their private addresses."""
+    from migrator.lab.layout import host
+
+    lines = [
+        f"{host('off2').address} off2.openfoodfacts.org off2 pve-localhost",
+        f"{host('off1').address} off1.openfoodfacts.org off1",
+    ]
+    text = hosts.read_text(encoding="utf-8") if hosts.exists() else "127.0.0.1 localhost\n"
+    missing = [line for line in lines if line not in text.splitlines()]
+    if missing:
+        hosts.write_text(text.rstrip("\n") + "\n" + "\n".join(missing) + "\n", encoding="utf-8")
 
 
 def add_user(etc: Path, name: str, uid: int, *, shell: str = "/bin/bash") -> None:

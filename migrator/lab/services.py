@@ -48,10 +48,13 @@ def seed_apache(lab: Lab, name: str, ctid: int, address: str) -> None:
     """The CT's /etc/apache2: ``Listen ADDRESS:80`` and off's virtual host (written once)."""
     etc = lab.paths.state_dir(name) / "ct" / str(ctid) / "root/etc/apache2"
     ports = etc / "ports.conf"
-    if ports.exists():
+    listen = f"Listen {address}:80\n"
+    # The CT's /etc starts as a copy of the machine's: where the machine has apache2 installed its
+    # ports.conf says "Listen 80" (0.0.0.0:80, taken by another lab host), so existence is no test.
+    if ports.exists() and ports.read_text(encoding="utf-8") == listen:
         return
     (etc / "sites-enabled").mkdir(parents=True, exist_ok=True)
-    ports.write_text(f"Listen {address}:80\n", encoding="utf-8")
+    ports.write_text(listen, encoding="utf-8")
     (etc / "sites-enabled/off.conf").write_text(
         f"<VirtualHost {address}:80>\n\tServerName {OFF_SITE}\n\tServerAlias *.openfoodfacts.org\n"
         "\tDocumentRoot /srv/off/html\n</VirtualHost>\n",
@@ -99,9 +102,16 @@ def ensure_off2_moved(lab: Lab) -> str | None:
     if result.returncode != 0:
         raise LabError(f"off2's operators could not be made: {(result.stderr or result.stdout).strip()}")
     with host_state.locked(off2_state) as state:
-        for flavor in FLAVORS:
-            dataset = state["datasets"].setdefault(f"zfs-hdd/{flavor}", {"props": {}, "snapshots": []})
-            if OFF2_SNAPSHOT not in dataset["snapshots"]:
+        # What off1 pulls (confs/off1/sanoid/syncoid-args.conf): the flavors, off's and off-pro's
+        # products on the NVMe pool, off2's system and its PVE volumes.
+        pulled = [*(f"zfs-hdd/{f}" for f in FLAVORS), "zfs-nvme/off", "zfs-nvme/off-pro", "rpool",
+                  "zfs-hdd/pve", "zfs-nvme/pve"]  # fmt: skip
+        for name in pulled:
+            state["datasets"].setdefault(name, {"props": {}, "snapshots": []})
+        # sanoid snapshots them recursively (recursive=yes): children too, as `--recursive` pulls them
+        for name, dataset in state["datasets"].items():
+            pulled_here = any(name == p or name.startswith(p + "/") for p in pulled) and "@" not in name
+            if pulled_here and OFF2_SNAPSHOT not in dataset.setdefault("snapshots", []):
                 dataset["snapshots"].append(OFF2_SNAPSHOT)
     with host_state.locked(lab.paths.state_dir("ovh3")) as state:
         state["datasets"].setdefault("rpool/off-backups", {"props": {}, "snapshots": []})

@@ -112,6 +112,27 @@ SYNCOID_ARGS = """\
 --no-sync-snap --no-privilege-elevation --recursive off1operator@{off2}:zfs-hdd/off-pro zfs-hdd/off-pro
 """
 
+# Redis in off2's CT 122 as the repo's confs/off-redis/redis/redis.conf (2024-02-28 report): no
+# protected mode, supervised by systemd. The real file binds every interface; lab CTs share the
+# machine's loopback, so the lab copy binds localhost and the CT's own lab address only.
+OFF_REDIS_CONF = """\
+# redis.conf for off2's CT 122 (off-redis), Redis 7 from packages.redis.io
+bind 127.0.0.1 {bind_ip}
+protected-mode no
+port 6379
+supervised systemd
+pidfile /var/run/redis-server.pid
+dir /var/lib/redis
+"""
+
+OFF_REDIS_UNIT_FILES = {
+    "confs/off-redis/systemd/system/redis.service.d/override.conf": (
+        "[Unit]\nOnFailure=email-failures@%n.service\n"
+    ),
+    "confs/off-redis/systemd/system/email-failures@.service": "[Unit]\nDescription=email failure of %i\n\n"
+    "[Service]\nType=oneshot\nExecStart=/bin/true\n",
+}
+
 UNITS = {
     "sanoid_check.service": "[Unit]\nDescription=Check sanoid snapshots\n\n[Service]\nType=oneshot\n"
     "ExecStart=/usr/sbin/sanoid --monitor-snapshots\n",
@@ -148,7 +169,7 @@ def _git(*args: str, cwd: Path) -> None:
         raise LabError(f"git {' '.join(args)} failed: {result.stderr.strip()}", where=str(cwd))
 
 
-def infra_files(mongodb_address: str, off2_address: str) -> dict[str, str]:
+def infra_files(mongodb_address: str, off2_address: str, redis_address: str = "127.0.0.1") -> dict[str, str]:
     files = {
         "confs/mongodb/mongod.conf": MONGOD_CONF.format(bind_ip=mongodb_address),
         "confs/off1/sanoid/sanoid.conf": OFF1_SANOID_CONF,
@@ -156,14 +177,24 @@ def infra_files(mongodb_address: str, off2_address: str) -> dict[str, str]:
         "confs/off2/sanoid/sanoid.conf": OFF2_SANOID_CONF,
         "packages/sanoid_2.1.0_all.deb": "!<arch>\nlab stand-in for the sanoid 2.1.0 package\n",
         "README.md": "# openfoodfacts-infrastructure (migrator lab copy)\n",
+        "confs/off-redis/redis/redis.conf": OFF_REDIS_CONF.format(bind_ip=redis_address),
+        **OFF_REDIS_UNIT_FILES,
     }
     files.update({f"confs/common/systemd/system/{name}": text for name, text in UNITS.items()})
+    # Where the plans link them from, as in the repository: each host's own copies.
+    for host_dir in ("confs/off1/systemd/system", "confs/off2/systemd/system"):
+        files.update({f"{host_dir}/{name}": text for name, text in UNITS.items()})
+    override = "[Service]\nEnvironment=TZ=UTC\n"
+    files["confs/off1/systemd/system/sanoid.service.d/override.conf"] = override
+    files["confs/off2/systemd/sanoid.service.d/override.conf"] = override
     return files
 
 
-def write_infra_repo(bare: Path, mongodb_address: str, off2_address: str) -> None:
+def write_infra_repo(
+    bare: Path, mongodb_address: str, off2_address: str, redis_address: str = "127.0.0.1"
+) -> None:
     """The bare repository ``bare`` (made once; ``lab up`` keeps it while its files are current)."""
-    files = infra_files(mongodb_address, off2_address)
+    files = infra_files(mongodb_address, off2_address, redis_address)
     digest = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
     marker = bare / "lab-files.sha256"
     if (bare / "HEAD").exists() and marker.exists() and marker.read_text(encoding="utf-8") == digest:
@@ -190,3 +221,7 @@ def write_mirror(mirror: Path) -> None:
     key = mirror / "www.mongodb.org/static/pgp/server-4.4.asc"
     key.parent.mkdir(parents=True, exist_ok=True)
     key.write_text(MONGODB_KEY, encoding="utf-8")
+    redis_key = mirror / "packages.redis.io/gpg"  # off2 plan ct122-redis (Redis 7 from packages.redis.io)
+    redis_key.parent.mkdir(parents=True, exist_ok=True)
+    redis_text = MONGODB_KEY.replace("www.mongodb.org/static/pgp/server-4.4.asc", "packages.redis.io/gpg")
+    redis_key.write_text(redis_text, encoding="utf-8")

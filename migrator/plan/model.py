@@ -14,9 +14,17 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
 from migrator.plan.checks import Check, Command
 from migrator.plan.durations import Duration
@@ -107,6 +115,24 @@ class StunnelAction(_Strict):
     )
 
 
+class OwnAddition(_Strict):
+    """A step of ours, not in the team's repository: say why it is there."""
+
+    ours: str = Field(min_length=1, description="Why we added the step (what it guards or automates).")
+
+
+SOURCE_PATH = r"^[A-Za-z0-9_.@-][A-Za-z0-9_./@+-]*(#[^\s]*)?$"
+"""A repository path, optionally with ``#section``: no spaces, no leading slash."""
+SourcePath = Annotated[str, StringConstraints(pattern=SOURCE_PATH)]
+
+
+class PlanStep(_Strict):
+    """A step of another plan: ``{plan: off1, step: ct102-start}``."""
+
+    plan: str = Field(pattern=STEP_ID, description="The other plan's name (plans/NAME.yaml).")
+    step: str = Field(pattern=STEP_ID, description="The step id in that plan.")
+
+
 class LabEffect(StrEnum):
     """What a manual step does to a lab host; applied only when the inventory is a lab."""
 
@@ -123,6 +149,12 @@ class Step(_Strict):
     )
     title: str = Field(description="One line: what the step does.")
     description: str | None = Field(None, description="Why, and anything the operator must know.")
+    source: list[SourcePath] | OwnAddition | None = Field(
+        None,
+        description="Where the step comes from: paths in openfoodfacts/openfoodfacts-infrastructure, "
+        "optionally with a section (docs/reports/2023-12-08-off1-upgrade.md#joining-pve-cluster), or "
+        "{ours: REASON} for our own addition. Every step of the real plans has one.",
+    )
     host: str = Field(
         "local",
         description="Target: an inventory host, a container on a Proxmox host (off2/ct:101) or `local`.",
@@ -178,6 +210,12 @@ class Step(_Strict):
     depends_on: list[str] | None = Field(
         None, description="Step ids this step needs. Default: the step before it in the plan."
     )
+    requires: list[PlanStep] = Field(
+        default_factory=list,
+        description="Steps of other plans that must be done first (succeeded in their plan's newest live "
+        "or rehearsal run on the same inventory that recorded them, and not rolled back since): "
+        "checked at preflight and before the step, which is blocked until they are.",
+    )
     idempotent: bool = Field(False, description="Running it twice is harmless: safe to re-run when in doubt.")
     destructive: bool = Field(False, description="Destroys data or service: needs explicit confirmation.")
     point_of_no_return: bool = Field(
@@ -194,6 +232,15 @@ class Step(_Strict):
         "never a value. Secrets reach the host by environment or stdin, never the command line.",
     )
     stdin_secret: str | None = Field(None, description="Name in ``secrets`` whose value is fed on stdin.")
+
+
+def source_lines(step: Step) -> list[str]:
+    """The step's sources as display lines ("ours: ..." for our own additions; empty: none given)."""
+    if step.source is None:
+        return []
+    if isinstance(step.source, OwnAddition):
+        return [f"ours: {step.source.ours}"]
+    return list(step.source)
 
 
 class Phase(_Strict):

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from migrator.estimates import Estimate, WindowSummary, summarize
 from migrator.plan.checks import Check
-from migrator.plan.model import Step, StepKind, Where
+from migrator.plan.model import Step, StepKind, Where, source_lines
 from migrator.render.words import (
     DESTRUCTIVE,
     IRREVERSIBLE,
@@ -138,6 +138,9 @@ def _step(loaded: LoadedPlan, step: Step, number: int, estimate: Estimate) -> li
     lines.append("- " + " · ".join(facts))
     needs = loaded.deps.get(step.id, [])
     lines.append("- Depends on: " + (", ".join(f"`{d}`" for d in needs) if needs else "nothing"))
+    if step.requires:
+        lines.append("- Requires (other plans, done first): "
+                     + ", ".join(f"`{r.plan}:{r.step}`" for r in step.requires))
     if step.destructive:
         lines.append(f"- **{DESTRUCTIVE.symbol} Destructive:** confirm before running it.")
     if step.irreversible:
@@ -148,6 +151,8 @@ def _step(loaded: LoadedPlan, step: Step, number: int, estimate: Estimate) -> li
     if step.secrets:
         refs = ", ".join(f"`{name}` from `{ref}`" for name, ref in step.secrets.items())
         lines.append(f"- Secrets (references only): {refs}")
+    sources = source_lines(step)
+    lines.append("- Source: " + ("; ".join(_source(s) for s in sources) if sources else "none given"))
     lines.append("")
     if step.description:
         lines += [plain(step.description), ""]
@@ -163,6 +168,11 @@ def _step(loaded: LoadedPlan, step: Step, number: int, estimate: Estimate) -> li
         lines += [f"Produces: {outs}", ""]
     lines += [SIGN_OFF, ""]
     return lines
+
+
+def _source(text: str) -> str:
+    """A repository path in code spans; our own additions in plain words."""
+    return plain(text) if text.startswith("ours: ") else code(text)
 
 
 def _action(step: Step) -> list[str]:

@@ -17,7 +17,7 @@ from rich.text import Text
 from migrator.errors import UsageError
 from migrator.estimates import Estimate
 from migrator.plan.checks import Check
-from migrator.plan.model import Step, StepKind
+from migrator.plan.model import Step, StepKind, source_lines
 from migrator.render.terminal import MARKER_STYLE, WHERE_STYLE
 from migrator.render.words import (
     check_place,
@@ -59,6 +59,8 @@ def render_step(
     console.print(where)
     if step.description:
         console.print(Text(step.description.strip()))
+    sources = source_lines(step)
+    console.print(Text("source: " + ("; ".join(sources) if sources else "none given"), style="dim"))
 
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
@@ -67,6 +69,8 @@ def render_step(
         grid.add_row(Text(label), value if isinstance(value, Text) else Text(value))
     dependents = [s for s, needs in loaded.deps.items() if step_id in needs]
     grid.add_row(Text("depends on"), Text(", ".join(loaded.deps.get(step_id, [])) or "nothing"))
+    if step.requires:  # steps of other plans (migrator.engine.crossplan)
+        grid.add_row(Text("requires"), Text(", ".join(f"{r.plan}:{r.step}" for r in step.requires)))
     grid.add_row(Text("needed by"), Text(", ".join(dependents) or "nothing"))
     console.print()
     console.print(grid)

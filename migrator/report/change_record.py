@@ -28,6 +28,7 @@ SECTIONS = (
     "Values produced",
     "Output",
     "Rollback readiness",
+    "Sources",
 )
 
 
@@ -84,6 +85,7 @@ def build(facts: RunFacts) -> Document:
     _values(doc, facts)
     _output(doc, facts)
     _rollback(doc, facts)
+    _sources(doc, facts)
     if facts.notes:
         doc.section("Notes").add(Bullets(tuple(line(n) for n in facts.notes)))
     return doc
@@ -329,6 +331,16 @@ def _rollback(doc: Document, f: RunFacts) -> None:
     if irreversible:
         text += f" Not undoable: {', '.join(irreversible)}."
     section.add(Para(line(text)))
+
+
+def _sources(doc: Document, f: RunFacts) -> None:
+    """Where each step came from (the team's repository, or our own addition and why)."""
+    section = doc.section(SECTIONS[10])
+    rows = tuple(
+        (line(Code(s.id)), line("; ".join(s.sources) if s.sources else "none given")) for s in f.steps
+    )
+    if rows:
+        section.add(Table(("Step", "Source"), rows))
 
 
 def _rollback_row(s: StepFacts) -> tuple[Line, ...]:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from migrator.estimates import Estimate, learned, summarize, written
-from migrator.plan.model import StepKind, Where
+from migrator.plan.model import StepKind, Where, source_lines
 from migrator.store.dto import JournalEntry, StepRecord
 from migrator.store.durations import measured_durations, pair_attempts
 
@@ -85,6 +85,8 @@ class StepFacts:
     output_lines: int
     output_tail: tuple[str, ...]
     output_attempt: int
+    sources: tuple[str, ...] = ()
+    """Where the step comes from (the plan's ``source:``), for the record's reader."""
 
 
 @dataclass(frozen=True)
@@ -449,6 +451,7 @@ def _step_facts(
         output_lines=total,
         output_tail=tail,
         output_attempt=attempt,
+        sources=tuple(source_lines(step)) if step is not None else (),
     )
 
 

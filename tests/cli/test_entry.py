@@ -27,7 +27,7 @@ def test_large_output_reaches_a_pipe_whole() -> None:
     result = run_module("plan", "off2", "--format", "json")
     assert result.returncode == 0, result.stderr
     plan = json.loads(result.stdout)
-    assert sum(len(phase["steps"]) for phase in plan["phases"]) == 77
+    assert sum(len(phase["steps"]) for phase in plan["phases"]) == 79
 
 
 def test_exit_codes_and_the_error_line_survive_the_fast_exit(tmp_path: Path) -> None:

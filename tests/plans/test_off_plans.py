@@ -103,8 +103,11 @@ def test_cluster_join_uses_the_fingerprint_read_on_off2_and_checks_it() -> None:
     off1 = _load(PLANS["plans/off1.yaml"])
     join = off1.step("cluster-join")
     assert isinstance(join.command, str)
-    wanted = "pvecm add 10.0.0.2 --fingerprint {{ outputs.cluster-fingerprint.fingerprint }}"
+    # The corosync link on the private address (2023-12-08 report): without --link0, pvecm add
+    # takes the address off1's name resolves to.
+    wanted = "pvecm add 10.0.0.2 --link0 10.0.0.1 --fingerprint {{ outputs.cluster-fingerprint.fingerprint }}"
     assert join.command.startswith(wanted)
+    assert "etc-hosts" in graph.blocked_by("cluster-join", off1.deps)
     assert "cluster-fingerprint" in graph.blocked_by("cluster-join", off1.deps)
     assert any("outputs.cluster-fingerprint.fingerprint" in str(c.model_dump()) for c in join.pre)
 

@@ -16,6 +16,7 @@ TOOLS: tuple[str, ...] = (
     "pveam",
     "pct",
     "pveversion",
+    "pveum",  # off2 plan pve-groups: pveum.py
     "systemctl",
     "syncoid",
     "sanoid",
@@ -39,4 +40,6 @@ TOOLS: tuple[str, ...] = (
     "ip",
     "ifreload",
     "dig",  # off2 plan: dns.py
+    "postconf",  # off2 plan ct_postinstall: mail.py
+    "newaliases",
 )

@@ -7,7 +7,8 @@ listens on every tunnel server's ``connect`` address of the lab's tunnel invento
 * MongoDB: ``OP_MSG`` ``hostInfo`` (``system.hostname`` is ``mongodb``, as off1 CT 102 answers),
   ``ping``, ``hello``/``isMaster``;
 * OffRedis: RESP ``PING`` -> ``+PONG``, ``ECHO``;
-* InfluxDB ``GET /ping`` -> 204, Robotoff ``GET /api/v1/health`` -> 200, off-query ``/select`` -> 200.
+* InfluxDB ``GET /ping`` -> 204, Robotoff ``GET /api/v1/health`` -> 200,
+  off-query ``POST /select`` -> 200 (405 to a GET).
 
 Every request is logged (``DIR/backends.log``) with the service and the peer, so a test can
 tell that the probe's bytes reached the back-end (through the stunnel server: the clients
@@ -41,6 +42,9 @@ HTTP_ROUTES: dict[str, dict[str, tuple[str, bytes]]] = {
     "Robotoff": {"/api/v1/health": ("200 OK", b'{"status":"healthy"}')},
     "off-query": {"/select": ("200 OK", b"[]")},
 }
+# The method each route answers (GET where not named): off-query's /select takes a POSTed JSON
+# query, as the team tested it (2024-09-04 report); a GET there gets 405, as from the real service.
+HTTP_METHODS: dict[str, dict[str, str]] = {"off-query": {"/select": "POST"}}
 
 
 def _log(line: str) -> None:
@@ -121,15 +125,22 @@ def _redis(server: _Server, sock: socket.socket, peer: str) -> None:
 
 
 def _http(server: _Server, routes: dict[str, tuple[str, bytes]], sock: socket.socket, peer: str) -> None:
+    length = 0
     with sock.makefile("rb") as stream:
         request = stream.readline(8192).decode(errors="replace").split()
-        while stream.readline(8192) not in (b"\r\n", b"\n", b""):
-            pass  # headers: nothing here depends on them
+        while (header := stream.readline(8192)) not in (b"\r\n", b"\n", b""):
+            name, _, value = header.decode(errors="replace").partition(":")
+            if name.strip().lower() == "content-length" and value.strip().isdigit():
+                length = int(value.strip())
+        stream.read(min(length, 65536))  # the body (a POSTed query): read, so closing sends no RST
     if len(request) < 2:
         return  # a bare connect (nc -z, the start-up wait): nothing to answer
-    path = request[1].split("?", 1)[0]
+    method, path = request[0], request[1].split("?", 1)[0]
     status, body = routes.get(path, ("404 Not Found", b"404 page not found\n"))
-    _log(f"{server.service} {server.where} GET {path} {status.split()[0]} from {peer}")
+    wanted = HTTP_METHODS.get(server.service, {}).get(path, "GET")
+    if path in routes and method != wanted:
+        status, body = "405 Method Not Allowed", b""
+    _log(f"{server.service} {server.where} {method} {path} {status.split()[0]} from {peer}")
     head = f"HTTP/1.1 {status}\r\nContent-Length: {len(body)}\r\nConnection: close\r\n"
     if body:
         head += "Content-Type: application/json\r\n"

@@ -57,9 +57,10 @@ host    all             all             ::1/128                 md5
 """
 PACKAGE_FILES = {
     "redis-server": {REDIS_CONF: REDIS_DEFAULT},
+    "redis": {REDIS_CONF: REDIS_DEFAULT},  # packages.redis.io's name; its unit is redis-server too
     "postgresql": {PG_DIR / "postgresql.conf": PG_DEFAULT, PG_DIR / "pg_hba.conf": PG_HBA_DEFAULT},
 }
-PACKAGE_UNITS = {"redis-server": "redis-server", "postgresql": "postgresql"}
+PACKAGE_UNITS = {"redis-server": "redis-server", "redis": "redis-server", "postgresql": "postgresql"}
 UNITS = set(PACKAGE_UNITS.values())
 
 
@@ -72,6 +73,15 @@ def _ipv4(address: str) -> str | None:
     return address if re.fullmatch(r"\d+\.\d+\.\d+\.\d+", address) else None
 
 
+def _pg_dir() -> Path:
+    """The newest cluster's config dir, as pg_ctlcluster picks one: a lab CT's /etc starts as a
+    copy of the machine's, which may hold another version's config than the fake installs."""
+    found = [p for p in Path("/etc/postgresql").glob("*/main") if (p / "postgresql.conf").is_file()]
+    if not found:
+        return PG_DIR
+    return max(found, key=lambda p: [int(x) if x.isdigit() else 0 for x in p.parent.name.split(".")])
+
+
 def listen_addresses(unit: str) -> list[str]:
     """``ADDRESS:PORT`` the unit's config names (Debian's defaults where it names none)."""
     if unit == "redis-server":
@@ -81,7 +91,7 @@ def listen_addresses(unit: str) -> list[str]:
         words = binds[-1].split() if binds else ["127.0.0.1"]
         port_number = port[-1] if port else "6379"
     else:
-        conf = PG_DIR / "postgresql.conf"
+        conf = _pg_dir() / "postgresql.conf"
         text = conf.read_text(encoding="utf-8") if conf.exists() else ""
         listen = re.findall(r"^\s*listen_addresses\s*=\s*'([^']*)'", text, re.M)
         port = re.findall(r"^\s*port\s*=\s*(\d+)", text, re.M)

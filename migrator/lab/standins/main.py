@@ -16,9 +16,11 @@ def _handlers() -> dict[str, Callable[[Context], int]]:
         cron,
         dns,
         fetch,
+        mail,
         mongo,
         netfilter,
         pvetools,
+        pveum,
         sanoid,
         system,
         units,
@@ -33,6 +35,7 @@ def _handlers() -> dict[str, Callable[[Context], int]]:
         "pveam": pvetools.pveam,
         "pct": pvetools.pct,
         "pveversion": pvetools.pveversion,
+        "pveum": pveum.pveum,
         "systemctl": system.systemctl,
         "syncoid": sanoid.syncoid,
         "sanoid": sanoid.sanoid,
@@ -56,10 +59,12 @@ def _handlers() -> dict[str, Callable[[Context], int]]:
         "dig": dns.dig,
         "ip": system.ip,
         "ifreload": system.ifreload,
+        "postconf": mail.postconf,
+        "newaliases": mail.newaliases,
     }
 
 
-PVE_ONLY = {"pvecm", "pvesm", "pveam", "pct", "pveversion"}
+PVE_ONLY = {"pvecm", "pvesm", "pveam", "pct", "pveversion", "pveum"}
 
 
 def main(argv: list[str]) -> int:

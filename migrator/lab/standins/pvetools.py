@@ -234,6 +234,15 @@ def _save_storages(ctx: Context, state: dict[str, Any], items: list[dict[str, An
     write_storage_cfg(ctx.lab_dir / "hosts" / ctx.name / "root/etc/pve/storage.cfg", items)
 
 
+# Names as pveam lists them for PVE 9 (December 2026); the plans take the newest of their release.
+AVAILABLE_TEMPLATES = (
+    "debian-11-standard_11.7-1_amd64.tar.zst",
+    "debian-12-standard_12.12-1_amd64.tar.zst",
+    "debian-13-standard_13.1-1_amd64.tar.zst",
+    "debian-13-standard_13.1-2_amd64.tar.zst",
+)
+
+
 def pveam(ctx: Context) -> int:
     command = ctx.args[0] if ctx.args else "help"
     with ctx.locked() as state:
@@ -247,6 +256,9 @@ def pveam(ctx: Context) -> int:
                 f"/var/lib/vz/template/cache/{template}\n"
                 "download of template finished"
             )
+        elif command == "available":  # `pveam available --section system`: what the plans pick from
+            for template in AVAILABLE_TEMPLATES:
+                out(f"system          {template}")
         elif command == "list":
             out("NAME                                                         SIZE")
             for template in state.get("templates", []):
@@ -257,7 +269,7 @@ def pveam(ctx: Context) -> int:
 
 
 def pveversion(ctx: Context) -> int:
-    out("pve-manager/7.4-1/9002ab8a (running kernel: 5.15.102-1-pve)")
+    out("pve-manager/9.1.1/42db4a6cf33dac83 (running kernel: 6.17.2-1-pve)")  # the plans' default release
     return 0
 
 

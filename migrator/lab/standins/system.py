@@ -23,7 +23,7 @@ from migrator.lab.procs import cmdline, matches, pid_namespace, terminate
 from migrator.lab.standins.context import Context, ToolError, out
 from migrator.lab.standins.devices import SECTOR, resolve, short, visible_disks
 
-ALWAYS_ACTIVE = {"ssh", "sshd", "cron", "networking", "systemd-timesyncd"}
+ALWAYS_ACTIVE = {"ssh", "sshd", "cron", "networking", "systemd-timesyncd", "chrony"}  # PVE runs chrony
 PVE_ACTIVE = {"pve-cluster", "pveproxy", "pvedaemon", "pvestatd"}
 START_GRACE = 0.6  # seconds a started daemon must survive to count as started
 
@@ -125,8 +125,18 @@ def systemctl(ctx: Context) -> int:
             return code
         if verb == "is-enabled":
             enabled = state["units"].get(units[0], {}).get("enabled")
+            if enabled == "masked":  # as systemd: "masked", exit 1
+                out("masked")
+                return 1
             out("enabled" if enabled else "disabled")
             return 0 if enabled else 1
+        if verb in ("mask", "unmask"):  # stunnel plan: Debian's stunnel4.service (moji report)
+            for unit in units:
+                info = state["units"].setdefault(unit, {"state": "inactive"})
+                info["enabled"] = "masked" if verb == "mask" else False
+                if verb == "mask" and now:
+                    _stop(state, unit)
+            return 0
         if verb in ("daemon-reload", "reset-failed"):
             return 0
         if verb == "list-unit-files":
