@@ -183,7 +183,7 @@ def evaluate_file(check: FileCheck, output: ProbeOutput) -> CheckResult:
             observed += ", contains the expected text"
         elif code == 1:
             observed += ", lacks the expected text"
-            problems.append("it lacks the expected text")
+            problems.append(f"it lacks the expected text {check.contains!r}")
         else:
             observed += ", unreadable"
             problems.append("its content cannot be read")

@@ -22,6 +22,7 @@ from migrator.engine.states import StepState
 from migrator.engine.window import GateVerdict
 from migrator.errors import MigratorError, OperatorNeeded
 from migrator.executors.base import ActionOutcome, Prompter, StepContext, StepRunner, is_interactive
+from migrator.executors.checking import probe_target
 from migrator.plan.checks import OnFail
 from migrator.plan.model import Step
 from migrator.plan.params import UnknownReference, substitute_outputs
@@ -401,7 +402,7 @@ class StepDriver:
             self.book.emit(event)
             if result.passed:
                 continue
-            text = f"{event.description}: {event.message}"
+            text = f"{event.description} on {probe_target(check, step)}: {event.message}"
             if check.on_fail is OnFail.WARN:
                 self.book.emit(StepWarning(self.book.run_id, step.id, f"{stage}-check warning: {text}"))
             elif check.on_fail is OnFail.MARK_DONE and stage == "pre":

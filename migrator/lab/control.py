@@ -183,7 +183,7 @@ class Lab:
             (root / bound.lstrip("/")).mkdir(parents=True, exist_ok=True)
             # The mount point must exist on the machine: an empty directory, nothing else.
             Path(bound).mkdir(parents=True, exist_ok=True)
-        seed_etc(root / "etc", hostname=name)
+        seed_etc(root / "etc", hostname=name, address=lab_host.address)
         state_dir = self.paths.state_dir(name)
         write_json(
             state_dir / "host.json",
@@ -228,8 +228,7 @@ class Lab:
         self.publish_host_key(name)
 
     def publish_host_key(self, name: str) -> None:
-        """/etc/ssh holds the key the host's sshd serves (plans read it there to pin it elsewhere);
-        the copies of the machine's own host keys that seed_etc brought along are dropped."""
+        """/etc/ssh holds the key the host's sshd serves (plans read it there to pin it elsewhere)."""
         etc_ssh = self.paths.root(name) / "etc/ssh"
         etc_ssh.mkdir(parents=True, exist_ok=True)
         for old in etc_ssh.glob("ssh_host_*_key*"):
