@@ -2,9 +2,9 @@
 and a runner killed mid-plan is resumed to completion.
 
 The lab runs in its own network namespace (``ip netns``), on a machine whose /etc/hosts names
-no lab host (a doctored file bound over it in a private mount namespace, issue 16): its fixed 127.x addresses cannot clash
-with another lab on the machine (the module-scoped lab of conftest, the stunnel rehearsal), and
-everything stays on that namespace's loopback. The effects are then read the way an operator
+no lab host (a doctored file bound over it in a private mount namespace, issue 16): its fixed
+127.x addresses cannot clash with another lab on the machine (the other lab tests' labs, a demo
+lab), and everything stays on that namespace's loopback. The effects are then read the way an operator
 would: the real check library on output read over SSH from the lab hosts, and off1's Proxmox API.
 """
 
