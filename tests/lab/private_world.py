@@ -5,8 +5,11 @@ namespace where a doctored file is bound over /etc/hosts. The machine's file is 
 
 from __future__ import annotations
 
+import ctypes
 import os
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -27,3 +30,27 @@ def in_private_world(hosts_file: Path, script: str, *, timeout: float) -> subpro
         capture_output=True, text=True, timeout=timeout, cwd=REPO, env={**os.environ, "COLUMNS": "200"},
         check=False,
     )  # fmt: skip
+
+
+CLONE_NEWNET = 0x40000000
+
+
+@contextmanager
+def private_network() -> Iterator[None]:
+    """This thread (the test's) in a new network namespace with only loopback up, then back.
+
+    For the in-process lab fixture: everything the lab starts (sshd, fakepve, stand-ins'
+    daemons) and every socket the test opens lives there, so a demo lab on the machine's
+    127.0.1.x, another test's lab, or a system sshd on :22 changes nothing. The namespace ends
+    with its last process (the lab's, stopped by ``down``).
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    with open("/proc/self/ns/net", "rb") as original:
+        if libc.unshare(CLONE_NEWNET) != 0:
+            raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNET)")
+        try:
+            subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+            yield
+        finally:
+            if libc.setns(original.fileno(), CLONE_NEWNET) != 0:
+                raise OSError(ctypes.get_errno(), "setns back to the machine's network namespace")

@@ -54,7 +54,7 @@ class OffLab:
     def cmd(self, *argv: str, timeout: float = TIMEOUT) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "COLUMNS": "200"}  # status tables unwrapped
         doctored = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
-                    'mount --bind "$0" /etc/hosts && exec "$@"', str(self.machine_hosts)]
+                    'mount --bind "$0" /etc/hosts && exec "$@"', str(self.machine_hosts)]  # fmt: skip
         return subprocess.run([*doctored, "ip", "netns", "exec", self.netns, *argv], capture_output=True,
                               text=True, timeout=timeout, cwd=REPO, env=env, check=False)  # fmt: skip
 
