@@ -2,8 +2,10 @@
 
 ``up`` is idempotent: what runs is left alone, what died is restarted, keys and state
 already made are kept. Every process started is recorded in ``DIR/pids.json`` with the
-command line it was started with, and ``down`` stops exactly those (plus the daemons the
-stand-in ``systemctl`` started, recorded in each host's state).
+command line it was started with (a host's sshd by its own PID, with its ``unshare`` wrapper's)
+and carries the lab's marker in its environment (:mod:`migrator.lab.marker`): ``down`` stops
+the recorded ones, the daemons the stand-in ``systemctl`` started (recorded in each host's
+state), and then every marked process left, such as one an effect of a killed run started.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from migrator.lab.layout import (
     read_json,
     write_json,
 )
+from migrator.lab.marker import marked_env, stop_marked
 from migrator.lab.procs import stop_recorded_daemons
 from migrator.lab.standins import TOOLS, backends
 from migrator.lab.standins.legacy import seed_legacy_rules
@@ -78,9 +81,9 @@ class Lab:
         assert isinstance(data, dict)
         return data
 
-    def _record(self, key: str, pid: int, argv: list[str]) -> None:
+    def _record(self, key: str, pid: int, argv: list[str], wrapper: int | None = None) -> None:
         pids = self._pids()
-        pids[key] = {"pid": pid, "argv": argv}
+        pids[key] = {"pid": pid, "argv": argv, **({"wrapper": wrapper} if wrapper else {})}
         write_json(self.paths.pids, pids)
 
     def _forget(self, key: str) -> None:
@@ -125,7 +128,12 @@ class Lab:
         write_infra_repo(self.paths.infra_repo, f"{host('off1').vars['ct_prefix']}.102", host("off2").address)
         write_mirror(self.paths.dir / "mirror")
         for lab_host in HOSTS:
+            if self.reinstall_pending(lab_host.name):
+                continue  # its files are half made: the reinstall below finishes them
             self._prepare_host(lab_host)
+        for lab_host in HOSTS:
+            if self.reinstall_pending(lab_host.name):
+                self.reinstall(lab_host.name)
         if not self.paths.clusters.exists():  # the first `up`: off1 and off2 trust each other (2023)
             self.trust("off1", "off2")
             self.trust("off2", "off1")
@@ -298,19 +306,29 @@ class Lab:
             "private",
             "--pid",
             "--fork",
+            "--kill-child",  # the wrapper killed takes its sshd (and so the host) with it
             "--mount-proc",
             "/bin/sh",
             str(self._boot_script(lab_host)),
         ]
-        pid = sshd_mod.launch(config, directory / "sshd.log", wrapper=wrapper)
-        self._record(f"sshd:{lab_host.name}", pid, [str(sshd_mod.SSHD), "-D", "-e", "-f", str(config)])
+        env = marked_env(self.paths.dir)
+        wrapper_pid = sshd_mod.launch(config, directory / "sshd.log", wrapper=wrapper, env=env)
+        # sshd is the wrapper's only child (it listens: the boot script has exec'd it by now)
+        pid = next(iter(sshd_mod.children(wrapper_pid)), wrapper_pid)
+        self._record(
+            f"sshd:{lab_host.name}", pid, [str(sshd_mod.SSHD), "-D", "-e", "-f", str(config)], wrapper_pid
+        )
         return pid
 
     def stop_sshd(self, name: str) -> None:
-        pid = self.running(f"sshd:{name}")
+        key = f"sshd:{name}"
+        wrapper = self._pids().get(key, {}).get("wrapper")
+        pid = self.running(key)
         if pid is not None:
             sshd_mod.kill_family(pid)
-        self._forget(f"sshd:{name}")
+        if isinstance(wrapper, int) and pid is not None:  # it ends with its child; never wait long
+            sshd_mod.kill_family(wrapper, timeout=1.0)
+        self._forget(key)
 
     def trust(self, client: str, server: str) -> None:
         """``client``'s root may ssh to ``server`` as root, with ``server``'s host key known."""
@@ -393,6 +411,7 @@ class Lab:
                 stderr=out,
                 start_new_session=True,
                 cwd=str(Path(migrator.__file__).parent.parent),
+                env=marked_env(self.paths.dir),
             )
         deadline = time.monotonic() + PVE_START_TIMEOUT
         while time.monotonic() < deadline:
@@ -411,12 +430,22 @@ class Lab:
     # ------------------------------------------------------------ physical effects
 
     def reinstall(self, name: str) -> str:
-        """A fresh Proxmox install on ``name``: new state and files, new host key, sshd restarted."""
+        """A fresh Proxmox install on ``name``: new state and files, new host key, sshd restarted.
+
+        Safe to run again after it was killed half-way (the step's ``--retry``): the old state
+        it carries over is kept outside the host's files until the new install is complete.
+        """
         lab_host = host(name)
         self.stop_sshd(name)
-        stop_recorded_daemons(self.paths.state_dir(name))
-        old_state = host_state.load(self.paths.state_dir(name))  # its NVMe pools survive (off2 plan)
-        _remove_tree(self.paths.root(name))
+        pending = self.paths.host_dir(name) / "reinstall-old-state.json"  # see reinstall_pending
+        old_state = read_json(pending, None)  # a reinstall killed before it completed
+        if old_state is None:
+            stop_recorded_daemons(self.paths.state_dir(name))
+            old_state = host_state.load(self.paths.state_dir(name))  # its NVMe pools survive (off2)
+            write_json(pending, old_state)
+        assert isinstance(old_state, dict)
+        if self.paths.root(name).exists():
+            _remove_tree(self.paths.root(name))
         state_dir = self.paths.state_dir(name)
         state_dir.mkdir(parents=True)
         fresh = host_state.fresh_pve(name)
@@ -445,7 +474,12 @@ class Lab:
 
             after_reinstall(self, name, old_state)  # untouched disks' pools, no guests, storage.cfg
         self.start_sshd(lab_host)
+        pending.unlink()  # complete: a later reinstall starts from this install
         return self.host_key_fingerprint(name)
+
+    def reinstall_pending(self, name: str) -> bool:
+        """Whether a reinstall of ``name`` was killed before it completed."""
+        return (self.paths.host_dir(name) / "reinstall-old-state.json").exists()
 
     def reboot(self, name: str, pause: float = 1.0) -> None:
         """sshd goes away for ``pause`` seconds and comes back (daemons do not survive it)."""
@@ -476,6 +510,8 @@ class Lab:
             self._forget(key)
         for lab_host in HOSTS:
             stopped += stop_recorded_daemons(self.paths.state_dir(lab_host.name))
+        # What no pid file knows: started by an effect of a killed run, or left by a killed wrapper.
+        stopped += [f"pid {pid} (unrecorded, marked with this lab)" for pid in stop_marked(self.paths.dir)]
         return stopped
 
     def reset(self) -> list[str]:
