@@ -128,12 +128,7 @@ class Lab:
         write_infra_repo(self.paths.infra_repo, f"{host('off1').vars['ct_prefix']}.102", host("off2").address)
         write_mirror(self.paths.dir / "mirror")
         for lab_host in HOSTS:
-            if self.reinstall_pending(lab_host.name):
-                continue  # its files are half made: the reinstall below finishes them
             self._prepare_host(lab_host)
-        for lab_host in HOSTS:
-            if self.reinstall_pending(lab_host.name):
-                self.reinstall(lab_host.name)
         if not self.paths.clusters.exists():  # the first `up`: off1 and off2 trust each other (2023)
             self.trust("off1", "off2")
             self.trust("off2", "off1")
