@@ -33,7 +33,20 @@ fi
 # package index, so it also works offline, e.g. inside a private network namespace.
 hash="$(sha256sum pyproject.toml | cut -c1-16)"
 stamp=".venv/.installed-$hash-${EXTRAS//,/-}"
-if [ ! -e "$stamp" ]; then
+installed() {  # whether an install for this pyproject.toml had every extra asked for now
+  local done_stamp have extra
+  for done_stamp in .venv/.installed-"$hash"-*; do
+    [ -e "$done_stamp" ] || continue
+    have=",${done_stamp#.venv/.installed-"$hash"-},"
+    have="${have//-/,}"
+    for extra in ${EXTRAS//,/ }; do
+      [[ "$have" == *",$extra,"* ]] || continue 2
+    done
+    return 0
+  done
+  return 1
+}
+if ! installed; then
   .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
   # compat editable mode: a plain path entry instead of an import hook (~20 ms off every start);
   # setuptools warns that it may go away one day: a known choice, not news at every set-up.
