@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # Install what migrator, its lab and its tests need on a fresh Debian machine, idempotently.
 # Debian packages: openssh-server (the lab and SSH tests run real sshd), stunnel4 (real tunnels),
-# rsync, iproute2 (ss), netcat-openbsd, curl, iputils-ping (plans' ping checks in the lab). Python: a venv in .venv with the package and extras.
+# rsync, iproute2 (ss), netcat-openbsd, curl, iputils-ping (plans' ping checks in the lab),
+# redis-server (the lab's CTs run the real Redis; the package's own service is not needed).
+# Python: a venv in .venv with the package and extras.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EXTRAS="${1:-test}"
 
-APT_PACKAGES=(openssh-server openssh-client stunnel4 rsync iproute2 netcat-openbsd curl procps iputils-ping)
+APT_PACKAGES=(openssh-server openssh-client stunnel4 rsync iproute2 netcat-openbsd curl procps iputils-ping
+  redis-server)
 need_apt=()
-for bin in /usr/sbin/sshd /usr/bin/ssh-keygen /usr/bin/stunnel4 /usr/bin/rsync /usr/bin/ss /usr/bin/nc /usr/bin/curl /usr/bin/ping; do
+for bin in /usr/sbin/sshd /usr/bin/ssh-keygen /usr/bin/stunnel4 /usr/bin/rsync /usr/bin/ss /usr/bin/nc /usr/bin/curl \
+  /usr/bin/ping /usr/bin/redis-server; do
   [ -x "$bin" ] || need_apt+=("$bin")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
