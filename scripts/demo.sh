@@ -3,14 +3,10 @@
 # off1 against the lab non-interactively, and print the run summary.
 # Safe to run again: the lab in .lab/ is reused (keys, infra repo, state.db: the runs add up),
 # its hosts are reset to before off1's move, and each run is a new rehearsal run.
-# Needs root: every lab host's sshd runs in its own mount namespace.
+# Needs root (per-host mount namespaces): as another user it runs itself again through sudo.
 set -uo pipefail
+. "$(dirname "$0")/as-root.sh" "$0" "$@"
 cd "$(dirname "$0")/.."
-
-if [ "$(id -u)" != 0 ]; then
-  echo "demo: the lab needs root (per-host mount namespaces): sudo bash scripts/demo.sh" >&2
-  exit 2
-fi
 
 # Set up only what is missing: a machine that already has migrator and fakepve is used as is.
 if python3 -c 'import migrator.lab.control, fakepve' 2>/dev/null && command -v stunnel >/dev/null; then

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Set up (idempotent) and run everything CI runs: lint, types, layering contracts, tests.
+# Root: the lab tests run real sshd in per-host mount namespaces (as another user: through sudo).
 set -euo pipefail
+. "$(dirname "$0")/as-root.sh" "$0" "$@"
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh test
 export PATH="$PWD/.venv/bin:$PATH"

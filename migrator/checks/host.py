@@ -202,7 +202,7 @@ def evaluate_file(check: FileCheck, output: ProbeOutput) -> CheckResult:
             observed += ", contains the expected text"
         elif code == 1:
             observed += ", lacks the expected text"
-            problems.append("it lacks the expected text")
+            problems.append(f"it lacks the expected text {check.contains!r}")
         else:
             raise UnreadableOutput(f"grep could not read {check.path} (exit {code})", expected=expected)
     if problems:

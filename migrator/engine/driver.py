@@ -33,6 +33,7 @@ from migrator.engine.states import StepState
 from migrator.engine.window import GateVerdict
 from migrator.errors import JobLost, MigratorError, OperatorNeeded
 from migrator.executors.base import ActionOutcome, Prompter, StepContext, StepRunner, is_interactive
+from migrator.executors.checking import probe_target
 from migrator.executors.detached import job_name
 from migrator.plan.checks import OnFail
 from migrator.plan.model import Step
@@ -491,7 +492,7 @@ class StepDriver:
             )
             records.append(record)
             self.book.emit(event)
-            one = Judged(check, result, judged_text(event))
+            one = Judged(check, result, judged_text(event, where=probe_target(check, step)))
             judged.append(one)
             if not result.passed and check.on_fail is OnFail.WARN and stage != "done_when":
                 self.book.emit(StepWarning(self.book.run_id, step.id, f"{stage}-check warning: {one.text}"))

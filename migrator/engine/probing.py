@@ -102,11 +102,13 @@ def check_outcome(  # noqa: PLR0917 - one check result's coordinates, as stored
     return record, event
 
 
-def judged_text(event: CheckDone) -> str:
-    """``description: message``, saying "cannot tell" when the check could not answer."""
+def judged_text(event: CheckDone, *, where: str = "") -> str:
+    """``description on HOST: message``, saying "cannot tell" when the check could not answer
+    (the host, when given, is where the check was probed: a failure names it)."""
+    label = f"{event.description} on {where}" if where else event.description
     if event.outcome == Outcome.CANNOT_TELL and not event.message.startswith("cannot tell"):
-        return f"{event.description}: cannot tell - {event.message}"
-    return f"{event.description}: {event.message}"
+        return f"{label}: cannot tell - {event.message}"
+    return f"{label}: {event.message}"
 
 
 def halting_text(judged: Sequence[Judged]) -> str:

@@ -2,8 +2,10 @@
 
 ``up`` is idempotent: what runs is left alone, what died is restarted, keys and state
 already made are kept. Every process started is recorded in ``DIR/pids.json`` with the
-command line it was started with, and ``down`` stops exactly those (plus the daemons the
-stand-in ``systemctl`` started, recorded in each host's state).
+command line it was started with (a host's sshd by its own PID, with its ``unshare`` wrapper's)
+and carries the lab's marker in its environment (:mod:`migrator.lab.marker`): ``down`` stops
+the recorded ones, the daemons the stand-in ``systemctl`` started (recorded in each host's
+state), and then every marked process left, such as one an effect of a killed run started.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from migrator.lab.layout import (
     read_json,
     write_json,
 )
+from migrator.lab.marker import marked_env, stop_marked
 from migrator.lab.procs import stop_recorded_daemons
 from migrator.lab.standins import TOOLS, backends
 from migrator.lab.standins.legacy import seed_legacy_rules
@@ -78,9 +81,9 @@ class Lab:
         assert isinstance(data, dict)
         return data
 
-    def _record(self, key: str, pid: int, argv: list[str]) -> None:
+    def _record(self, key: str, pid: int, argv: list[str], wrapper: int | None = None) -> None:
         pids = self._pids()
-        pids[key] = {"pid": pid, "argv": argv}
+        pids[key] = {"pid": pid, "argv": argv, **({"wrapper": wrapper} if wrapper else {})}
         write_json(self.paths.pids, pids)
 
     def _forget(self, key: str) -> None:
@@ -184,7 +187,7 @@ class Lab:
             (root / bound.lstrip("/")).mkdir(parents=True, exist_ok=True)
             # The mount point must exist on the machine: an empty directory, nothing else.
             Path(bound).mkdir(parents=True, exist_ok=True)
-        seed_etc(root / "etc", hostname=name)
+        seed_etc(root / "etc", hostname=name, address=lab_host.address)
         state_dir = self.paths.state_dir(name)
         write_json(
             state_dir / "host.json",
@@ -229,8 +232,7 @@ class Lab:
         self.publish_host_key(name)
 
     def publish_host_key(self, name: str) -> None:
-        """/etc/ssh holds the key the host's sshd serves (plans read it there to pin it elsewhere);
-        the copies of the machine's own host keys that seed_etc brought along are dropped."""
+        """/etc/ssh holds the key the host's sshd serves (plans read it there to pin it elsewhere)."""
         etc_ssh = self.paths.root(name) / "etc/ssh"
         etc_ssh.mkdir(parents=True, exist_ok=True)
         for old in etc_ssh.glob("ssh_host_*_key*"):
@@ -300,19 +302,29 @@ class Lab:
             "private",
             "--pid",
             "--fork",
+            "--kill-child",  # the wrapper killed takes its sshd (and so the host) with it
             "--mount-proc",
             "/bin/sh",
             str(self._boot_script(lab_host)),
         ]
-        pid = sshd_mod.launch(config, directory / "sshd.log", wrapper=wrapper)
-        self._record(f"sshd:{lab_host.name}", pid, [str(sshd_mod.SSHD), "-D", "-e", "-f", str(config)])
+        env = marked_env(self.paths.dir)
+        wrapper_pid = sshd_mod.launch(config, directory / "sshd.log", wrapper=wrapper, env=env)
+        # sshd is the wrapper's only child (it listens: the boot script has exec'd it by now)
+        pid = next(iter(sshd_mod.children(wrapper_pid)), wrapper_pid)
+        self._record(
+            f"sshd:{lab_host.name}", pid, [str(sshd_mod.SSHD), "-D", "-e", "-f", str(config)], wrapper_pid
+        )
         return pid
 
     def stop_sshd(self, name: str) -> None:
-        pid = self.running(f"sshd:{name}")
+        key = f"sshd:{name}"
+        wrapper = self._pids().get(key, {}).get("wrapper")
+        pid = self.running(key)
         if pid is not None:
             sshd_mod.kill_family(pid)
-        self._forget(f"sshd:{name}")
+        if isinstance(wrapper, int) and pid is not None:  # it ends with its child; never wait long
+            sshd_mod.kill_family(wrapper, timeout=1.0)
+        self._forget(key)
 
     def trust(self, client: str, server: str) -> None:
         """``client``'s root may ssh to ``server`` as root, with ``server``'s host key known."""
@@ -395,6 +407,7 @@ class Lab:
                 stderr=out,
                 start_new_session=True,
                 cwd=str(Path(migrator.__file__).parent.parent),
+                env=marked_env(self.paths.dir),
             )
         deadline = time.monotonic() + PVE_START_TIMEOUT
         while time.monotonic() < deadline:
@@ -413,12 +426,22 @@ class Lab:
     # ------------------------------------------------------------ physical effects
 
     def reinstall(self, name: str) -> str:
-        """A fresh Proxmox install on ``name``: new state and files, new host key, sshd restarted."""
+        """A fresh Proxmox install on ``name``: new state and files, new host key, sshd restarted.
+
+        Safe to run again after it was killed half-way (the step's ``--retry``): the old state
+        it carries over is kept outside the host's files until the new install is complete.
+        """
         lab_host = host(name)
         self.stop_sshd(name)
-        stop_recorded_daemons(self.paths.state_dir(name))
-        old_state = host_state.load(self.paths.state_dir(name))  # its NVMe pools survive (off2 plan)
-        _remove_tree(self.paths.root(name))
+        pending = self.paths.host_dir(name) / "reinstall-old-state.json"  # see reinstall_pending
+        old_state = read_json(pending, None)  # a reinstall killed before it completed
+        if old_state is None:
+            stop_recorded_daemons(self.paths.state_dir(name))
+            old_state = host_state.load(self.paths.state_dir(name))  # its NVMe pools survive (off2)
+            write_json(pending, old_state)
+        assert isinstance(old_state, dict)
+        if self.paths.root(name).exists():
+            _remove_tree(self.paths.root(name))
         state_dir = self.paths.state_dir(name)
         state_dir.mkdir(parents=True)
         fresh = host_state.fresh_pve(name)
@@ -447,7 +470,12 @@ class Lab:
 
             after_reinstall(self, name, old_state)  # untouched disks' pools, no guests, storage.cfg
         self.start_sshd(lab_host)
+        pending.unlink()  # complete: a later reinstall starts from this install
         return self.host_key_fingerprint(name)
+
+    def reinstall_pending(self, name: str) -> bool:
+        """Whether a reinstall of ``name`` was killed before it completed."""
+        return (self.paths.host_dir(name) / "reinstall-old-state.json").exists()
 
     def reboot(self, name: str, pause: float = 1.0) -> None:
         """sshd goes away for ``pause`` seconds and comes back (daemons do not survive it)."""
@@ -478,6 +506,8 @@ class Lab:
             self._forget(key)
         for lab_host in HOSTS:
             stopped += stop_recorded_daemons(self.paths.state_dir(lab_host.name))
+        # What no pid file knows: started by an effect of a killed run, or left by a killed wrapper.
+        stopped += [f"pid {pid} (unrecorded, marked with this lab)" for pid in stop_marked(self.paths.dir)]
         return stopped
 
     def reset(self) -> list[str]:

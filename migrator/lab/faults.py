@@ -18,10 +18,12 @@ from migrator.errors import LabError
 from migrator.lab import sshd as sshd_mod
 from migrator.lab.control import Lab
 from migrator.lab.layout import HOSTS, host, read_json, write_json
+from migrator.lab.marker import marked_env
 from migrator.lab.standins import devnodes
 
 FAULTS: dict[str, str] = {
     "degraded-pool": "a disk of each redundant pool is FAULTED (zpool status DEGRADED)",
+    "pool-full": "every pool is 93% full (zpool list capacity): off1's 90% alert must fire",
     "stale-rpool": "an old pool named rpool waits in `zpool import` (first boot after a reinstall)",
     "missing-nvme": "the NVMe disks are gone (bifurcation, dead card): UNAVAIL in pools, not in lsblk",
     "zfs-labels": "reused devices carry old ZFS labels: zpool create fails until `zpool labelclear -f`",
@@ -105,7 +107,8 @@ def _squat(lab: Lab, name: str) -> None:
     log = lab.paths.host_dir(name) / "squatter.log"
     with log.open("ab") as out:
         proc = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True
+            argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
+            env=marked_env(lab.paths.dir),
         )
     deadline = time.monotonic() + 5
     while b"bound" not in log.read_bytes() and proc.poll() is None and time.monotonic() < deadline:

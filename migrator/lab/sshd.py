@@ -1,8 +1,8 @@
 """Start and stop a real OpenSSH ``sshd``: keys, config, launch, kill (no pytest in here).
 
 Shared by the test fixture (``tests/fixtures/sshd.py``) and the lab. The lab launches sshd
-through a wrapper (``unshare --mount ... boot.sh``) that execs sshd, so the recorded PID is
-sshd's own.
+through a wrapper (``unshare --fork --kill-child ... boot.sh``) whose child execs sshd:
+:func:`launch` returns the wrapper's PID, :func:`children` finds sshd's.
 
 Why ``SetEnv HOME=...``: sshd runs every command through the login shell, and Debian's bash
 sources ``~/.bashrc`` for commands started by sshd. root's ``.bashrc`` on a dev box may run
@@ -112,8 +112,10 @@ LogLevel VERBOSE
         raise LabError(f"sshd rejected {config}: {check.stderr.strip()}", where=str(config))
 
 
-def launch(config: Path, log: Path, *, wrapper: Sequence[str] = ()) -> int:
-    """Start ``sshd -D`` (through ``wrapper`` if given); its PID once it says it listens."""
+def launch(
+    config: Path, log: Path, *, wrapper: Sequence[str] = (), env: dict[str, str] | None = None
+) -> int:
+    """Start ``sshd -D`` (through ``wrapper`` if given); its (the wrapper's) PID once it listens."""
     offset = log.stat().st_size if log.exists() else 0
     with log.open("ab") as log_file:
         proc = subprocess.Popen(
@@ -122,6 +124,7 @@ def launch(config: Path, log: Path, *, wrapper: Sequence[str] = ()) -> int:
             stdout=log_file,
             stderr=log_file,
             start_new_session=True,
+            env=env,
         )
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:

@@ -7,7 +7,8 @@ hand and read the parse errors while the busy ports failed to bind. We do the sa
 * a copy of the config is written to a temp dir, line for line, with every ``accept`` moved to
   ``127.0.0.1:0`` (a free loopback port), every ``connect`` to ``127.0.0.1:9`` (nothing
   connects, so nothing is contacted and no DNS name is resolved), ``pid`` into the temp dir and
-  ``output``/``syslog``/``foreground`` commented out; ``foreground = yes`` is added as line 1;
+  ``output``/``syslog``/``foreground`` commented out, ``debug`` raised to ``notice`` where it is
+  lower (stunnel logs its success at notice); ``foreground = yes`` is added as line 1;
 * stunnel runs on the copy; "Configuration successful" on stderr means it parsed, a non-zero
   exit before that means it did not. It is stopped by PID either way;
 * error messages name the original file with the original line numbers.
@@ -36,6 +37,8 @@ from migrator.stunnel.psk import generate_psk, write_psk_file
 
 SUCCESS = "Configuration successful"
 _COMMENTED = {"output", "syslog", "foreground", "pid"}
+# syslog's levels, as stunnel's ``debug`` takes them (by name or number)
+_LEVELS = {"emerg": 0, "alert": 1, "crit": 2, "err": 3, "warning": 4, "notice": 5, "info": 6, "debug": 7}
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,20 @@ def _rewrite_line(line: str, placeholder_psk: Path | None) -> str:
         return f"PSKsecrets = {placeholder_psk}"
     if key in _COMMENTED:
         return f"; parse_check: {line.strip()}"
+    if key == "debug" and option is not None:
+        return _audible_debug(line, option[1])
     return line
+
+
+def _audible_debug(line: str, value: str) -> str:
+    """``debug`` at least ``notice`` (5): "Configuration successful" is logged at notice, so a
+    valid config with ``debug = warning`` (OFF's ovh1 proxy, moji) would never say it parsed.
+    A level stunnel does not know is left as it is, for stunnel to refuse."""
+    facility, _, level = value.strip().rpartition(".")
+    number = _LEVELS.get(level.lower(), int(level) if level.isdigit() else None)
+    if number is None or number >= _LEVELS["notice"]:
+        return line
+    return f"debug = {facility + '.' if facility else ''}notice"
 
 
 def loopback_copy(text: str, workdir: Path, placeholder_psk: Path | None = None) -> str:

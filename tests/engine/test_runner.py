@@ -194,6 +194,15 @@ def test_post_check_failure_fails_the_step(store: Store, work: Path) -> None:
     assert "post-check failed" in store.steps(report.run_id)[0].summary
 
 
+def test_a_failed_check_names_the_host_it_was_probed_on(store: Store, work: Path) -> None:
+    """issue 16: "file: /etc/hosts: it lacks the expected text" said neither where nor what."""
+    for on, where in ({}, "off1"), ({"on": "off2"}, "off2"):
+        post = [{**check("test -f nothing"), **on}]
+        plan = loaded([{"id": "a", "command": "true", "host": "off1", "post": post}])
+        report = start_run(store, plan, ShellRunner(work), None, RunOptions())
+        assert f" on {where}: " in store.steps(report.run_id)[0].summary
+
+
 def test_from_until_only_and_skip_select_steps(store: Store, work: Path) -> None:
     steps = [{"id": x, "command": f"touch {x}", "depends_on": []} for x in "abcde"]
     runner = ShellRunner(work)

@@ -1,7 +1,8 @@
 """One real lab per test module (module-scoped): sshd per host, fakepve, stand-ins.
 
 The lab binds fixed loopback addresses (127.0.1.x:2222 and :8006), like production's fixed
-hosts, so only one lab runs at a time on a machine: modules use it in turn.
+hosts: each module's lab runs in its own network namespace (``private_network``), so a demo
+lab left running, another module's lab or a system sshd on :22 cannot collide with it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from migrator.lab.control import Lab
 from migrator.plan.checks import Check
 from migrator.plan.inventory import Inventory
 from migrator.plan.load import load_inventory
+from tests.lab.private_world import private_network
 
 CHECK: TypeAdapter[Check] = TypeAdapter(Check)
 
@@ -66,14 +68,20 @@ def connect(lab: Lab) -> Connections:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLab]:
-    the_lab = Lab(tmp_path_factory.mktemp("lab"))
-    the_lab.up()
-    running = RunningLab(the_lab, load_inventory(the_lab.paths.inventory)[0], connect(the_lab))  # type: ignore[arg-type]
-    try:
-        yield running
-    finally:
-        running.connections.close_all()
-        the_lab.down()
+    """A lab in its own network namespace: the machine's own services and labs change nothing."""
+    with private_network():
+        the_lab = Lab(tmp_path_factory.mktemp("lab"))
+        try:
+            the_lab.up()
+            inventory = load_inventory(the_lab.paths.inventory)[0]
+            assert inventory is not None
+            running = RunningLab(the_lab, inventory, connect(the_lab))
+            try:
+                yield running
+            finally:
+                running.connections.close_all()
+        finally:
+            the_lab.down()
 
 
 def lab_processes(directory: Path) -> list[int]:

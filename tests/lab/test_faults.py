@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,9 +35,35 @@ def fault(lab: RunningLab) -> Iterator[object]:
 
 
 def test_every_fault_is_listed_with_a_test() -> None:
-    tested = {"degraded-pool", "stale-rpool", "missing-nvme", "zfs-labels", "stunnel-port-busy",
+    tested = {"degraded-pool", "pool-full", "stale-rpool", "missing-nvme", "zfs-labels", "stunnel-port-busy",
               "route-missing", "host-key-changed", "cluster-no-quorum"}  # fmt: skip
     assert set(FAULTS) == tested
+
+
+def recorded(case: str) -> dict[str, Any]:
+    """A recorded real output (tests/data/checks): the stand-ins must print the same."""
+    data: dict[str, Any] = json.loads((Path(__file__).parents[1] / "data/checks" / case).read_text())
+    return data
+
+
+def test_pool_full_makes_the_90_percent_alert_fire(lab: RunningLab, fault) -> None:  # type: ignore[no-untyped-def]
+    """issue 16: `zpool list -o capacity` printed `-`, so the alert could never fire in the lab."""
+    case = recorded("command/fail_pool_capacity_over_90.json")
+    alert = case["check"]
+    assert lab.check("off2", alert).passed  # 1.2G of a big pool: a few per cent
+    fault("off2", "pool-full")
+    printed = lab.run("off2", alert["command"])
+    assert printed.exit_code == 0
+    assert printed.stdout == case["output"]["stdout"]  # off2's three pools, as OpenZFS prints them
+    assert not lab.check("off2", alert).passed
+    literal = lab.run("off2", "zpool list -Hp -o name,cap,frag,dedup zfs-hdd").stdout
+    assert literal == "zfs-hdd\t93\t0\t1.00\n"  # -p: numbers without % or x (zpool_get_prop literal)
+
+
+def test_an_unknown_unit_is_inactive_with_exit_3_as_systemd_252_says(lab: RunningLab) -> None:
+    case = recorded("systemd_active/fail_no_such_unit.json")
+    printed = lab.run("off2", "systemctl is-active -- no-such-unit.service")
+    assert (printed.exit_code, printed.stdout) == (case["output"]["exit_code"], case["output"]["stdout"])
 
 
 def test_degraded_pool(lab: RunningLab, fault) -> None:  # type: ignore[no-untyped-def]
@@ -163,3 +192,38 @@ def test_faults_are_cleared_one_by_one(lab: RunningLab) -> None:
     assert active_faults(lab.lab, "ovh2") == ["degraded-pool"]
     assert clear_fault(lab.lab, "ovh2") == ["degraded-pool"]
     assert active_faults(lab.lab, "ovh2") == []
+
+
+def test_pvesm_status_prints_every_size_in_kib_as_pve_storage_does(lab: RunningLab) -> None:
+    """issue 16: the stand-in printed Used in bytes between a Total and an Available in KiB."""
+    printed = lab.run("off2", "pvesm status").stdout.splitlines()
+    assert printed[0].split() == ["Name", "Type", "Status", "Total", "Used", "Available", "%"]
+    rows = [line.split() for line in printed[1:]]
+    assert [row[0] for row in rows] == sorted(row[0] for row in rows)
+    for name, _, status, total, used, available, percent in rows:
+        if status == "active":
+            assert int(total) == int(used) + int(available), name  # one unit: KiB
+            assert percent == f"{100 * int(used) / int(total):.2f}%"
+    storage_check = recorded("pve_storage_active/pass_all_active.json")["check"]
+    assert lab.check("off2", storage_check).passed
+
+
+def test_redis_protected_mode_refuses_another_ct_as_in_production(lab: RunningLab) -> None:
+    """issue 16: the lab's Redis is the real one, so a config that leaves protected mode on
+    (Debian's default, no password) refuses the proxy CT as it did the team's, while a bare
+    TCP check still passes."""
+    server, client, address = "off2/ct:113", "off2/ct:101", "127.2.0.113"
+    conf = "/etc/redis/redis.conf"
+    ping = {"kind": "command", "command": f"redis-cli -h {address} ping", "stdout_contains": "PONG"}
+    assert lab.run(server, "apt-get install -y redis-server").ok
+    bind = f"sed -i 's/^bind .*/bind 127.0.0.1 {address}/' {conf} && systemctl restart redis-server"
+    assert lab.run(server, bind).ok
+    assert lab.check(client, {"kind": "tcp_open", "address": address, "port": 6379}).passed
+    assert not lab.check(client, ping).passed
+    denied = lab.run(client, f"redis-cli -h {address} ping").stdout
+    assert "DENIED Redis is running in protected mode" in denied
+    local = {"kind": "command", "command": "redis-cli ping", "stdout_contains": "PONG"}
+    assert lab.check(server, local).passed  # from its own CT: loopback, allowed
+    opened = f"sed -i 's/^protected-mode yes/protected-mode no/' {conf} && systemctl restart redis-server"
+    assert lab.run(server, opened).ok
+    assert lab.check(client, ping).passed

@@ -1,9 +1,10 @@
 """The whole off1 plan rehearsed against the lab through the CLI, in subprocesses: it completes,
 and a runner killed mid-plan is resumed to completion.
 
-The lab runs in its own network namespace (``ip netns``): its fixed 127.x addresses cannot clash
-with another lab on the machine (the module-scoped lab of conftest, the stunnel rehearsal), and
-everything stays on that namespace's loopback. The effects are then read the way an operator
+The lab runs in its own network namespace (``ip netns``), on a machine whose /etc/hosts names
+no lab host (a doctored file bound over it in a private mount namespace, issue 16): its fixed
+127.x addresses cannot clash with another lab on the machine (the other lab tests' labs, a demo
+lab), and everything stays on that namespace's loopback. The effects are then read the way an operator
 would: the real check library on output read over SSH from the lab hosts, and off1's Proxmox API.
 """
 
@@ -27,6 +28,7 @@ from migrator.checks import evaluate, probe_for
 from migrator.checks.base import CheckResult, CommandProbe, ProbeOutput
 from migrator.lab.layout import SSH_PORT, host
 from migrator.plan.checks import Check
+from tests.lab.private_world import HOSTS_WITHOUT_LAB_NAMES
 
 REPO = Path(__file__).resolve().parents[2]
 TIMEOUT = 600  # a hang guard, not a speed test (bench/): the machine is shared
@@ -47,11 +49,14 @@ print(json.dumps(json.load(urllib.request.urlopen(request, context=context, time
 class OffLab:
     netns: str
     dir: Path
+    machine_hosts: Path  # bound over /etc/hosts for every command: it names no lab host (issue 16)
 
     def cmd(self, *argv: str, timeout: float = TIMEOUT) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "COLUMNS": "200"}  # status tables unwrapped
-        return subprocess.run(["ip", "netns", "exec", self.netns, *argv], capture_output=True, text=True,
-                              timeout=timeout, cwd=REPO, env=env, check=False)  # fmt: skip
+        doctored = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                    'mount --bind "$0" /etc/hosts && exec "$@"', str(self.machine_hosts)]  # fmt: skip
+        return subprocess.run([*doctored, "ip", "netns", "exec", self.netns, *argv], capture_output=True,
+                              text=True, timeout=timeout, cwd=REPO, env=env, check=False)  # fmt: skip
 
     def migrator(self, *args: str) -> subprocess.CompletedProcess[str]:
         return self.cmd(sys.executable, "-m", "migrator", *args)
@@ -100,7 +105,8 @@ class OffLab:
 def off_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OffLab]:
     netns = f"migrator-off1-{uuid.uuid4().hex[:8]}"
     subprocess.run(["ip", "netns", "add", netns], check=True)
-    lab = OffLab(netns, tmp_path_factory.mktemp("off1-lab"))
+    lab = OffLab(netns, tmp_path_factory.mktemp("off1-lab"), tmp_path_factory.mktemp("machine") / "hosts")
+    lab.machine_hosts.write_text(HOSTS_WITHOUT_LAB_NAMES, encoding="utf-8")  # a fresh machine's
     try:
         subprocess.run(["ip", "netns", "exec", netns, "ip", "link", "set", "lo", "up"], check=True)
         up = lab.migrator("lab", "up", "--dir", str(lab.dir))

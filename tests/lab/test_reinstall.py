@@ -83,3 +83,43 @@ def test_reboot_restarts_sshd_with_the_same_key(lab: RunningLab) -> None:
     assert lab.lab.host_key_fingerprint("ovh2") == before_key
     lab.reconnect()
     assert lab.run("ovh2", "true").ok
+
+
+# A reinstall killed right after the old system's files went (the runner SIGKILLed there).
+KILLED_REINSTALL = """
+import os, signal, sys
+from pathlib import Path
+from migrator.lab import control
+remove = control._remove_tree
+def remove_then_die(root: Path) -> None:
+    remove(root)
+    os.kill(os.getpid(), signal.SIGKILL)
+control._remove_tree = remove_then_die
+control.Lab(Path(sys.argv[1])).reinstall("ovh2")
+"""
+
+
+def test_a_reinstall_killed_half_way_is_finished_by_the_retry(lab: RunningLab) -> None:
+    """issue 16: every --retry of install-pve ended in FileNotFoundError .../state.json (exit 70)."""
+    import signal
+    import subprocess
+    import sys
+
+    killed = subprocess.run([sys.executable, "-c", KILLED_REINSTALL, str(lab.dir)], check=False)
+    assert killed.returncode == -signal.SIGKILL
+    assert not (lab.lab.paths.state_dir("ovh2") / "state.json").exists()  # what the retry meets
+
+    step = manual_step("reinstall").model_copy(update={"host": "ovh2"})
+    note = LabHooks(lab.dir).apply(step)  # the step's --retry
+
+    assert "ovh2 reinstalled" in note
+    assert not lab.lab.reinstall_pending("ovh2")
+    lab.reconnect()
+    lab.connections.close_all()
+    fingerprint = lab.lab.host_key_fingerprint("ovh2")
+    executors = Executors(lab.inventory, inventory_dir=lab.dir, prompter=YesPrompter(), redactor=Redactor(),
+                          confirm_manual=True, connections=lab.connections)  # fmt: skip
+    assert executors.accept_new_host_key(step.model_copy(update={"expect_new_host_key": True})) == fingerprint
+    lab.reconnect()
+    assert lab.run("ovh2", "pveversion").ok
+    assert lab.run("ovh2", "zpool list -H -o name").stdout == "rpool\n"

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import subprocess
 import time
 
-from migrator.lab.layout import HOSTS, SSH_PORT
+from migrator.lab import sshd as sshd_mod
+from migrator.lab.layout import HOSTS, SSH_PORT, host
 from migrator.lab.procs import cmdline
 from tests.lab.conftest import RunningLab, lab_processes
 
@@ -82,7 +85,8 @@ def test_down_stops_every_process_it_started(lab: RunningLab) -> None:
 
     stopped = lab.lab.down()
 
-    assert len(stopped) == len(pids)  # the stunnel ended with ovh3's namespace (its sshd)
+    recorded = [line for line in stopped if "unrecorded" not in line]
+    assert len(recorded) == len(pids)  # the stunnel ended with ovh3's namespace (its sshd)
     assert not any(p.running for p in lab.lab.status())
     deadline = time.monotonic() + 5  # the kernel ends the namespace's processes after its init
     while cmdline(machine_pid) == stunnel["argv"] and time.monotonic() < deadline:
@@ -90,4 +94,38 @@ def test_down_stops_every_process_it_started(lab: RunningLab) -> None:
     assert cmdline(machine_pid) != stunnel["argv"]
     assert lab_processes(lab.dir) == []
     lab.lab.up()  # the module fixture tears down what it finds running
+    lab.reconnect()
+
+
+def test_status_shows_each_host_s_own_sshd_and_its_wrapper_takes_it_along(lab: RunningLab) -> None:
+    """issue 16: status showed the `unshare` wrapper's pid; killing it left sshd serving."""
+    status = {p.key: p.pid for p in lab.lab.status()}
+    for lab_host in HOSTS:
+        pid = status[f"sshd:{lab_host.name}"]
+        assert os.readlink(f"/proc/{pid}/exe") == "/usr/sbin/sshd", lab_host.name
+    wrapper = json.loads(lab.lab.paths.pids.read_text())["sshd:ovh2"]["wrapper"]
+    os.kill(wrapper, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while sshd_mod.alive(status["sshd:ovh2"]) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not sshd_mod.alive(status["sshd:ovh2"])  # the host went down with its wrapper
+    assert lab.lab.running("sshd:ovh2") is None
+    assert [line for line in lab.lab.up() if "started" in line] == ["ovh2  127.0.1.12:2222  started sshd"]
+    lab.reconnect()
+
+
+def test_down_stops_what_an_effect_of_a_killed_run_started(lab: RunningLab) -> None:
+    """A fakepve started by a run killed before anything recorded it (issue 16: it survived
+    two `lab reset`s and a `lab down`, still listening)."""
+    lab.lab.stop_extra("pve:ovh2")
+    orphan = lab.lab._start_pve(host("ovh2"))  # what the killed effect did
+    lab.lab._forget("pve:ovh2")  # ... and the record it never wrote
+    lab.connections.close_all()
+
+    stopped = lab.lab.down()
+
+    assert f"pid {orphan} (unrecorded, marked with this lab)" in stopped
+    assert not sshd_mod.alive(orphan)
+    assert lab_processes(lab.dir) == []
+    lab.lab.up()
     lab.reconnect()

@@ -79,3 +79,27 @@ def test_a_malformed_accept_is_reported(rendered: Path) -> None:
     result = parse_check(rendered)
     assert not result.ok
     assert any("accept = 10.1.0.101:redis" in e for e in result.errors)
+
+
+@pytest.mark.parametrize("debug", ["warning", "daemon.err", "3", "info", "7"])
+def test_a_valid_config_parses_whatever_its_debug_level(tmp_path: Path, debug: str) -> None:
+    """issue 16: with `debug = warning` (OFF's ovh1 proxy, moji) stunnel never logs
+    "Configuration successful" (a notice), and the check waited for it until it timed out.
+    (A service's own ``debug`` takes a level without facility.)"""
+    psk = tmp_path / "psk.txt"
+    psk.write_text("off-redis:" + "0123456789abcdef" * 4 + "\n")
+    config = tmp_path / "off.conf"
+    level = debug.rpartition(".")[2]
+    config.write_text(f"debug = {debug}\n[redis]\nclient = yes\naccept = 6379\nconnect = 10.1.0.1:6379\n"
+                      f"ciphers = PSK\nPSKsecrets = {psk}\n[mongo]\ndebug = {level}\naccept = 27017\n"
+                      "connect = 10.1.0.1:27017\nciphers = PSK\nPSKsecrets = " + str(psk) + "\n")  # fmt: skip
+    result = parse_check(config, timeout=10)
+    assert result.ok, result.output
+
+
+def test_an_unknown_debug_level_is_still_refused(tmp_path: Path) -> None:
+    config = tmp_path / "off.conf"
+    config.write_text("debug = chatty\n[x]\nclient = yes\naccept = 7000\nconnect = 127.0.0.1:7001\n")
+    result = parse_check(config, timeout=10)
+    assert not result.ok
+    assert any(f"{config}:1:" in e for e in result.errors), result.output

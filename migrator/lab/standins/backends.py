@@ -211,12 +211,14 @@ def ensure_running(lab: Lab, tunnels_file: Path) -> bool:
         return False
     import subprocess
 
+    from migrator.lab.marker import marked_env
+
     argv = [sys.executable, "-m", "migrator.lab.standins.backends", str(tunnels_file), str(lab.paths.dir)]
     log = lab.paths.dir / "backends.log"
     repo = Path(__file__).resolve().parents[3]
     with log.open("ab") as out:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                                start_new_session=True, cwd=repo)  # fmt: skip
+                                start_new_session=True, cwd=repo, env=marked_env(lab.paths.dir))  # fmt: skip
     wanted = endpoints(tunnels_file)
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline and proc.poll() is None:

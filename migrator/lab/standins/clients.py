@@ -36,9 +36,15 @@ def _option(args: list[str], *names: str) -> str | None:
     return None
 
 
-def _connect(host: str, port: int, refused: str) -> socket.socket:
+def _connect(host: str, port: int, refused: str, source: str | None = None) -> socket.socket:
+    """A client in a CT connects from the CT's own address (``source``), as in production:
+    a server that tells local from remote clients (Redis's protected mode) sees the CT.
+    To 127.0.0.1 (the CT's own loopback) it connects from 127.0.0.1."""
+    if host in ("127.0.0.1", "localhost"):
+        source = None
     try:
-        return socket.create_connection((host, port), timeout=TIMEOUT)
+        return socket.create_connection((host, port), timeout=TIMEOUT,
+                                        source_address=(source, 0) if source else None)  # fmt: skip
     except ConnectionRefusedError as exc:
         raise ToolError(refused, 1) from exc
     except OSError as exc:
@@ -142,7 +148,7 @@ def redis_cli(ctx: Context) -> int:
         else:
             words.append(arg)
     refused = f"Could not connect to Redis at {host}:{port}: Connection refused"
-    with _connect(host, port, refused) as sock:
+    with _connect(host, port, refused, ctx.own_address) as sock:
         try:
             sock.sendall(resp_command(words or ["PING"]))
             with sock.makefile("rb") as stream:

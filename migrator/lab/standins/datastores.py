@@ -1,11 +1,16 @@
-"""Fake redis-server and postgresql units (fakes, named so): listeners where their configs say.
+"""The redis-server and postgresql units of off's CTs 122 and 120.
 
-The lab cannot run Redis or PostgreSQL for off's CTs 122 and 120, but the plans' checks only
-need what an operator would see: the package installed with Debian's default config, the unit
-active, and a real TCP socket on the addresses that config names. So ``apt-get install
-redis-server|postgresql`` writes Debian's default config (Redis and PostgreSQL listen on
-localhost only) and starts the unit; ``systemctl restart`` re-reads the config. A plan that
-forgets to open the service to the other CTs fails here as it would in production.
+``apt-get install redis-server|postgresql`` writes Debian's default config (Redis and
+PostgreSQL listen on localhost only) and starts the unit; ``systemctl restart`` re-reads the
+config. A plan that forgets to open the service to the other CTs fails here as it would in
+production.
+
+redis-server is the real one (Debian's package, on the machine): it reads the CT's own
+/etc/redis/redis.conf in the CT's mount namespace and answers real Redis, protected mode
+included (a client from another CT is told ``-DENIED`` while the config leaves
+``protected-mode yes`` without a password, as in production). It keeps its files in the CT's
+lab state directory and never saves to disk. postgresql is still a fake (a listener where
+its config says, named so in its journal) until the lab runs a real cluster.
 
 Only IPv4 addresses are bound (``-::1`` in redis.conf is optional in Redis too).
 """
@@ -13,6 +18,7 @@ Only IPv4 addresses are bound (``-::1`` in redis.conf is optional in Redis too).
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -109,19 +115,46 @@ def postinst(package: str) -> None:
             path.write_text(text, encoding="utf-8")
 
 
+REDIS_SERVER = "/usr/bin/redis-server"
+LISTEN_TIMEOUT = 5.0
+
+
+def _redis_argv(ctx: Context) -> list[str]:
+    """The real redis-server on the CT's config, in the foreground, its files in the lab's state."""
+    return [REDIS_SERVER, str(REDIS_CONF), "--daemonize", "no", "--supervised", "no",
+            "--pidfile", str(ctx.state_dir / "redis-server.pid"), "--logfile", "",
+            "--dir", str(ctx.state_dir), "--save", "", "--appendonly", "no"]  # fmt: skip
+
+
+def _listening(address: str) -> bool:
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
 def start(ctx: Context, state: dict[str, Any], unit: str, enabled: bool) -> int:
-    """``systemctl start UNIT``: a listener on the config's addresses, its PID recorded."""
+    """``systemctl start UNIT``: the daemon (or the fake's listener), its PID recorded."""
     log_dir = ctx.state_dir / "journal"
     log_dir.mkdir(exist_ok=True)
     addresses = listen_addresses(unit)
-    argv = [sys.executable, "-c", LISTENER, str(ctx.lab_dir), *addresses]
+    real = unit == "redis-server" and Path(REDIS_SERVER).exists()
+    argv = _redis_argv(ctx) if real else [sys.executable, "-c", LISTENER, str(ctx.lab_dir), *addresses]
     with (log_dir / f"{unit}.log").open("a", encoding="utf-8") as log:
-        log.write(f"{unit} (lab fake) starting on {' '.join(addresses)}\n")
+        log.write(f"{unit} {'' if real else '(lab fake) '}starting on {' '.join(addresses)}\n")
         log.flush()
         proc = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
         )
     time.sleep(START_GRACE)
+    # Redis renames its process title once it listens: record the command line it then shows.
+    deadline = time.monotonic() + LISTEN_TIMEOUT
+    while real and proc.poll() is None and addresses and not _listening(addresses[0]):
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     if proc.poll() is not None:
         state["units"][unit] = {"state": "failed", "enabled": enabled, "result": "exit-code"}
         sys.stderr.write(

@@ -182,18 +182,28 @@ def storages(ctx: Context, state: dict[str, Any]) -> list[dict[str, Any]]:
     return result
 
 
+STORAGE_TOTAL = 37399969664  # bytes, what an active lab storage reports (a 35 GiB pool)
+STORAGE_USED = 91357184  # 87 MiB
+
+
 def pvesm(ctx: Context) -> int:
     command = ctx.args[0] if ctx.args else "help"
     with ctx.locked() as state:
         if command == "status":
-            out("Name             Type     Status           Total            Used       Available        %")
-            for item in storages(ctx, state):
+            # pve-storage src/PVE/CLI/pvesm.pm $print_status: every size in KiB (bytes / 1024),
+            # the name column one wider than the longest name, "% 7.2f%%" for the percentage, sorted
+            # by name (tests/data/checks/README.md, pve_storage_active).
+            items = sorted(storages(ctx, state), key=lambda item: str(item["name"]))
+            width = max((len(item["name"]) for item in items), default=0) + 1
+            sizes = " ".join(f"{title:>15}" for title in ("Total", "Used", "Available"))
+            out(f"{'Name':<{width}} {'Type':>10} {'Status':>10} {sizes} {'%':>8}")
+            for item in items:
                 active = _storage_active(state, item)
-                total, used = (37399969664, 128) if active else (0, 0)
-                pct = f"{100 * used / total:.2f}%" if total else "0.00%"
+                total, used = (STORAGE_TOTAL, STORAGE_USED) if active else (0, 0)
+                per = f"{100 * used / total: 7.2f}%" if total else f"{0: 7.2f}%"
                 out(
-                    f"{item['name']:<12} {item['type']:>8} {('active' if active else 'inactive'):>10} "
-                    f"{total // 1024:>15} {used:>15} {(total - used) // 1024:>15} {pct:>8}"
+                    f"{item['name']:<{width}} {item['type']:>10} {('active' if active else 'inactive'):>10} "
+                    f"{total // 1024:>15} {used // 1024:>15} {(total - used) // 1024:>15} {per}"
                 )
             return 0
         if command == "add":

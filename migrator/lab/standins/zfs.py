@@ -2,7 +2,7 @@
 
 Output follows OpenZFS (``zpool status``'s tab-indented config, ``zpool import``'s pool
 blocks, ``zfs get -H`` tab-separated lines) as recorded in ``tests/data/checks``.
-Faults: degraded-pool, stale-rpool, missing-nvme, zfs-labels (see migrator.lab.faults).
+Faults: degraded-pool, pool-full, stale-rpool, missing-nvme, zfs-labels (see migrator.lab.faults).
 """
 
 from __future__ import annotations
@@ -178,11 +178,23 @@ def _human(size: float) -> str:
     return str(size)
 
 
+# Full property names and their short forms (zpoolprops(7)); the stand-in keys by the short one.
+_POOL_ALIASES = {"allocated": "alloc", "capacity": "cap", "fragmentation": "frag", "dedupratio": "dedup",
+                 "expandsize": "expandsz", "checkpoint": "ckpoint"}  # fmt: skip
+DEFAULT_ALLOC = 1288490188  # 1.2G in use, unless the pool's state says otherwise ("alloc")
+FULL_PERCENT = 93  # the pool-full fault
+
+
 def _zpool_list(ctx: Context, state: dict[str, Any], args: list[str]) -> int:
+    """``zpool list`` as OpenZFS prints it (lib/libzfs/libzfs_pool.c ``zpool_get_prop``):
+    capacity and fragmentation as ``N%`` (``N`` with -p), sizes by ``zfs_nicenum`` (bytes
+    with -p), dedup as ``1.00x`` (``1.00`` with -p), ``-`` for a zero expandsize/checkpoint."""
     flags, values, names = _flags(args, "o")
     columns = ",".join(
         values.get("o", ["name,size,alloc,free,ckpoint,expandsz,frag,cap,dedup,health,altroot"])
     )
+    columns = ",".join(_POOL_ALIASES.get(c, c) for c in columns.split(","))
+    literal = "p" in flags
     pools = state["pools"]
     for name in names:
         if name not in pools:
@@ -192,16 +204,20 @@ def _zpool_list(ctx: Context, state: dict[str, Any], args: list[str]) -> int:
         pool = pools[name]
         health = _rows(ctx, name, pool, False)[0]
         size = int(pool["size"])
+        alloc = min(int(pool.get("alloc", DEFAULT_ALLOC)), size)
+        if "pool-full" in ctx.faults():
+            alloc = -(-size * FULL_PERCENT // 100)  # capacity = alloc * 100 / size, truncated (spa.c)
+        percent = "" if literal else "%"
         cells = {
             "name": name,
-            "size": str(size) if "p" in flags else _human(size),
-            "alloc": "0" if "p" in flags else "1.2G",
-            "free": str(size) if "p" in flags else _human(size),
+            "size": str(size) if literal else _human(size),
+            "alloc": str(alloc) if literal else _human(alloc),
+            "free": str(size - alloc) if literal else _human(size - alloc),
             "ckpoint": "-",
             "expandsz": "-",
-            "frag": "0%",
-            "cap": "0%",
-            "dedup": "1.00x",
+            "frag": f"0{percent}",
+            "cap": f"{alloc * 100 // size if size else 0}{percent}",
+            "dedup": "1.00" if literal else "1.00x",
             "health": health,
             "altroot": "-",
         }
