@@ -36,6 +36,13 @@ def holder_gone(holder: str) -> bool:
     return False
 
 
+def own_holder_gone(holder: str) -> bool:
+    """Whether ``holder`` was this operator (same user on this host) and its process is gone:
+    nobody else can be driving that run, so the lease is taken over without asking."""
+    name = holder.rpartition(":")[0]
+    return name == operator_name() and holder_gone(holder)
+
+
 class LeaseKeeper:
     """Takes the lease and renews it every ``ttl / 3`` seconds on a daemon thread."""
 
@@ -61,6 +68,7 @@ class LeaseKeeper:
             actor=operator_name(),
             take_over_reason=take_over_reason,
             holder_gone=holder_gone,
+            own_holder_gone=own_holder_gone,
         )
         self._thread = threading.Thread(target=self._beat, name=f"lease-{self.plan_name}", daemon=True)
         self._thread.start()
