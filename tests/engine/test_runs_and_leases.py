@@ -36,7 +36,8 @@ phases:
   - id: two
     title: Two (not idempotent, waits for the test)
     kind: local
-    command: "touch {work}/started-2; while [ ! -f {work}/release ]; do sleep 0.05; done; echo x >> {work}/count-2"
+    command: "touch {work}/started-2; while [ ! -f {work}/release ]; do sleep 0.05; done;
+      echo x >> {work}/count-2"
     post: [{{kind: command, command: "test -s {work}/count-2", on: local}}]
   - id: three
     title: Three (not idempotent)
@@ -102,6 +103,10 @@ def holder_killed_while_a_second_run_is_refused(tmp_path: Path) -> tuple[Path, d
     return work, env
 
 
+def take_overs(db: Path) -> list[tuple[object, ...]]:
+    return query(db, "SELECT run_id, reason FROM journal WHERE trigger = 'lease_take_over'")
+
+
 def assert_each_step_ran_once(work: Path, db: Path) -> None:
     for n in (1, 2, 3):
         assert (work / f"count-{n}").read_text() == "x\n", f"step {n} ran more than once"
@@ -117,7 +122,7 @@ def test_refused_run_then_take_over_resumes_the_leased_run_and_runs_nothing_twic
 
     assert code == 0, out
     assert_each_step_ran_once(work, tmp_path / "state.db")
-    notes = query(tmp_path / "state.db", "SELECT run_id, reason FROM journal WHERE trigger = 'lease_take_over'")
+    notes = take_overs(tmp_path / "state.db")
     assert [run_id for run_id, _ in notes] == [1], notes
     assert "the holder was killed" in str(notes[0][1])
 
@@ -129,7 +134,7 @@ def test_own_dead_holder_is_taken_over_by_a_plain_resume_and_journaled(tmp_path:
 
     assert code == 0, out
     assert_each_step_ran_once(work, tmp_path / "state.db")
-    notes = query(tmp_path / "state.db", "SELECT run_id, reason FROM journal WHERE trigger = 'lease_take_over'")
+    notes = take_overs(tmp_path / "state.db")
     assert [run_id for run_id, _ in notes] == [1], notes
     assert "automatic" in str(notes[0][1]) and "process is gone" in str(notes[0][1])
 
