@@ -29,7 +29,7 @@ from urllib.parse import quote, urlsplit
 import requests
 from proxmoxer import AuthenticationError, ProxmoxAPI, ResourceException
 
-from migrator.errors import ConnectError, OutcomeUnknown, PlanError, ProxmoxError
+from migrator.errors import ConnectError, OutcomeUnknown, PlanError, ProxmoxError, TaskFailed
 from migrator.executors.proxmox_errors import (
     MISSING_GUEST,
     ErrorTranslator,
@@ -209,7 +209,9 @@ class ProxmoxClient:
 
         try:
             status = self.wait_task(data, timeout=timeout, poll=poll, on_log=keep, cancel=cancel)
-        except ConnectError as exc:  # the task runs on in the node whatever our connection does
+        except TaskFailed:  # the task ended not OK (or was stopped): a definite failure
+            raise
+        except (ConnectError, ProxmoxError) as exc:  # the task runs on whatever our watching does
             raise OutcomeUnknown(
                 f"lost sight of task {data} ({exc.message}); it may still be running, or have ended",
                 where=self._where,
