@@ -58,7 +58,10 @@ class LeaseKeeper:
         self._thread: threading.Thread | None = None
         self.error: StoreError | None = None
 
-    def acquire(self, *, take_over_reason: str | None = None) -> None:
+    def acquire(self, *, take_over_reason: str | None = None, resuming: bool = False) -> None:
+        """Take the lease (see :meth:`Store.acquire_lease`). ``resuming``: this run resumes;
+        when the lease is this run's own and its holder was this operator's process on this
+        host that is gone, it is taken over without a reason (journaled)."""
         self.store.acquire_lease(
             plan_name=self.plan_name,
             run_id=self.run_id,
@@ -68,7 +71,7 @@ class LeaseKeeper:
             actor=operator_name(),
             take_over_reason=take_over_reason,
             holder_gone=holder_gone,
-            own_holder_gone=own_holder_gone,
+            own_holder_gone=own_holder_gone if resuming else (lambda holder: False),
         )
         self._thread = threading.Thread(target=self._beat, name=f"lease-{self.plan_name}", daemon=True)
         self._thread.start()

@@ -123,12 +123,14 @@ class Runner:
             lease.check()
             return self._execute(lease)
         own = LeaseKeeper(self.store, self.loaded.plan.name, self.run_id, ttl=self.options.lease_ttl)
+        fresh = self.book.run_state is RunState.CREATED
         try:
-            own.acquire(take_over_reason=self.options.take_over_reason)
+            # Only a resume takes over its own run's lease from this operator's dead process by
+            # itself: a new run (a second `migrator run`) never does.
+            own.acquire(take_over_reason=self.options.take_over_reason, resuming=not fresh)
         except LockHeldError as exc:
-            if self.book.store.run(self.run_id).status == RunState.CREATED.value:
+            if fresh:
                 # A run that never started: ended for good, so that no resume picks it up.
-                self.book.load()
                 self.book.move_run("refuse", f"refused: {exc.message}", summary=f"refused: {exc.message}",
                                    ended_at=now())  # fmt: skip
             raise

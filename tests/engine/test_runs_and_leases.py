@@ -129,6 +129,10 @@ def test_refused_run_then_take_over_resumes_the_leased_run_and_runs_nothing_twic
 
 def test_own_dead_holder_is_taken_over_by_a_plain_resume_and_journaled(tmp_path: Path) -> None:
     work, env = holder_killed_while_a_second_run_is_refused(tmp_path)
+    # A new run is no resume: it does not take the dead holder's lease by itself.
+    code, out = run("run", str(tmp_path / "plan.yaml"), env=env)
+    assert code == 4 and "--take-over" in out, out
+    assert (work / "count-1").read_text() == "x\n"
 
     code, out = run("resume", env=env)
 
