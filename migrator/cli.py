@@ -34,6 +34,8 @@ LAZY_COMMANDS: dict[str, str] = {
     "runs": "migrator.cli_inspect:runs_command",
     "log": "migrator.cli_inspect:log_command",
     "states": "migrator.cli_inspect:states_command",
+    "backup": "migrator.cli_handover:backup_command",
+    "handover": "migrator.cli_handover:handover_command",
 }
 # Commands contributed by other modules through a register(cli) function.
 REGISTRARS: tuple[str, ...] = ("migrator.cli_run",)

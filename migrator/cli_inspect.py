@@ -1,75 +1,172 @@
 """Read-only commands: status, runs, log (what the store holds) and states (the lifecycles).
 
-They open the store and print; none takes a lease, loads a plan or touches a host. Split from
+They open the store read-only and print (``--format json`` for scripts); none takes a lease,
+loads a plan or touches a host, and none creates or writes the database. Split from
 :mod:`migrator.cli_run`, which registers them (and still answers their names), so that
 module keeps the commands that drive a run.
 """
 
 from __future__ import annotations
 
-import click
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
+import dataclasses
+import json
+import sys
+from datetime import datetime
+from typing import Any
 
-from migrator.cli_run import _store, db_option
+import click
+
+from migrator.cli_run import db_option
 from migrator.errors import UsageError
+
+format_option = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="table: a box table at a terminal, plain columns when piped; json: one document for scripts.",
+)
+
+
+def _reader(db: str | None) -> Any:
+    """The store opened read-only: a missing file is an error naming it (exit 2), nothing is
+    created, nothing waits behind a writer, a read-only directory is fine."""
+    from migrator.store.db import Store
+
+    return Store.open(db, read_only=True)
+
+
+def _terminal() -> bool:
+    from migrator.engine.printer import styled
+
+    return styled(sys.stdout)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _emit_json(document: dict[str, Any]) -> None:
+    click.echo(json.dumps(_jsonable(document), indent=2, ensure_ascii=False))
+
+
+def _table(headers: tuple[str, ...], rows: list[list[str]]) -> None:
+    if _terminal():
+        from rich.console import Console
+        from rich.markup import escape
+        from rich.table import Table
+
+        table = Table(*headers)
+        for row in rows:
+            table.add_row(*map(escape, row))
+        Console().print(table)
+        return
+    from migrator.render.columns import plain_columns
+
+    click.echo(plain_columns(headers, rows), nl=False)
+
+
+def run_document(run: Any) -> dict[str, Any]:
+    """A run as the JSON documents show it (without the plan text: `migrator handover` has it)."""
+    data = dataclasses.asdict(run)
+    data.pop("plan_text", None)
+    data.pop("step_hashes", None)
+    return data
+
+
+def _ongoing(run: Any) -> bool:
+    return run.mode != "dry-run" and run.status not in ("completed", "aborted")
 
 
 @click.command("status")
 @click.argument("run_id", required=False, type=int)
 @db_option
-def status_command(run_id: int | None, db: str | None) -> None:
+@format_option
+def status_command(run_id: int | None, db: str | None, fmt: str) -> None:
     """Steps of RUN (default: the newest run) with their state."""
-    store = _store(db)
+    from migrator.engine.run_inputs import resume_command
+
+    store = _reader(db)
     try:
-        runs = store.runs()
-        if run_id is None and not runs:
-            raise UsageError("no runs in this database yet", hint="`migrator run PLAN`")
-        run = store.run(run_id) if run_id is not None else runs[0]
-        console = Console()
-        console.print(
-            f"[bold]run {run.id}[/] {escape(run.plan_name)} {run.mode} [bold]{run.status}[/] "
-            f"by {escape(run.operator)} since {run.created_at:%Y-%m-%d %H:%M} UTC {escape(run.summary)}"
+        runs = store.runs() if run_id is None else [store.run(run_id)]
+        if not runs:
+            if fmt == "json":
+                _emit_json({"db": str(store.path), "run": None, "steps": [], "lease": None})
+            else:
+                click.echo(f"no runs in {store.path} yet (start one with `migrator run PLAN`)")
+            return
+        run = runs[0]
+        steps = store.steps(run.id)
+        lease = store.lease(run.plan_name)
+        next_command = resume_command(store, run.id) if _ongoing(run) else None
+        if fmt == "json":
+            _emit_json(
+                {
+                    "db": str(store.path),
+                    "run": run_document(run),
+                    "steps": [dataclasses.asdict(s) for s in steps],
+                    "lease": None if lease is None else dataclasses.asdict(lease) | {"token": None},
+                    "next_command": next_command,
+                }
+            )
+            return
+        env = f" on {run.inventory_name}" + (f" ({run.environment})" if run.environment else "")
+        click.echo(
+            f"run {run.id} {run.plan_name} {run.mode} {run.status} by {run.operator}{env} "
+            f"since {run.created_at:%Y-%m-%d %H:%M} UTC {run.summary}".rstrip()
         )
-        table = Table("#", "step", "state", "attempt", "exit", "summary")
-        for s in store.steps(run.id):
-            table.add_row(
+        rows = [
+            [
                 str(s.position + 1),
                 s.step_id,
                 s.state,
                 str(s.attempt),
                 "" if s.exit_code is None else str(s.exit_code),
-                escape(s.reason or s.summary),
-            )
-        console.print(table)
-        lease = store.lease(run.plan_name)
+                s.reason or s.summary,
+            ]
+            for s in steps
+        ]
+        _table(("#", "step", "state", "attempt", "exit", "summary"), rows)
         if lease is not None:
-            console.print(
-                f"lease: {escape(lease.holder)} (run {lease.run_id}) until {lease.expires_at:%H:%M:%S} UTC"
-            )
+            click.echo(f"lease: {lease.holder} (run {lease.run_id}) until {lease.expires_at:%H:%M:%S} UTC")
+        if next_command is not None:
+            click.echo(f"to continue: {next_command}")
     finally:
         store.close()
 
 
 @click.command("runs")
 @db_option
-def runs_command(db: str | None) -> None:
+@format_option
+def runs_command(db: str | None, fmt: str) -> None:
     """Every run in the database, newest first."""
-    store = _store(db)
+    store = _reader(db)
     try:
-        table = Table("run", "plan", "mode", "status", "operator", "started (UTC)", "summary")
-        for r in store.runs():
-            table.add_row(
+        runs = store.runs()
+        if fmt == "json":
+            _emit_json({"db": str(store.path), "runs": [run_document(r) for r in runs]})
+            return
+        rows = [
+            [
                 str(r.id),
                 r.plan_name,
                 r.mode,
                 r.status,
-                escape(r.operator),
+                r.operator,
+                r.inventory_name + (f" ({r.environment})" if r.environment else ""),
                 f"{r.created_at:%Y-%m-%d %H:%M}",
-                escape(r.summary),
-            )
-        Console().print(table)
+                r.summary,
+            ]
+            for r in runs
+        ]
+        _table(("run", "plan", "mode", "status", "operator", "inventory", "started (UTC)", "summary"), rows)
     finally:
         store.close()
 
@@ -78,23 +175,35 @@ def runs_command(db: str | None) -> None:
 @click.argument("run_id", type=int)
 @click.option("--step", "step_id", metavar="ID", help="Only this step.")
 @db_option
-def log_command(run_id: int, step_id: str | None, db: str | None) -> None:
+@format_option
+def log_command(run_id: int, step_id: str | None, db: str | None, fmt: str) -> None:
     """The journal and stored output of RUN."""
-    store = _store(db)
+    store = _reader(db)
     try:
-        console = Console(highlight=False)
-        for e in store.journal(run_id, step_id):
+        store.run(run_id)  # an unknown run is an error (exit 2), not an empty log
+        if step_id is not None and step_id not in {s.step_id for s in store.steps(run_id)}:
+            raise UsageError(
+                f"run {run_id} has no step '{step_id}'", hint=f"`migrator status {run_id}` lists its steps"
+            )
+        journal = store.journal(run_id, step_id)
+        output = store.output(run_id, step_id)
+        if fmt == "json":
+            _emit_json(
+                {
+                    "db": str(store.path),
+                    "run": run_id,
+                    "journal": [dataclasses.asdict(e) for e in journal],
+                    "output": [dataclasses.asdict(c) for c in output],
+                }
+            )
+            return
+        for e in journal:
             what = e.step_id or f"run {run_id}"
             move = f"{e.from_state} -> {e.to_state}" if e.kind == "transition" else e.trigger
-            console.print(
-                f"{e.at:%Y-%m-%d %H:%M:%S} {escape(e.actor)} {escape(what)} {move} ({e.trigger}) "
-                f"{escape(e.reason)}"
-            )
-        for chunk in store.output(run_id, step_id):
+            click.echo(f"{e.at:%Y-%m-%d %H:%M:%S} {e.actor} {what} {move} ({e.trigger}) {e.reason}".rstrip())
+        for chunk in output:
             for line in chunk.lines:
-                console.print(
-                    f"[dim]{escape(chunk.step_id)}#{chunk.attempt} {chunk.stream} |[/] {escape(line)}"
-                )
+                click.echo(f"{chunk.step_id}#{chunk.attempt} {chunk.stream} | {line}")
     finally:
         store.close()
 

@@ -145,13 +145,10 @@ def validate_command(files: tuple[Path, ...], inventory: Path | None, fmt: str) 
 
 @click.command("schema")
 @click.option("--inventory", "what", flag_value="inventory", help="The inventory schema instead.")
+@click.option("--tunnels", "what", flag_value="tunnels", help="The tunnel inventory schema instead.")
 @click.option("--plan", "what", flag_value="plan", default=True, help="The plan schema (default).")
 def schema_command(what: str) -> None:
-    """Print the JSON Schema of plan files (or inventories) for editors and CI."""
-    from migrator.plan.inventory import Inventory
-    from migrator.plan.model import Plan
+    """Print the JSON Schema of plan files (or inventories, tunnel files) for editors and CI."""
+    from migrator.plan.schema import json_schema
 
-    model = Inventory if what == "inventory" else Plan
-    schema = model.model_json_schema()
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    click.echo(json.dumps(schema, indent=2))
+    click.echo(json.dumps(json_schema(what), indent=2))  # type: ignore[arg-type]

@@ -75,8 +75,7 @@ def report_command(
         raise UsageError("--compare needs two runs: RUN_A RUN_B", hint="e.g. migrator report --compare 3 7")
     if not compare and len(runs) != 1:
         raise UsageError("give one run (or --compare RUN_A RUN_B)", hint="see `migrator runs`")
-    _refuse_missing_sqlite(db)
-    store = Store.open(db)
+    store = Store.open(db, read_only=True)  # a report only reads: nothing is created or written
     try:
         facts = [gather(store, run_id, tail=tail, plan_path=plan_path) for run_id in runs]
     finally:
@@ -92,36 +91,29 @@ def report_command(
     click.echo(f"wrote {output}", err=True)
 
 
-def _refuse_missing_sqlite(db: str | None) -> None:
-    """A report only reads: do not leave an empty state.db behind for a mistyped --db."""
-    import os
-
-    from migrator.store.sqlite import DEFAULT_DB, ENV_DB, sqlite_path
-
-    path = sqlite_path(db or os.environ.get(ENV_DB) or DEFAULT_DB)
-    if path != ":memory:" and not Path(path).expanduser().is_file():
-        raise UsageError(f"no state database at {path}", hint="give --db (or set MIGRATOR_DB)")
-
-
 def gather(store: Store, run_id: int, *, tail: int = 20, plan_path: Path | None = None) -> RunFacts:
     """The facts of ``run_id``, with its plan when the plan file can still be loaded."""
     from migrator.report.facts import collect
 
     run = store.run(run_id)
     notes: list[str] = []
-    loaded = _load(Path(plan_path or run.plan_path), notes)
+    inventory = Path(run.inventory_path) if run.inventory_path else None
+    if inventory is not None and not inventory.is_file():
+        inventory = None
+    loaded = _load(Path(plan_path or run.plan_path), notes, inventory)
     redactor = _redactor(loaded, notes)
     return collect(store, run_id, loaded, redact=redactor, tail=tail, notes=tuple(notes))
 
 
-def _load(path: Path, notes: list[str]) -> LoadedPlan | None:
+def _load(path: Path, notes: list[str], inventory: Path | None = None) -> LoadedPlan | None:
+    """The plan, against the run's recorded inventory when it is still there."""
     from migrator.plan.load import load_plan
 
     if not path.is_file():
         notes.append(f"plan file {path} not found: titles, estimates and rollbacks are missing (use --plan)")
         return None
     try:
-        return load_plan(path)
+        return load_plan(path, inventory=inventory)
     except PlanError as exc:
         # The record of what ran is still worth having; the report says what it lacks.
         notes.append(

@@ -240,6 +240,18 @@ def run_command(
 @click.option(
     "--accept-plan-change", is_flag=True, help="Continue although the plan changed (needs --reason)."
 )
+@click.option(
+    "--accept-inventory-change",
+    is_flag=True,
+    help="Continue against another inventory than the run's (changed file, other file, lab <-> "
+    "production; needs --reason, recorded).",
+)
+@click.option(
+    "--plan",
+    "plan_file",
+    type=click.Path(dir_okay=False),
+    help="Read the run's plan from this file (a handover copy); it must be the plan as run.",
+)
 def resume_command(
     *,
     run_id: int | None,
@@ -255,9 +267,16 @@ def resume_command(
     retry: tuple[str, ...],
     mark_done: tuple[str, ...],
     accept_plan_change: bool,
+    accept_inventory_change: bool,
+    plan_file: str | None,
 ) -> None:
-    """Resume RUN (default: the newest unfinished run) where it stopped."""
+    """Resume RUN (default: the newest unfinished run) where it stopped.
+
+    The run's own plan and inventory are used (as recorded when it started); another
+    inventory is refused unless --accept-inventory-change --reason TEXT.
+    """
     with loading_without_gc():
+        from migrator.engine import run_inputs
         from migrator.engine.printer import Printer
         from migrator.engine.runner import RunOptions, find_run, resume_run
 
@@ -265,10 +284,26 @@ def resume_command(
         store = _store(db)
     try:
         with loading_without_gc():
+            if (take_over or accept_plan_change or accept_inventory_change) and not reason:
+                raise UsageError(
+                    "--take-over, --accept-plan-change and --accept-inventory-change need --reason TEXT"
+                )
             run = find_run(store, None, run_id)
-            loaded = _load(run.plan_path, inventory)
-            if (take_over or accept_plan_change) and not reason:
-                raise UsageError("--take-over and --accept-plan-change need --reason TEXT")
+            plan_path, inventory_path = run_inputs.resume_paths(run, plan_file, inventory)
+            loaded = _load(str(plan_path), str(inventory_path) if inventory_path else None)
+            actor = RunOptions().actor
+            binding = run_inputs.bind(
+                store, run, loaded, actor=actor, accept_reason=reason if accept_inventory_change else None
+            )
+            for note in binding.notes:
+                click.echo(f"note: {note}")
+            plan_change = reason if accept_plan_change else None
+            if binding.accepted and plan_change is None and run.plan_text == run_inputs.record(
+                loaded, store
+            ).plan_text:
+                # The plan's text is the one run: its steps differ only by the accepted inventory.
+                plan_change = f"inventory change accepted: {reason}"
+            run = store.run(run.id)
             prompter, executors, redactor = _tools(
                 loaded, console, yes=yes, i_mean_it=i_mean_it, confirm_manual=confirm_manual
             )
@@ -281,8 +316,9 @@ def resume_command(
                 mark_done=_reasons(mark_done, reason, "--mark-done"),
                 yes=yes,
                 take_over_reason=reason if take_over else None,
-                accept_plan_change=reason if accept_plan_change else None,
+                accept_plan_change=plan_change,
                 go_reason=go_reason,
+                actor=actor,
             )
             result = resume_run(
                 store,
@@ -341,17 +377,53 @@ def preflight_command(plan: str, db: str | None, inventory: str | None) -> None:
 @click.command("abort")
 @click.argument("run_id", type=int)
 @click.option("--reason", default="aborted from the command line", help="Recorded in the journal.")
-@db_option
-def abort_command(run_id: int, reason: str, db: str | None) -> None:
-    """End RUN for good (it cannot be resumed afterwards)."""
+@common
+def abort_command(run_id: int, reason: str, db: str | None, inventory: str | None) -> None:
+    """End RUN for good (it cannot be resumed afterwards). A detached step's job still running
+    on its host is stopped there."""
     from migrator.engine.control import abort_run
 
     store = _store(db)
     try:
         abort_run(store, run_id, reason)
         click.echo(f"run {run_id} aborted")
+        _stop_detached_jobs(store, run_id, reason, inventory)
     finally:
         store.close()
+
+
+def _stop_detached_jobs(store: Any, run_id: int, reason: str, inventory: str | None) -> None:
+    """Stop the jobs of detached steps the aborted run left running or in doubt, and say so."""
+    from migrator.errors import MigratorError
+    from migrator.executors.base import StepContext
+
+    run = store.run(run_id)
+    active = {
+        r.step_id: r.attempt for r in store.steps(run_id) if r.state in ("running", "verifying", "in_doubt")
+    }
+    if not active:
+        return
+    loaded = _load(run.plan_path, inventory)
+    detached = [(loaded.step(sid), attempt) for sid, attempt in active.items()
+                if sid in loaded.order and loaded.step(sid).detach and attempt > 0]  # fmt: skip
+    if not detached:
+        return
+    _, executors, _ = _tools(loaded, None, yes=False, i_mean_it=False, confirm_manual=False)
+    try:
+        for step, attempt in detached:
+            ctx = StepContext(run_id=run_id, attempt=attempt, plan=loaded.plan.name, on_line=_echo_line)
+            try:
+                executors.stop_job(step, ctx, f"run aborted: {reason}")
+            except MigratorError as exc:
+                click.echo(
+                    f"could not stop the job of step {step.id} on {step.host}: {exc}; it may still run there"
+                )
+    finally:
+        executors.close()
+
+
+def _echo_line(stream: str, line: str) -> None:
+    click.echo(line)
 
 
 @click.command("rollback")
@@ -380,6 +452,7 @@ def rollback_command(
     Steps that ran after it are named, never rolled back with it. Exit 1 when the rollback
     failed (the step keeps its state) or was declined.
     """
+    from migrator.engine.lease import operator_name
     from migrator.engine.printer import Printer
     from migrator.engine.rollback import rollback_step
 
@@ -387,8 +460,12 @@ def rollback_command(
     printer = Printer(console)
     store = _store(db)
     try:
+        from migrator.engine import run_inputs
+
         run = store.run(run_id)
-        loaded = _load(run.plan_path, inventory)
+        plan_path, inventory_path = run_inputs.resume_paths(run, None, inventory)
+        loaded = _load(str(plan_path), str(inventory_path) if inventory_path else None)
+        run_inputs.bind(store, run, loaded, actor=operator_name(), accept_reason=None)
         prompter, executors, redactor = _tools(
             loaded, console, yes=yes, i_mean_it=i_mean_it, confirm_manual=confirm_manual
         )

@@ -427,10 +427,16 @@ def tui_command(
         raise UsageError("--take-over needs --reason TEXT")
     store = _store(db)
     try:
+        from migrator.engine import run_inputs
+
         if plan is None:
             assert run_id is not None
-            plan = store.run(run_id).plan_path
+            # The run's own plan and inventory (issue 15): never the plan's default inventory.
+            plan_path, recorded = run_inputs.resume_paths(store.run(run_id), None, inventory)
+            plan, inventory = str(plan_path), str(recorded) if recorded else None
         loaded = _load(plan, inventory)
+        if run_id is not None and not observe:
+            run_inputs.bind(store, store.run(run_id), loaded, actor=operator_name(), accept_reason=None)
         session = open_session(
             store, loaded, confirm_manual=confirm_manual, dry_run=dry_run, run_id=run_id, observe=observe,
             take_over_reason=reason if take_over else None,

@@ -10,7 +10,9 @@ boundary with ``raise ... from e``; nothing is swallowed.
     ├── UsageError                   exit 2  bad command line, missing file
     ├── PlanError                    exit 2  the plan or inventory does not load or validate
     ├── StoreError                   exit 1  the state database cannot be read or written
-    │   └── SchemaVersionError               the database is newer than this migrator
+    │   ├── SchemaVersionError               the database is newer than this migrator
+    │   ├── MissingDatabaseError     exit 2  a command that reads found no file at --db
+    │   └── UnknownRunError          exit 2  no run with that id in the database
     ├── LockHeldError                exit 4  another operator holds the run's lease
     ├── OperatorNeeded               exit 5  the run stopped for a human decision
     ├── RunStateError                exit 1  the run or step is not in a state for this action
@@ -88,6 +90,16 @@ class SchemaVersionError(StoreError):
     pass
 
 
+class MissingDatabaseError(StoreError):
+    """A read-only command was pointed at a path with no database (nothing is created)."""
+
+    exit_code = ExitCode.USAGE
+
+
+class UnknownRunError(StoreError):
+    exit_code = ExitCode.USAGE
+
+
 class LockHeldError(MigratorError):
     exit_code = ExitCode.LOCK_HELD
 
@@ -116,6 +128,11 @@ class OutcomeUnknown(ConnectError):
     """An action was started, then migrator lost sight of it (the connection dropped, the
     channel closed without an exit status): it may still be running, or have completed. The
     engine records the step *in doubt*, never *failed* (see :class:`migrator.executors.base.Outcome`)."""
+
+
+class JobLost(ConnectError):
+    """A detached step's host stayed out of reach while its job was followed: the job may
+    still run there. The step is left running; ``migrator resume`` reattaches to the job."""
 
 
 class CommandTimeout(ExecutorError):

@@ -18,11 +18,13 @@ from migrator.engine.commands import CommandQueue
 from migrator.engine.events import StepWarning
 from migrator.engine.output import OutputRecorder
 from migrator.engine.probing import check_outcome, probe_all
+from migrator.engine.progress import ProgressSampler
 from migrator.engine.states import StepState
 from migrator.engine.window import GateVerdict
 from migrator.errors import (
     ConnectError,
     ExecutorError,
+    JobLost,
     MigratorError,
     OperatorNeeded,
     OutcomeUnknown,
@@ -30,6 +32,7 @@ from migrator.errors import (
     StoreError,
 )
 from migrator.executors.base import ActionOutcome, Prompter, StepContext, StepRunner, is_interactive
+from migrator.executors.detached import job_name
 from migrator.plan.checks import OnFail
 from migrator.plan.model import Step
 from migrator.plan.params import UnknownReference, substitute_outputs
@@ -68,12 +71,16 @@ class DriverSettings:
     sleep: Callable[[float], Any] | None = None
     """Wait between retries; by default an abort interrupts the wait."""
     resume_hint: str = "migrator resume {run}"
+    abort_hint: str = "migrator abort {run}"
+    """How to continue or end the run, as printed (the runner adds the absolute ``--db``)."""
     # -- the window gate (migrator.engine.window) --
     window_gate: Callable[[Step], GateVerdict | None] | None = None
     """Before a point of no return: the runner's window arithmetic (None: no gate here)."""
     go_reason: str | None = None
     """``--go-reason``: answers go when the window gate fails; recorded as the decision."""
     values: dict[str, dict[str, str]] = field(default_factory=dict)
+    plan_name: str = ""
+    """Names detached jobs on the hosts (with run, step and attempt)."""
 
 
 class StepDriver:
@@ -117,6 +124,8 @@ class StepDriver:
         a non-idempotent action."""
         book, sid = self.book, step.id
         attempt = book.attempt(sid)
+        if step.detach and attempt > 0:
+            return self._reattach(step)
         if step.post:
             failed, _, _ = self._judge(step, step.post, "reconcile", attempt)
             if not failed:
@@ -135,6 +144,16 @@ class StepDriver:
         if step.idempotent:
             return self._attempts(step, "rerun", f"in doubt, {why}; idempotent: re-run")
         return self._ask_in_doubt(step, why)
+
+    def _reattach(self, step: Step) -> StepState:
+        """A detached step found running after a crash: its job on the host is looked up by
+        name (same attempt): finished -> its real exit status; running -> followed; never
+        started -> started. Then the post-checks, as after any attempt. No operator decision."""
+        attempt = self.book.attempt(step.id)
+        name = job_name(self.settings.plan_name, self.book.run_id, step.id, attempt)
+        return self._attempts(
+            step, "rerun", f"in doubt: reattach to detached job {name} (attempt {attempt})", reattach=True
+        )
 
     # -- operator questions -------------------------------------------------------------------
 
@@ -199,8 +218,8 @@ class StepDriver:
             raise OperatorNeeded(
                 f"step {sid} is a point of no return and the window is too short: {verdict.message}",
                 where=f"step {sid} on {step.host}",
-                hint=f"decide: `migrator resume {run} --go-reason TEXT` goes on anyway; "
-                f"or roll back, or `migrator abort {run} --reason TEXT`",
+                hint=f"decide: `{self.settings.resume_hint.format(run=run)} --go-reason TEXT` goes on "
+                f"anyway; or roll back, or `{self.settings.abort_hint.format(run=run)} --reason TEXT`",
             )
         assert self.prompter is not None
         choice = self.prompter.choose(f"go/no-go: {verdict.message}. Go on with step {sid}?", ["go", "no-go"])
@@ -217,6 +236,7 @@ class StepDriver:
 
     def _ask_in_doubt(self, step: Step, why: str) -> StepState:
         sid, run = step.id, self.book.run_id
+        resume = self.settings.resume_hint.format(run=run)
         if not is_interactive(self.prompter):
             self.book.flush()
             raise OperatorNeeded(
@@ -224,9 +244,9 @@ class StepDriver:
                 "it is not idempotent, so it is not re-run without you",
                 where=f"step {sid} on {step.host}",
                 hint=(
-                    f"check by hand, then one of: `migrator resume {run} --retry {sid} --reason TEXT`, "
-                    f"`migrator resume {run} --mark-done {sid} --reason TEXT`, "
-                    f"`migrator resume {run} --skip {sid} --reason TEXT`, `migrator abort {run}`"
+                    f"check by hand, then one of: `{resume} --retry {sid} --reason TEXT`, "
+                    f"`{resume} --mark-done {sid} --reason TEXT`, "
+                    f"`{resume} --skip {sid} --reason TEXT`, `{self.settings.abort_hint.format(run=run)}`"
                 ),
             )
         assert self.prompter is not None
@@ -252,6 +272,19 @@ class StepDriver:
     def _decide(self, step_id: str | None, kind: str, choice: str, reason: str) -> None:
         self.book.decide(step_id, kind, choice, reason)
 
+    def _decide_noted(self, step: Step, kind: str, choice: str, reason: str) -> None:
+        """A decision taken inside an action (a new host key accepted): in the decisions (the
+        change record) and, durably, in the journal."""
+        self._decide(step.id, kind, choice, reason)
+        self.book.store.note(
+            self.book.run_id,
+            actor=self.book.actor,
+            trigger=kind,
+            reason=f"{choice}: {reason}",
+            step_id=step.id,
+            state=self.book.state(step.id).value,
+        )
+
     def _hold(self, step: Step, reason: str) -> None:
         """Back to pending: nothing ran, the run pauses."""
         self.book.move(step.id, "reset", reason)
@@ -259,7 +292,7 @@ class StepDriver:
 
     # -- the attempts -------------------------------------------------------------------------
 
-    def _attempts(self, step: Step, trigger: str, reason: str = "") -> StepState:
+    def _attempts(self, step: Step, trigger: str, reason: str = "", *, reattach: bool = False) -> StepState:
         """Attempts until one succeeds or the retries are used up. Each attempt ends in one of
         the three outcomes (:class:`~migrator.executors.base.Outcome`): succeeded (then the
         post-checks), failed (retry or fail), unknown (the step is in doubt at once: no retry,
@@ -268,7 +301,12 @@ class StepDriver:
         tries = 0
         while True:
             tries += 1
-            attempt = book.attempt(sid) + 1
+            # A reattach continues the attempt that was running (its job has that attempt's name).
+            attempt = book.attempt(sid) + (0 if reattach and tries == 1 else 1)
+            if step.detach and not reason:
+                # Write-ahead: the job's name is durable before the job starts.
+                job = job_name(self.settings.plan_name, book.run_id, sid, attempt)
+                reason = f"attempt {attempt}; detached job {job}"
             book.move(
                 sid,
                 trigger,
@@ -337,12 +375,16 @@ class StepDriver:
             redact=self.redactor,
             hold=any(spec.secret for spec in step.outputs.values()),
         )
+        progress = ProgressSampler(book, step.id, attempt)
         ctx = StepContext(
             run_id=book.run_id,
             attempt=attempt,
             on_line=recorder,
             cancel=self.commands.abort_requested.is_set,
             outputs={k: dict(v) for k, v in values.items()},
+            plan=self.settings.plan_name,
+            on_progress=progress,
+            decide=lambda kind, choice, reason: self._decide_noted(step, kind, choice, reason),
         )
         secrets: dict[str, str] = {}
         try:
@@ -352,6 +394,13 @@ class StepDriver:
             outcome = self.runner.execute(resolved, ctx)
         except UnknownReference as exc:
             outcome = ActionOutcome(ok=False, summary=str(exc))
+        except JobLost:
+            # The job may still run on its host: the step stays running, a resume reattaches.
+            self._seal_secrets(step, recorder, None)
+            recorder.flush()
+            progress.finish()
+            book.flush()
+            raise
         except OperatorNeeded:
             self._seal_secrets(step, recorder, None)
             recorder.flush()
@@ -373,6 +422,7 @@ class StepDriver:
             self._seal_secrets(step, recorder, None)
             outcome = ActionOutcome(ok=False, summary=self.redactor(str(exc)))
         secrets = self._seal_secrets(step, recorder, outcome)
+        progress.finish()
         if not self._flush_output(recorder) and not outcome.unknown:
             assert recorder.store_error is not None
             # The action ran, but its record did not reach the store: whatever it returned, a

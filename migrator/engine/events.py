@@ -46,6 +46,23 @@ class StepOutput:
 
 
 @dataclass(frozen=True)
+class StepProgress:
+    """How far a running step's action is, from its tool's output (rsync, zfs send, pv...).
+    Every measure may be None (unknown). Emitted at most a few times a second."""
+
+    run_id: int
+    step_id: str
+    attempt: int
+    fraction: float | None
+    done_bytes: int | None = None
+    total_bytes: int | None = None
+    rate: float | None = None
+    """Bytes per second."""
+    eta: float | None = None
+    """Seconds left, by the tool's own estimate."""
+
+
+@dataclass(frozen=True)
 class CheckDone:
     run_id: int
     step_id: str
@@ -94,7 +111,9 @@ class RunFinished:
     """The exact command to continue (``migrator resume 12``), when there is more to do."""
 
 
-Event = RunStarted | StepChanged | StepOutput | CheckDone | StepWarning | StepVerdict | RunFinished
+Event = (
+    RunStarted | StepChanged | StepOutput | StepProgress | CheckDone | StepWarning | StepVerdict | RunFinished
+)
 
 
 class Listener(Protocol):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from typing import IO, TYPE_CHECKING
 
 from migrator.engine.events import (
@@ -22,6 +23,7 @@ from migrator.engine.events import (
     RunStarted,
     StepChanged,
     StepOutput,
+    StepProgress,
     StepVerdict,
     StepWarning,
 )
@@ -94,6 +96,8 @@ class Printer:
         self.console = console
         self.show_output = show_output
         self.plain = console is None or plain_output(console)
+        self._bar_shown = False  # a progress bar is drawn on the current terminal line
+        self._plain_progress: dict[str, float] = {}  # step -> when its last percent line was printed
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, StepChanged):  # the most frequent event first
@@ -106,6 +110,8 @@ class Printer:
         elif isinstance(event, StepOutput):
             if self.show_output:
                 self.line(("dim", f"{event.host} |"), ("", f" {event.line}"), highlight=False)
+        elif isinstance(event, StepProgress):
+            self.progress(event)
         elif isinstance(event, RunStarted):
             verb = "resuming" if event.resumed else "starting"
             self.line(
@@ -135,8 +141,28 @@ class Printer:
             if event.next_command:
                 self.line(("", "to continue: "), ("bold", event.next_command))
 
+    def progress(self, event: StepProgress) -> None:
+        """A terminal gets a bar redrawn in place; a log a percent line every few seconds."""
+        from migrator.engine import progress_view as view
+
+        if self.plain:
+            now, done = time.monotonic(), (event.fraction or 0) >= 1
+            last = self._plain_progress.get(event.step_id)
+            if last is None or now - last >= view.PLAIN_EVERY or done:
+                self._plain_progress[event.step_id] = now
+                self.line(("", view.plain_line(event)))
+            return
+        assert self.console is not None
+        out = self.console.file
+        out.write("\r\x1b[2K" + view.terminal_line(event, self.console.width))
+        out.flush()
+        self._bar_shown = True
+
     def line(self, *pieces: Piece, highlight: bool | None = None) -> None:
         """Print one line of ``(style, text)`` pieces (the text is never read as markup)."""
+        if self._bar_shown and self.console is not None:
+            self.console.file.write("\r\x1b[2K")  # the bar gives way; it is redrawn on the next progress
+            self._bar_shown = False
         if self.plain:
             out: IO[str] = sys.stdout if self.console is None else self.console.file
             out.write("".join(text for _, text in pieces) + "\n")

@@ -209,7 +209,7 @@ class StepRollback:
         def sink(stream: str, line: str) -> None:
             recorder(ROLLBACK_STREAM.format(stream=stream), line)
 
-        ctx = StepContext(run_id=book.run_id, attempt=attempt, on_line=sink)
+        ctx = StepContext(run_id=book.run_id, attempt=attempt, on_line=sink, plan=book.run.plan_name)
         try:
             outcome = self.runner.rollback(step, ctx)
         except OperatorNeeded:

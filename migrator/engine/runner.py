@@ -12,17 +12,20 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+from migrator.engine import run_inputs
 from migrator.engine.bookkeeping import Bookkeeper
 from migrator.engine.commands import CommandKind, CommandQueue
 from migrator.engine.driver import Aborted, DriverSettings, StepDriver
 from migrator.engine.events import Listener, RunFinished, RunStarted, RunSummary
 from migrator.engine.lease import LeaseKeeper, operator_name
 from migrator.engine.plandiff import PlanDiff, diff_steps, step_hashes
+from migrator.engine.run_inputs import abort_command, resume_command, template
 from migrator.engine.states import RUN_FINAL, STEP_DONE, RunState, StepState
 from migrator.engine.window import GateVerdict
-from migrator.errors import ExecutorError, LockHeldError, OperatorNeeded, RunStateError, UsageError
+from migrator.errors import ExecutorError, JobLost, LockHeldError, OperatorNeeded, RunStateError, UsageError
 from migrator.estimates import Estimate
 from migrator.executors.base import Prompter, StepRunner
 from migrator.plan.model import Step
@@ -107,6 +110,9 @@ class Runner:
                 sleep=options.sleep,
                 window_gate=self._window_gate,
                 go_reason=options.go_reason,
+                plan_name=loaded.plan.name,
+                resume_hint=template(resume_command(store, "{run}")),
+                abort_hint=template(abort_command(store, "{run}")),
             ),
         )
         self._estimates: dict[str, Estimate] | None = None  # for the window gate, on first use
@@ -175,6 +181,9 @@ class Runner:
         except OperatorNeeded as exc:
             book.flush()
             return self._finish("pause", str(exc), raise_exc=exc)
+        except JobLost as exc:  # a detached job's host is out of reach: the job goes on there
+            book.flush()
+            return self._finish("pause", str(exc), raise_exc=exc)
         except ExecutorError as exc:  # an action could not be started (the step is pending again)
             book.flush()
             return self._finish("pause", f"could not execute: {exc}", raise_exc=exc)
@@ -240,7 +249,7 @@ class Runner:
         if final:
             fields["ended_at"] = now()
         book.move_run(trigger, message, **fields)
-        next_command = None if final else f"migrator resume {self.run_id}"
+        next_command = None if final else resume_command(self.store, self.run_id)
         report = RunReport(self.run_id, book.run_state.value, message, summary, next_command)
         book.emit(RunFinished(self.run_id, report.status, message, summary, next_command))
         if raise_exc is not None:
@@ -455,13 +464,14 @@ def prepare_run(
     hashes = step_hashes(loaded)
     run = store.create_run(
         plan_name=loaded.plan.name,
-        plan_path=str(loaded.path),
+        plan_path=str(Path(loaded.path).absolute()),
         plan_fingerprint=loaded.fingerprint,
         step_hashes=hashes,
         inventory_name=loaded.inventory.name,
         mode=options.mode,
         operator=options.actor,
         steps=list(loaded.order),
+        inputs=run_inputs.record(loaded, store),
     )
     return Runner(
         store, loaded, step_runner, prompter, run=run, options=options, listeners=listeners, redactor=redactor

@@ -31,6 +31,7 @@ from migrator.plan.checks import Command
 
 if TYPE_CHECKING:
     from migrator.checks.base import CheckResult
+    from migrator.executors.progress import Progress
     from migrator.plan.checks import Check
     from migrator.plan.model import Step
 
@@ -176,6 +177,13 @@ class StepContext:
     cancel: Callable[[], bool] = lambda: False
     outputs: dict[str, dict[str, str]] = field(default_factory=dict)
     """Values produced by earlier steps: ``outputs[step_id][name]`` (secret ones are absent)."""
+    plan: str = ""
+    """The plan's name: with run, step and attempt it names a detached job on the host."""
+    on_progress: Callable[[Progress], None] = lambda progress: None
+    """How far the action is, when its output says so (:mod:`migrator.executors.progress`)."""
+    decide: Callable[[str, str, str], None] = lambda kind, choice, reason: None
+    """Record a decision the operator made during the action (``kind, choice, reason``; a
+    new host key accepted): the engine writes it to the journal and the decisions."""
 
 
 class StepRunner(Protocol):

@@ -36,7 +36,7 @@ class ApiCaller(Protocol):
 
 def probe_target(check: Check, step: Step) -> str:
     """Where ``check`` is probed: its own ``on``, else the step's target."""
-    return check.on or step.host
+    return check.probe_from or step.host
 
 
 def unreachable(check: Check, reason: str) -> CheckResult:

@@ -27,9 +27,10 @@ from typing import TYPE_CHECKING
 
 from migrator.checks import describe
 from migrator.errors import ConnectError, ExecutorError, HostKeyError, RunStateError
-from migrator.executors.base import ActionOutcome, Prompter, StepContext, StepRunner
+from migrator.executors.base import ActionOutcome, Prompter, StepContext, StepRunner, to_shell
 from migrator.executors.checking import UNREACHABLE, CheckProber, unreachable
 from migrator.executors.connections import Connections
+from migrator.executors.detached import JOBS_DIR, JOBS_DIR_VAR
 from migrator.executors.hostkeys import (
     fetch_host_key,
     key_fingerprint,
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
     from paramiko import PKey
 
     from migrator.checks.base import CheckResult
+    from migrator.executors.detached_step import DetachedJob, FollowSettings
     from migrator.executors.proxmox import ProxmoxClient
     from migrator.executors.stunnel_step import StunnelStepOptions, StunnelSteps
     from migrator.plan.checks import Check, Command
@@ -92,6 +94,8 @@ class Executors:
         self._stunnel_setup = (plan_dir or plans_dir(), stunnel_options)
         self._stunnel: StunnelSteps | None = None  # built by the first stunnel step (~15 ms of imports)
         self._secret_outputs = SecretOutputs()
+        self.follow_settings: FollowSettings | None = None
+        """How detached jobs are followed (poll interval, reconnect backoff); None: defaults."""
         self._prober = CheckProber(
             loaded_plan_inventory,
             transport_for=self.connections.for_target,
@@ -112,7 +116,7 @@ class Executors:
     def execute(self, step: Step, ctx: StepContext) -> ActionOutcome:
         self._refuse_dry_run(step, ctx, "action")
         if step.expect_new_host_key and step.kind in (StepKind.SSH, StepKind.LOCAL, StepKind.PROXMOX):
-            self.accept_new_host_key(step)
+            self.accept_new_host_key(step, ctx)
         outcome = self._actions[step.kind](step, ctx)
         self._secret_outputs.remember(step.id, outcome)
         return outcome
@@ -129,7 +133,10 @@ class Executors:
         if undo.command is not None:
             # The rollback runs where the action ran, with the same secrets, sudo and timeout.
             target = LOCAL if step.kind == StepKind.LOCAL else step.host
-            plain = step.model_copy(update={"outputs": {}})
+            if step.detach and step.command is not None and ctx.attempt > 0:
+                # Undoing a step whose job still runs would race it: stop the job first.
+                self._detached(step, ctx, target, step.command, {}).cancel("stopped for its rollback")
+            plain = step.model_copy(update={"outputs": {}, "detach": False})
             return self._run_command(plain, ctx, undo.command, target)
         return confirm_checklist(
             title=f"Roll back {step.id}: {step.title}",
@@ -183,10 +190,48 @@ class Executors:
         rendered, output_env = render_command(command, ctx, self._secret_outputs, where=where)
         for value in output_env.values():
             self.redactor.add(value)
+        if step.detach and step.kind == StepKind.SSH:
+            return self._detached(step, ctx, target, rendered, {**env, **output_env}).run()
         transport = self.connections.for_target(target)
         return run_command_step(
             step, ctx, transport, self.redactor, command=rendered, env={**env, **output_env}, stdin=stdin
         )
+
+    def _detached(
+        self, step: Step, ctx: StepContext, target: str, command: Command, env: dict[str, str]
+    ) -> DetachedJob:
+        from migrator.executors.detached_step import DetachedJob
+
+        if env:
+            raise ExecutorError(
+                "a detached step cannot take secrets: the job outlives the session that carries them",
+                where=f"step {step.id}",
+                hint="drop detach: for this step",
+            )
+        name, _ = self.inventory.resolve_target(target)
+        host = self.inventory.hosts.get(name)
+        jobs_dir = (host.vars.get(JOBS_DIR_VAR) if host is not None else None) or JOBS_DIR
+        return DetachedJob(
+            step,
+            ctx,
+            lambda: self.connections.for_target(target),
+            lambda: self.connections.reconnect(target),
+            self.redactor,
+            command=to_shell(command),
+            jobs_dir=str(jobs_dir),
+            settings=self.follow_settings,
+        )
+
+    def stop_job(self, step: Step, ctx: StepContext, why: str) -> str:
+        """Stop the detached job of ``ctx.attempt`` of ``step`` on its host (an abort while no
+        migrator follows it); what was done there. Raises ConnectError when the host is out of reach."""
+        if step.command is None:
+            return "no command"
+        from migrator.executors.detached_step import FollowSettings
+
+        job = self._detached(step, ctx, step.host, step.command, {})
+        job.settings = FollowSettings(give_up=0.0)  # one try: the operator is waiting
+        return job.cancel(why)
 
     def _proxmox(self, step: Step, ctx: StepContext) -> ActionOutcome:
         if step.call is None:
@@ -204,7 +249,7 @@ class Executors:
     def _manual(self, step: Step, ctx: StepContext) -> ActionOutcome:
         outcome = run_manual_step(step, self.prompter, confirm_manual=self.confirm_manual, lab=self.lab)
         if outcome.ok and step.expect_new_host_key:
-            fingerprint = self.accept_new_host_key(step)
+            fingerprint = self.accept_new_host_key(step, ctx)
             outcome.evidence = f"{outcome.evidence}\nnew host key confirmed and pinned: {fingerprint}"
         return outcome
 
@@ -219,7 +264,7 @@ class Executors:
             if key_pending:
                 # The host is coming back from a reinstall: until sshd answers, it is not up.
                 try:
-                    self.accept_new_host_key(step)
+                    self.accept_new_host_key(step, ctx)
                 except HostKeyError:
                     raise
                 except ConnectError as exc:
@@ -228,14 +273,14 @@ class Executors:
             result = self._prober.check(until, step)
             if result.observed.startswith(UNREACHABLE):
                 # A rebooting host kills cached connections: start afresh on the next probe.
-                self._reconnect(until.on or step.host)
+                self._reconnect(until.probe_from or step.host)
             return result
 
         return run_wait_step(step, ctx, probe, describe_until=describe(until))
 
     # ------------------------------------------------------------ host keys
 
-    def accept_new_host_key(self, step: Step) -> str:
+    def accept_new_host_key(self, step: Step, ctx: StepContext | None = None) -> str:
         """Show the host's new key, pin it if the operator confirms, reconnect; its fingerprint.
 
         Raises :class:`ConnectError` when the host does not answer, :class:`HostKeyError`
@@ -267,7 +312,15 @@ class Executors:
                 hint="compare with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on the console; "
                 "if it differs, stop: someone else may be answering",
             )
-        pin_host_key(self._known_hosts_file(name), entry, key)
+        pinned = self._known_hosts_file(name)
+        pin_host_key(pinned, entry, key)
+        if ctx is not None:
+            ctx.decide(
+                "host_key",
+                "accept",
+                f"{name} ({host.address}:{host.port}) {key.get_name()} {fingerprint} confirmed as matching "
+                f"the console; pinned in {pinned}",
+            )
         self._reconnect(step.host)
         return fingerprint
 

@@ -38,6 +38,7 @@ HOST_BINDS: tuple[str, ...] = (
     "/home",  # adduser makes /home/USER (operators' authorized_keys)
     "/var/spool/cron",  # crontab
     "/var/log/mongodb",
+    "/var/lib/migrator",  # detached jobs (migrator.executors.detached.JOBS_DIR), per host
     STATE_DIR,
 )
 # Paths bound per container, inside its host's namespace (the stand-in dir stays the host's).
@@ -53,6 +54,7 @@ CONTAINER_BINDS: tuple[str, ...] = (
     "/home",
     "/var/spool/cron",
     "/var/log/mongodb",
+    "/var/lib/migrator",
     STATE_DIR,  # last: the sources of the others live under the host's STATE_DIR
 )
 

@@ -6,8 +6,9 @@ an API call) and how its output is judged live in :mod:`migrator.checks`; here a
 only its description.
 
 Every check kind has ``kind`` (the discriminator), an optional ``description`` shown to the
-operator, ``on_fail`` (what a failure means) and ``on`` (where to probe from: the step's
-target when empty, ``local`` for the machine running migrator, or any inventory host).
+operator, ``on_fail`` (what a failure means) and ``probe_from`` (where to probe from: the step's
+target when empty, ``local`` for the machine running migrator, or any inventory host). It was
+spelt ``on`` once; YAML 1.1 tools read ``on:`` as ``true:``, so the loader rewrites it with a warning.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ class _CheckBase(BaseModel):
 
     description: str | None = Field(None, description="What this check proves, in words for the operator.")
     on_fail: OnFail = Field(OnFail.HALT, description="halt (default), warn, or mark_done (pre-checks only).")
-    on: str | None = Field(
+    probe_from: str | None = Field(
         None,
         description="Where to probe from: an inventory host or container (off2/ct:101), `local`, "
         "or empty for the step's own target.",
@@ -142,7 +143,7 @@ class FileCheck(_CheckBase):
 
 
 class HttpCheck(_CheckBase):
-    """An HTTP(S) URL answers with the expected status (probed with curl from ``on``)."""
+    """An HTTP(S) URL answers with the expected status (probed with curl from ``probe_from``)."""
 
     kind: Literal["http_status"]
     url: str = Field(description="URL to fetch.")

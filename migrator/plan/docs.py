@@ -57,9 +57,13 @@ def _type_name(annotation: Any) -> str:
     if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
         return "one of: " + ", ".join(str(m.value) for m in annotation)
     if isinstance(annotation, type):
-        return {"str": "text", "int": "integer", "bool": "true/false", "datetime": "date-time"}.get(
-            annotation.__name__, annotation.__name__
-        )
+        return {
+            "str": "text",
+            "int": "integer",
+            "bool": "true/false",
+            "datetime": "date-time",
+            "AwareDatetime": "date-time with time zone",
+        }.get(annotation.__name__, annotation.__name__)
     return str(annotation)
 
 
@@ -90,22 +94,61 @@ def _table(model: type[BaseModel]) -> list[str]:
     return lines
 
 
+DETACHED_GUIDE = [
+    "## Long steps: `detach` and `progress`",
+    "",
+    "Use `detach: true` on every ssh step that can run longer than a few minutes (rsync seeds, `zfs send`",
+    "seeds, syncoid pulls, MongoDB copies, scrubs), and on any non-idempotent step whose half-done state",
+    "would hurt. The command then runs on the host as a job that does not depend on the SSH session:",
+    "a transient unit `systemd-run --unit=JOB --collect -p RuntimeMaxSec=TIMEOUT` where systemd is PID 1,",
+    "else a `setsid` session; its output, pid and exit status are files in `/var/lib/migrator/jobs/`",
+    "(host var `migrator_jobs_dir` moves it). JOB is `migrator-PLAN-rRUN-STEP-aATTEMPT`, written to the",
+    "journal with \"started attempt N\" before the job starts.",
+    "",
+    "- migrator follows the job over its connection; a dropped connection is retried with backoff (the",
+    "  step stays running and says \"reconnecting\"); a host out of reach for an hour pauses the run",
+    "  (exit 3) and leaves the job running.",
+    "- After a crash, `migrator resume` (or a take-over) looks the job up by name: finished - its real",
+    "  exit status and output, then the post-checks; running - followed; never started - started. A",
+    "  detached step never needs an in-doubt decision.",
+    "- Ctrl-C, a closed laptop or a lost network stop migrator, not the job. An abort (also",
+    "  `migrator abort RUN` of a crashed run), a rollback and the step's `timeout` stop the job on the",
+    "  host (`systemctl stop`, or TERM then KILL of its process group) and say so. Give detached steps",
+    "  a `timeout`: it is the",
+    "  unit's `RuntimeMaxSec` (setsid: a watchdog), enforced even while migrator is gone.",
+    "- Not for: steps that take `secrets` (the job outlives the session that carries them), quick",
+    "  commands (a detached step costs a few polls more), or `local` steps.",
+    "",
+    "`progress:` names how to read the command's progress from its output: `rsync` (`--info=progress2`),",
+    "`zfs-send` (`-v` or `-P`), `zfs-receive` (`-v`), `pv` / `syncoid`, `zpool` (`zpool status` during a",
+    "scrub or resilver), `none`. Without it the parser is guessed from the command. Progress (fraction,",
+    "bytes, rate, ETA) is shown as a bar on a terminal and a percent line every few seconds in a log,",
+    "and sampled into the state database.",
+    "",
+]
+
+
 def generate() -> str:
     out = [
         "# Plan format reference",
         "",
         "Generated from the models by `python -m migrator.plan.docs`; the JSON Schema for editors is",
-        "`migrator schema` (plans) and `migrator schema --inventory`. Durations are written `45s`, `10m`,",
-        "`1h30m` or `2d`. Secrets are references: `env:NAME` or `file:PATH`, never values.",
+        "`migrator schema` (plans), `migrator schema --inventory` and `migrator schema --tunnels`.",
+        "Durations are written with their unit, `45s`, `10m`, `1h30m` or `2d` (a bare number other than",
+        "`0` is refused: seconds or minutes?), at most `366d`. YAML tags (`!!bool`, `!!binary`, ...) are",
+        "refused, and so are numbers YAML 1.1 and 1.2 read differently (`6:00`, `010`): quote text. Files",
+        "over 16 MiB are refused unread. Secrets are references: `env:NAME` or `file:PATH`, never values.",
         "",
     ]
     for title, model in SECTIONS:
         out += [f"## {title}", "", (model.__doc__ or "").strip().splitlines()[0], "", *_table(model), ""]
+    out += DETACHED_GUIDE
     out += [
         "## Checks",
         "",
-        "Every check has `kind`, and optionally `description`, `on_fail` (halt, warn, mark_done) and `on`",
-        "(where to probe from). Checks are read-only: dry-runs run them against the real hosts.",
+        "Every check has `kind`, and optionally `description`, `on_fail` (halt, warn, mark_done) and",
+        "`probe_from` (where to probe from; the old spelling `on:` is read with a warning, because YAML 1.1",
+        "tools turn it into `true:`). Checks are read-only: dry-runs run them against the real hosts.",
         "",
     ]
     for model in typing.get_args(typing.get_args(check_models.Check)[0]):
@@ -114,7 +157,7 @@ def generate() -> str:
         rows = [
             r
             for r in _table(model)
-            if not r.startswith(("| `kind`", "| `description`", "| `on_fail`", "| `on`"))
+            if not r.startswith(("| `kind`", "| `description`", "| `on_fail`", "| `probe_from`"))
         ]
         out += [*rows, ""]
     return "\n".join(out)

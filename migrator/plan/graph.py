@@ -28,31 +28,29 @@ def effective_deps(steps: Sequence[Step]) -> dict[str, list[str]]:
 
 
 def find_cycle(deps: Mapping[str, Sequence[str]]) -> list[str] | None:
-    """A dependency cycle as ``[a, b, c, a]``, or None. Unknown ids are ignored."""
-    state: dict[str, int] = {}  # 1 = on the stack, 2 = done
-    stack: list[str] = []
+    """A dependency cycle as ``[a, b, c, a]``, or None. Unknown ids are ignored.
 
-    def visit(node: str) -> list[str] | None:
-        state[node] = 1
-        stack.append(node)
-        for dep in deps.get(node, ()):
-            if dep not in deps:
+    Iterative: a chain of 10,000 forward ``depends_on`` would exceed Python's recursion limit.
+    """
+    state: dict[str, int] = {}  # 1 = on the stack, 2 = done
+    for root in deps:
+        if root in state:
+            continue
+        stack: list[str] = [root]
+        pending: list[list[str]] = [[d for d in reversed(deps[root]) if d in deps]]
+        state[root] = 1
+        while stack:
+            if not pending[-1]:
+                state[stack.pop()] = 2
+                pending.pop()
                 continue
+            dep = pending[-1].pop()
             if state.get(dep) == 1:
                 return [*stack[stack.index(dep) :], dep]
             if dep not in state:
-                found = visit(dep)
-                if found:
-                    return found
-        stack.pop()
-        state[node] = 2
-        return None
-
-    for node in deps:
-        if node not in state:
-            found = visit(node)
-            if found:
-                return found
+                state[dep] = 1
+                stack.append(dep)
+                pending.append([d for d in reversed(deps[dep]) if d in deps])
     return None
 
 
@@ -92,14 +90,46 @@ def critical_path(
     Steps without an estimate count as zero and are listed in ``unestimated``.
     """
     chosen = set(ids)
-    best: dict[str, tuple[int, list[str]]] = {}
+    # The length to each step and the step before it on its longest chain; the chain itself is
+    # walked back once at the end (a copy per step cost O(n^2) on a 10,000-step chain).
+    best: dict[str, tuple[int, str | None]] = {}
     for step_id in execution_order(list(ids), {k: [d for d in v if d in chosen] for k, v in deps.items()}):
         own = estimates.get(step_id) or 0
-        before = [best[d] for d in deps.get(step_id, ()) if d in best]
-        length, path = max(before, key=lambda item: item[0], default=(0, []))
-        best[step_id] = (length + own, [*path, step_id])
-    seconds, path = max(best.values(), key=lambda item: item[0], default=(0, []))
+        before = [(best[d][0], d) for d in deps.get(step_id, ()) if d in best]
+        length, previous = max(before, key=lambda item: item[0], default=(0, None))
+        best[step_id] = (length + own, previous)
+    path: list[str] = []
+    seconds = 0
+    if best:
+        last = max(best, key=lambda k: best[k][0])
+        seconds = best[last][0]
+        node: str | None = last
+        while node is not None:
+            path.append(node)
+            node = best[node][1]
+        path.reverse()
     return CriticalPath(seconds, path, [i for i in ids if estimates.get(i) is None])
+
+
+def runs_before(
+    earlier: str, step_id: str, deps: Mapping[str, Sequence[str]], rank: Mapping[str, int]
+) -> bool:
+    """``step_id`` depends on ``earlier``, transitively. ``rank`` is the execution order index.
+
+    Only steps ranked after ``earlier`` can lead to it, so the search stays near the two
+    steps instead of collecting every ancestor (which cost O(n) memory per question).
+    """
+    floor = rank.get(earlier, -1)
+    seen: set[str] = set()
+    todo = list(deps.get(step_id, ()))
+    while todo:
+        dep = todo.pop()
+        if dep == earlier:
+            return True
+        if dep not in seen and rank.get(dep, -1) > floor:
+            seen.add(dep)
+            todo.extend(deps.get(dep, ()))
+    return False
 
 
 def blocked_by(step_id: str, deps: Mapping[str, Sequence[str]]) -> set[str]:

@@ -17,7 +17,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from migrator.errors import PlanError, UsageError
-from migrator.plan import graph
+from migrator.plan import graph, probe_from
+from migrator.plan.durations import FILE_CONTEXT
 from migrator.plan.inventory import Inventory
 from migrator.plan.model import Phase, Plan, Step
 from migrator.plan.params import Resolver
@@ -89,7 +90,7 @@ def find_plan(name: str) -> Path:
 
 def _yaml_problems(path: Path) -> tuple[Any, SourceMap, list[Problem]]:
     data, source, issues = read_yaml(path)
-    problems = [Problem(Severity.ERROR, i.message, i.position, None, i.hint) for i in issues]
+    problems = [Problem(Severity.ERROR, i.message, i.position, None, i.hint, root=True) for i in issues]
     return data, source, problems
 
 
@@ -114,7 +115,7 @@ def load_inventory(path: Path) -> tuple[Inventory | None, list[Problem]]:
             ),
         ]
     try:
-        inventory = Inventory.model_validate(data)
+        inventory = Inventory.model_validate(data, context=FILE_CONTEXT)
     except ValidationError as exc:
         return None, problems + translate(exc, Inventory, data, source, (), None)
     return inventory, problems + validate_inventory(inventory, source)
@@ -154,12 +155,15 @@ def check_plan(path: Path, *, inventory: Path | None = None) -> tuple[LoadedPlan
         for pi, raw_phase in enumerate(raw_phases):
             valid: list[Step] = []
             raw_steps = raw_phase.get("steps") if isinstance(raw_phase, dict) else None
-            for si, raw_step in enumerate(raw_steps if isinstance(raw_steps, list) else []):
-                step_id = _step_id(raw_step)
+            for si, written in enumerate(raw_steps if isinstance(raw_steps, list) else []):
+                step_id = _step_id(written)
                 if step_id:
                     raw_ids.append(step_id)
+                raw_step = probe_from.rewrite(written, ("phases", pi, "steps", si), source, step_id, problems)
+                if raw_step is not written and isinstance(raw_steps, list):
+                    raw_steps[si] = raw_step  # validate_plan reads the raw data too
                 try:
-                    valid.append(Step.model_validate(raw_step))
+                    valid.append(Step.model_validate(raw_step, context=FILE_CONTEXT))
                 except ValidationError as exc:
                     problems += translate(exc, Step, raw_step, source, ("phases", pi, "steps", si), step_id)
             steps_by_phase.append(valid)
@@ -172,7 +176,7 @@ def check_plan(path: Path, *, inventory: Path | None = None) -> tuple[LoadedPlan
             for p in raw_phases
         ]
     try:
-        skeleton = Plan.model_validate(top)
+        skeleton = Plan.model_validate(top, context=FILE_CONTEXT)
     except ValidationError as exc:
         return None, sort_problems(problems + translate(exc, Plan, top, source, (), None))
     plan = skeleton.model_copy(

@@ -12,11 +12,11 @@ so that every problem of a plan is reported in one pass, each with its line.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from migrator.plan.checks import Check, Command
 from migrator.plan.durations import Duration
@@ -138,6 +138,17 @@ class Step(_Strict):
         "(quoted with shlex).",
     )
     sudo: bool = Field(False, description="ssh: run through sudo when the login user is not root.")
+    detach: bool = Field(
+        False,
+        description="ssh: run the command on the host as a job independent of the SSH session "
+        "(a transient systemd unit, else setsid) and follow it; a lost connection or a crash of "
+        "migrator does not stop it, and a resume reattaches to it. For steps longer than a few minutes.",
+    )
+    progress: Literal["rsync", "zfs-send", "zfs-receive", "pv", "syncoid", "zpool", "none"] | None = Field(
+        None,
+        description="ssh/local: how to read the command's progress from its output (default: guessed "
+        "from the command: rsync --info=progress2, zfs send -v/-P, zfs receive -v, syncoid/pv, zpool).",
+    )
     call: ProxmoxCall | None = Field(None, description="proxmox: the API call.")
     instructions: str | None = Field(None, description="manual: what the person does.")
     checklist: list[str] = Field(
@@ -192,8 +203,22 @@ class Phase(_Strict):
 class Window(_Strict):
     """The maintenance window."""
 
-    start: datetime | None = Field(None, description="Planned start, ISO 8601 with a time zone.")
+    start: AwareDatetime | None = Field(
+        None, description="Planned start, ISO 8601 with a time zone (2026-12-18T08:00:00+01:00)."
+    )
     length: Duration = Field(description="Length of the window, e.g. 8h.")
+
+    @field_validator("length")
+    @classmethod
+    def _end_is_a_date(cls, length: int, info: ValidationInfo) -> int:
+        # `plan` prints start + length; a start in year 9999 must fail here, not there.
+        start = info.data.get("start")
+        if start is not None:
+            try:
+                start + timedelta(seconds=length)
+            except OverflowError:
+                raise ValueError("the window would end after the year 9999; check window.start") from None
+        return length
 
 
 class Plan(_Strict):

@@ -21,6 +21,8 @@ class Problem:
     position: Position
     step_id: str | None = None
     hint: str | None = None
+    root: bool = False
+    """A root cause (a YAML problem: syntax, duplicate key, tag): listed before what follows from it."""
 
     def __str__(self) -> str:
         step = f"step {self.step_id}: " if self.step_id else ""
@@ -44,8 +46,20 @@ def errors(problems: list[Problem]) -> list[Problem]:
 
 
 def sort_problems(problems: list[Problem]) -> list[Problem]:
-    """By file, line, column; errors before warnings on the same spot."""
+    """By file, root causes first, then line, column; errors before warnings on the same spot.
+
+    A problem at the very spot of a root cause (``!!bool sometimes`` refused, then "must be true
+    or false") is its consequence and is left out.
+    """
+    roots = {p.position for p in problems if p.root}
+    kept = [p for p in problems if p.root or p.position not in roots]
     return sorted(
-        problems,
-        key=lambda p: (p.position.file, p.position.line, p.position.column, p.severity is Severity.WARNING),
+        kept,
+        key=lambda p: (
+            p.position.file,
+            not p.root,
+            p.position.line,
+            p.position.column,
+            p.severity is Severity.WARNING,
+        ),
     )

@@ -165,8 +165,19 @@ def _message(err: Any, field: str, label: str) -> tuple[str, str | None]:
     if kind == "value_error":
         message = str(err["msg"]).removeprefix("Value error, ")
         return (f"{field}: {message}" if field else message), None
+    if kind in ("string_type", "string_sub_type") and isinstance(err.get("input"), bool):
+        return (
+            f"{label} must be a string; got {got} (YAML 1.1 reads a bare on, off, yes or no as true/false)",
+            "put the value in quotes, e.g. 'on'",
+        )
     if kind in ("string_type", "string_sub_type"):
         return f"{label} must be a string; got {got}", "put the value in quotes"
+    if kind == "timezone_aware":
+        return (
+            f"{label} needs a time zone; got {got}",
+            "add the offset, e.g. 2026-12-18T08:00:00+01:00 (a naive time would be read on the "
+            "machine that runs the plan)",
+        )
     if kind in ("list_type", "tuple_type", "set_type"):
         return (
             f"{label} must be a list; got {got}",

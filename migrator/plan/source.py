@@ -8,6 +8,7 @@ timestamps stay strings (pydantic parses them, with a clear error when malformed
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +24,7 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
 PathKey = tuple[str | int, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per value of a plan: 10,000 steps make ~500,000
 class Position:
     file: str
     line: int  # 1-based
@@ -40,6 +41,10 @@ class SourceMap:
     file: str
     values: dict[PathKey, Position] = field(default_factory=dict)
     keys: dict[PathKey, Position] = field(default_factory=dict)
+    # Last line (1-based) of scalars that span lines (block scalars, folded quotes), and the text:
+    # a mistake inside `command: >` is pointed at its own line, not at the `>`.
+    spans: dict[PathKey, int] = field(default_factory=dict)
+    text: str = ""
 
     def at(self, path: PathKey, *, key: bool = False) -> Position:
         """The position of ``path``, or of its nearest recorded ancestor."""
@@ -52,6 +57,24 @@ class SourceMap:
                 return self.values[probe]
             probe = probe[:-1]
         return self.values.get((), Position(self.file, 1, 1))
+
+    def find(self, path: PathKey, needle: str | re.Pattern[str]) -> Position:
+        """The position of ``needle`` inside the string at ``path`` (the string's start if not found).
+
+        Only strings spanning several lines are searched; on one line the start is close enough.
+        """
+        start = self.at(path)
+        end = self.spans.get(tuple(path))
+        if end is None or not self.text:
+            return start
+        pattern = needle if isinstance(needle, re.Pattern) else re.compile(re.escape(needle))
+        lines = self.text.splitlines()
+        for number in range(start.line, min(end, len(lines)) + 1):
+            line = lines[number - 1]
+            found = pattern.search(line, start.column - 1 if number == start.line else 0)
+            if found:
+                return Position(self.file, number, found.start() + 1)
+        return start
 
 
 @dataclass(frozen=True)
@@ -67,12 +90,47 @@ def _position(file: str, node: yaml.Node) -> Position:
     return Position(file, node.start_mark.line + 1, node.start_mark.column + 1)
 
 
-_RESOLVE = _Loader("")
+class _CachedLoader(_Loader):
+    """The loader with a memo of implicit scalar types: keys and short values repeat a lot, and
+    resolving is a run of regular expressions (a third of the time of a 10,000-step plan)."""
+
+    _memo: dict[tuple[str, tuple[bool, bool]], str] = {}
+
+    def resolve(self, kind: type[yaml.Node], value: str, implicit: tuple[bool, bool]) -> str:  # type: ignore[override]
+        if kind is not yaml.ScalarNode or len(value) > 40:
+            return str(super().resolve(kind, value, implicit))  # type: ignore[no-untyped-call]
+        key = (value, implicit)
+        found = self._memo.get(key)
+        if found is None:
+            found = str(super().resolve(kind, value, implicit))  # type: ignore[no-untyped-call]
+            if len(self._memo) < 50_000:
+                self._memo[key] = found
+        return found
+
+
+_RESOLVE = _CachedLoader("")
+_STR = "tag:yaml.org,2002:str"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+_INT = "tag:yaml.org,2002:int"
+_FLOAT = "tag:yaml.org,2002:float"
+# A number YAML 1.1 and YAML 1.2 read alike: no leading zero, no base-60, no 0x/0o/0b, no '_'.
+_RESOLVED_FIRST = frozenset(k for k in _RESOLVE.yaml_implicit_resolvers if k)  # type: ignore[attr-defined]
+_PLAIN_INT = re.compile(r"^[-+]?(0|[1-9][0-9]*)$")
+
+
+def _implicit_tag(node: yaml.ScalarNode) -> str:
+    """The tag the value would have without an explicit ``!!tag`` (quoted and block scalars: str)."""
+    if node.style:  # '"', "'", '|', '>' (plain is None in PyYAML, '' in its C parser)
+        return _STR
+    if node.tag == _STR and node.value[:1] not in _RESOLVED_FIRST:
+        return _STR  # no implicit type starts with this character: skip the regular expressions
+    return _RESOLVE.resolve(yaml.ScalarNode, node.value, (True, False))
 
 
 def _scalar(node: yaml.ScalarNode) -> Any:
-    if node.tag == "tag:yaml.org,2002:timestamp":
-        return node.value
+    if node.tag in (_STR, "tag:yaml.org,2002:timestamp"):
+        return node.value  # timestamps stay text: pydantic parses them, with a clear error
     try:
         return _RESOLVE.construct_object(node, deep=True)
     finally:
@@ -81,12 +139,24 @@ def _scalar(node: yaml.ScalarNode) -> Any:
         _RESOLVE.recursive_objects.clear()
 
 
-_MAX_NODES = 200_000  # alias bombs ("billion laughs") stop here
+def _ambiguous_number(node: yaml.ScalarNode, value: Any) -> str | None:
+    """Why a plain number means something else than it seems (YAML 1.1 vs 1.2, base 60, octal)."""
+    text = node.value
+    if node.tag == _INT and not _PLAIN_INT.match(text):
+        if ":" in text:
+            return f"'{text}' is read by YAML 1.1 as the base-60 number {value} (and by YAML 1.2 as text)"
+        return f"'{text}' is read by YAML 1.1 as the number {value} (octal, hex or with '_'), not {text}"
+    if node.tag == _FLOAT and ":" in text:
+        return f"'{text}' is read by YAML 1.1 as the base-60 number {value} (and by YAML 1.2 as text)"
+    return None
+
+
+_MAX_NODES = 2_000_000  # alias bombs ("billion laughs") stop here; file size is limited apart
 
 
 class _Builder:
-    def __init__(self, file: str) -> None:
-        self.map = SourceMap(file)
+    def __init__(self, file: str, text: str) -> None:
+        self.map = SourceMap(file, text=text)
         self.issues: list[YamlIssue] = []
         self._active: set[int] = set()
         self._count = 0
@@ -104,12 +174,36 @@ class _Builder:
         finally:
             self._active.discard(id(node))
 
+    def _tag_refused(self, node: yaml.Node) -> bool:
+        """An explicit ``!!tag`` (``!!bool``, ``!!binary``, ``!!python/...``, ``!custom``): refused.
+
+        Plans are data a person reads; a tag changes what a value means out of sight (``!!binary``
+        gives bytes where text belongs, ``!!bool sometimes`` crashed PyYAML).
+        """
+        if isinstance(node, yaml.ScalarNode):
+            implicit = _implicit_tag(node)
+        else:
+            implicit = _MAP if isinstance(node, yaml.MappingNode) else _SEQ
+        if node.tag == implicit:
+            return False
+        shown = node.tag.replace("tag:yaml.org,2002:", "!!")
+        self.issues.append(
+            YamlIssue(
+                f"YAML tag '{shown}' is not allowed in this file",
+                _position(self.map.file, node),
+                "remove the tag and write the value plainly (quote it if it is text)",
+            )
+        )
+        return True
+
     def _build(self, node: yaml.Node, path: PathKey) -> Any:
+        refused = self._tag_refused(node)
         if isinstance(node, yaml.MappingNode):
             result: dict[Any, Any] = {}
             for key_node, value_node in node.value:
                 # Keys stay the text that was written: YAML 1.1 would turn `on:` into True.
                 if isinstance(key_node, yaml.ScalarNode):
+                    self._tag_refused(key_node)
                     key: Any = key_node.value
                 else:
                     key = str(self.build(key_node, (*path, "<key>")))
@@ -128,11 +222,27 @@ class _Builder:
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
         assert isinstance(node, yaml.ScalarNode)
+        if node.end_mark.line > node.start_mark.line:
+            self.map.spans[path] = node.end_mark.line + 1
+        if refused:
+            return node.value
         try:
-            return _scalar(node)
-        except (ValueError, TypeError, yaml.YAMLError) as exc:
+            value = _scalar(node)
+        except (ValueError, TypeError, KeyError, OverflowError, yaml.YAMLError) as exc:
             reason = str(getattr(exc, "problem", None) or exc).splitlines()[0]
             raise _Unbuildable(f"invalid value {node.value!r} for tag {node.tag} ({reason})", node) from exc
+        why = _ambiguous_number(node, value)
+        if why is not None:
+            self.issues.append(
+                YamlIssue(
+                    why,
+                    _position(self.map.file, node),
+                    "write the number you mean without leading zero, or a duration with its unit "
+                    "(6m, 1h30m); quote it if it is text",
+                )
+            )
+            return node.value
+        return value
 
 
 class _Unbuildable(Exception):
@@ -196,6 +306,47 @@ _SYNTAX = (
 )
 
 
+MAX_BYTES = 16 * 1024 * 1024
+"""Plans, inventories and tunnel files above this size are refused before they are parsed."""
+
+_CONFLICT = re.compile(r"^(<{7}|={7}|>{7})(?: .*)?$", re.M)
+_DASH_GLUED = re.compile(r"^\s*-[A-Za-z_][\w-]*:")  # `-id: x`: a list item without its space
+
+
+def _line_col(text: str, index: int) -> tuple[int, int]:
+    line = text.count("\n", 0, index) + 1
+    return line, index - (text.rfind("\n", 0, index) + 1) + 1
+
+
+def _code(character: int | str) -> int:
+    return character if isinstance(character, int) else ord(character)
+
+
+def _unclosed_quote(lines: list[str], last: int) -> tuple[int, int] | None:
+    """(line, column) of a value opened with a quote that is still open where parsing failed.
+
+    PyYAML then reads on into the next lines and complains far away, about indentation. A
+    quoted value that spans lines but closes before the error (legal YAML) is not the culprit.
+    """
+    value_start = re.compile(r"""(?:^\s*-\s+|:\s+|[\[{,]\s*)(["'])""")
+    closing = {'"': re.compile(r'(?<!\\)"'), "'": re.compile(r"'(?!')")}
+    for number, line in enumerate(lines[: last + 1]):
+        found = value_start.search(line)
+        if found is None:
+            continue
+        quote = found.group(1)
+        rest = line[found.end() :].replace("\\\\", "").replace("''", "")
+        if closing[quote].search(rest):
+            continue
+        closed_before_error = any(
+            closing[quote].search(later.replace("\\\\", "").replace("''", ""))
+            for later in lines[number + 1 : last]
+        )
+        if not closed_before_error:
+            return number + 1, found.end()
+    return None
+
+
 def _syntax_issue(exc: yaml.MarkedYAMLError, text: str, file: str) -> YamlIssue:
     said = f"{exc.problem or ''} {exc.context or ''}"
     mark = exc.problem_mark or exc.context_mark
@@ -209,6 +360,22 @@ def _syntax_issue(exc: yaml.MarkedYAMLError, text: str, file: str) -> YamlIssue:
             "YAML syntax error: a tab character; YAML indents with spaces only",
             Position(file, mark.line + 1, mark.column + 1),
             "replace the tab with spaces",
+        )
+    last = min(mark.line if mark else len(lines) - 1, len(lines) - 1)
+    for number in range(last, max(last - 2, -1), -1):
+        if 0 <= number < len(lines) and _DASH_GLUED.match(lines[number]):
+            column = lines[number].index("-") + 1
+            return YamlIssue(
+                "YAML syntax error: '-' must be followed by a space to start a list item",
+                Position(file, number + 1, column),
+                f"write '- {lines[number].strip()[1:]}'",
+            )
+    opened = _unclosed_quote(lines, last)
+    if opened is not None and "quoted scalar" not in said:
+        return YamlIssue(
+            "YAML syntax error: a quoted value is not closed on its line",
+            Position(file, opened[0], opened[1]),
+            "close the quote at the end of the value (or use a block scalar | for text over several lines)",
         )
     message, hint = f"{exc.problem or 'invalid YAML'}" + (f" {exc.context}" if exc.context else ""), None
     for pattern, ours, our_hint, at_context in _SYNTAX:
@@ -225,34 +392,87 @@ def _syntax_issue(exc: yaml.MarkedYAMLError, text: str, file: str) -> YamlIssue:
     )
 
 
+def _conflict_issue(text: str, file: str) -> YamlIssue | None:
+    found = _CONFLICT.search(text)
+    if found is None or "<<<<<<<" not in text:
+        return None
+    line, _ = _line_col(text, found.start())
+    return YamlIssue(
+        "a git merge conflict marker: the file is in the middle of a merge",
+        Position(file, line, 1),
+        "resolve the conflict: keep one side, delete the <<<<<<<, ======= and >>>>>>> lines",
+    )
+
+
 def parse_yaml(text: str, file: str) -> tuple[Any, SourceMap, list[YamlIssue]]:
     """Parse one YAML document. Syntax errors come back as issues, never as exceptions."""
-    builder = _Builder(file)
+    builder = _Builder(file, text)
+    conflict = _conflict_issue(text, file)
+    if conflict is not None:
+        return None, builder.map, [conflict]
     try:
-        node = yaml.compose(text, Loader=_Loader)
+        node = yaml.compose(text, Loader=_CachedLoader)
     except yaml.MarkedYAMLError as exc:
         return None, builder.map, [_syntax_issue(exc, text, file)]
-    except yaml.YAMLError as exc:  # reader errors: bad bytes, control characters
+    except yaml.reader.ReaderError as exc:  # a control character, a lone surrogate
+        line, column = _line_col(text, exc.position)
+        return (
+            None,
+            builder.map,
+            [
+                YamlIssue(
+                    f"a control character (U+{_code(exc.character):04X}) is not allowed in YAML",
+                    Position(file, line, column),
+                    "delete it; write special characters in a quoted value as \\uXXXX",
+                )
+            ],
+        )
+    except yaml.YAMLError as exc:  # pragma: no cover - every other YAMLError is marked
         reason = str(exc).splitlines()[0]
         return None, builder.map, [YamlIssue(f"unreadable YAML: {reason}", Position(file, 1, 1))]
     if node is None:
         return None, builder.map, []
     try:
         data = builder.build(node, ())
-    except _Unbuildable as exc:  # a bad !!int, an unknown !!python tag, a recursive alias
+    except _Unbuildable as exc:  # a recursive alias, too many values
         return None, builder.map, [YamlIssue(f"invalid YAML: {exc.message}", _position(file, exc.node))]
     except RecursionError:
         return None, builder.map, [YamlIssue("invalid YAML: nested too deeply", Position(file, 1, 1))]
     return data, builder.map, builder.issues
 
 
+def _not_utf8(raw: bytes, exc: UnicodeDecodeError, name: str) -> YamlIssue:
+    line = raw.count(b"\n", 0, exc.start) + 1
+    column = len(raw[raw.rfind(b"\n", 0, exc.start) + 1 : exc.start].decode("utf-8", "replace")) + 1
+    byte = raw[exc.start : exc.start + 1].hex()
+    return YamlIssue(
+        f"not UTF-8 text: byte 0x{byte} at offset {exc.start} (line {line}, column {column})",
+        Position(name, line, column),
+        "save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)",
+    )
+
+
 def read_yaml(path: Path, display: str | None = None) -> tuple[Any, SourceMap, list[YamlIssue]]:
     """Read and parse ``path``; unreadable files become a single issue."""
     name = display or str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            return (
+                None,
+                SourceMap(name),
+                [
+                    YamlIssue(
+                        f"the file is {size / 1048576:.1f} MiB; the limit is {MAX_BYTES // 1048576} MiB",
+                        Position(name, 1, 1),
+                        "a plan this large is not written by hand: check that it is the right file",
+                    )
+                ],
+            )
+        raw = path.read_bytes()
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return None, SourceMap(name), [YamlIssue(f"not UTF-8 text ({exc.reason})", Position(name, 1, 1))]
+        return None, SourceMap(name), [_not_utf8(raw, exc, name)]
     except OSError as exc:  # missing, a directory, no permission: bad input, not a crash
         reason = exc.strerror or type(exc).__name__
         return (
@@ -266,7 +486,7 @@ def read_yaml(path: Path, display: str | None = None) -> tuple[Any, SourceMap, l
                 )
             ],
         )
-    return parse_yaml(text, name)
+    return parse_yaml(text.removeprefix("\ufeff"), name)
 
 
 def walk_strings(value: Any, path: PathKey = ()) -> Iterator[tuple[PathKey, str]]:

@@ -7,13 +7,14 @@ the tunnel inventory a stunnel step names (:mod:`migrator.plan.stunnel_rules`).
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from migrator.plan import graph
-from migrator.plan.checks import CommandCheck, OnFail
+from migrator.plan.checks import CommandCheck, FileCheck, OnFail
 from migrator.plan.inventory import LOCAL, Inventory
 from migrator.plan.model import Plan, Step, StepKind, Where
 from migrator.plan.params import TEMPLATE, Resolver, UnknownReference
@@ -60,6 +61,9 @@ class _Ctx:
         severity = Severity.WARNING if warning else Severity.ERROR
         self.problems.append(Problem(severity, message, self.source.at(path, key=key), step, hint))
 
+    def plan_step(self, step_id: str) -> Step:
+        return next(s for s in self.plan.steps() if s.id == step_id)
+
     def step_path(self, step: Step, *rest: str | int) -> PathKey:
         return (*self.paths.get(step.id, ()), *rest)
 
@@ -72,7 +76,8 @@ def validate_plan(
     steps = plan.steps()
     for step in steps:
         _step_rules(ctx, step)
-    _dependencies(ctx, steps, set(raw_ids))
+    # With a duplicated id the graph joins two steps into one: its "cycle" is a consequence.
+    _dependencies(ctx, steps, set(raw_ids), check_cycles=len(set(raw_ids)) == len(raw_ids))
     _references(ctx, steps)
     _secrets_inline(ctx, raw, ())
     return ctx.problems
@@ -188,6 +193,22 @@ def _step_rules(ctx: _Ctx, step: Step) -> None:
             step=step.id,
             hint="declare it under secrets: with env:NAME or file:PATH",
         )
+    if step.detach and kind is not StepKind.SSH:
+        ctx.add(
+            f"detach applies to ssh steps (a job on the host), not to a {kind.value} step",
+            at(step, "detach"),
+            step=step.id,
+            key=True,
+            hint="remove detach:, or make it an ssh step",
+        )
+    if step.detach and (step.secrets or step.stdin_secret):
+        ctx.add(
+            "a detached step cannot take secrets yet: the job outlives the session that carries them",
+            at(step, "detach"),
+            step=step.id,
+            key=True,
+            hint="drop detach: for this step, or have the command read the secret from a file on the host",
+        )
     if step.expect_new_host_key and step.host == LOCAL:
         ctx.add(
             "expect_new_host_key needs an SSH host", at(step, "expect_new_host_key"), step=step.id, key=True
@@ -210,7 +231,18 @@ def _step_rules(ctx: _Ctx, step: Step) -> None:
             )
     for label, checks in (("pre", step.pre), ("post", step.post)):
         for index, check in enumerate(checks):
-            _check_target(ctx, step, check.on, at(step, label, index, "on"))
+            _check_target(ctx, step, check.probe_from, at(step, label, index, "probe_from"))
+            if (
+                isinstance(check, FileCheck)
+                and not TEMPLATE.search(check.path)
+                and not check.path.startswith("/")
+            ):
+                ctx.add(
+                    f"file check path '{check.path}' is not absolute: relative to what directory?",
+                    at(step, label, index, "path"),
+                    step=step.id,
+                    hint=f"write the full path, e.g. /{check.path.removeprefix('./')}",
+                )
             if isinstance(check, CommandCheck) and check.stdout_matches:
                 _regex(
                     ctx,
@@ -264,14 +296,36 @@ def _article(kind: StepKind) -> str:
 def _check_target(ctx: _Ctx, step: Step, target: str | None, path: PathKey) -> None:
     if target is None or ctx.inventory is None or TEMPLATE.search(target):
         return
+    host, ctid = ctx.inventory.resolve_target(target)
     if not ctx.inventory.knows(target):
-        host, _ = ctx.inventory.resolve_target(target)
         ctx.add(
             f"unknown host '{host}'" + did_you_mean(host, list(ctx.inventory.hosts)),
             path,
             step=step.id,
             hint=f"hosts in inventory '{ctx.inventory.name}': {', '.join(sorted(ctx.inventory.hosts))}",
         )
+    elif ctid is not None and not _is_proxmox(ctx.inventory, host):
+        nodes = sorted(h for h in ctx.inventory.hosts if _is_proxmox(ctx.inventory, h))
+        role = ctx.inventory.hosts[host].role
+        ctx.add(
+            f"'{target}' is a container on '{host}', which inventory '{ctx.inventory.name}' says is "
+            f"'{role}', not a Proxmox node",
+            path,
+            step=step.id,
+            hint=f"containers live on the Proxmox nodes ({', '.join(nodes) or 'none'}); "
+            f"or give '{host}' role: proxmox in the inventory",
+        )
+
+
+def _is_proxmox(inventory: Inventory, host: str) -> bool:
+    """Not known to be anything but a Proxmox node: it has an API endpoint, role: proxmox, or no role.
+
+    Only a host the inventory says is something else (off3, role: mongodb-interim) is refused:
+    a minimal inventory without roles cannot tell, and is not second-guessed.
+    """
+    found = inventory.hosts.get(host)
+    role = (found.role or "proxmox") if found is not None else "proxmox"
+    return host in inventory.proxmox or role.lower() == "proxmox"
 
 
 def _regex(ctx: _Ctx, step: Step, field: str, pattern: str, path: PathKey) -> None:
@@ -286,7 +340,7 @@ def _regex(ctx: _Ctx, step: Step, field: str, pattern: str, path: PathKey) -> No
         )
 
 
-def _dependencies(ctx: _Ctx, steps: list[Step], all_ids: set[str]) -> None:
+def _dependencies(ctx: _Ctx, steps: list[Step], all_ids: set[str], *, check_cycles: bool) -> None:
     for step in steps:
         for index, dep in enumerate(step.depends_on or []):
             if dep not in all_ids:
@@ -304,6 +358,8 @@ def _dependencies(ctx: _Ctx, steps: list[Step], all_ids: set[str]) -> None:
                     step=step.id,
                     hint=f"remove {dep} from its depends_on",
                 )
+    if not check_cycles:
+        return
     deps = graph.effective_deps(steps)
     cycle = graph.find_cycle({k: [d for d in v if d != k] for k, v in deps.items()})
     if cycle:
@@ -316,16 +372,20 @@ def _dependencies(ctx: _Ctx, steps: list[Step], all_ids: set[str]) -> None:
         )
 
 
-def _ancestors(step_id: str, deps: dict[str, list[str]], cache: dict[str, set[str]]) -> set[str]:
-    """The steps ``step_id`` depends on, transitively; O(steps), so only when asked (a plan of
-    n chained steps would otherwise cost n^2)."""
-    if step_id not in cache:
-        cache[step_id] = graph.blocked_by(step_id, deps)
-    return cache[step_id]
+def _rank(steps: list[Step], deps: dict[str, list[str]]) -> dict[str, int]:
+    return {step_id: i for i, step_id in enumerate(graph.execution_order([s.id for s in steps], deps))}
+
+
+_Use = tuple[str, PathKey, str]  # step id, path of the string, the expression
 
 
 def _references(ctx: _Ctx, steps: list[Step]) -> None:
-    """Every {{ ... }} resolves; outputs come from a step that runs earlier and declares them."""
+    """Every {{ ... }} resolves; outputs come from a step that runs earlier and declares them.
+
+    One mistake is one problem: the uses of the same unknown reference are folded into the
+    first ("and 50 more uses"), and a misspelt output name is blamed on the producer that
+    declares it, not on each of its consumers.
+    """
     if ctx.inventory is None:
         return
     resolver = Resolver(ctx.inventory, ctx.plan.params)
@@ -337,42 +397,84 @@ def _references(ctx: _Ctx, steps: list[Step]) -> None:
                 ctx.add(str(exc), ("params", name))
                 break
     deps = graph.effective_deps(steps)
+    rank: dict[str, int] | None = None  # execution order index, computed when first needed
     declared = {s.id: set(s.outputs) for s in steps}
-    ancestors: dict[str, set[str]] = {}  # of the steps that use outputs only
+    unknown: dict[tuple[str, str | None], list[_Use]] = {}  # (message, hint) -> uses
+    missing: dict[tuple[str, str], list[_Use]] = {}  # (producer, output) -> uses
+    wanted: dict[str, set[str]] = {}  # producer -> outputs some step uses
     for step in steps:
         path = ctx.paths.get(step.id)
         if path is None:
             continue
-        raw_step = _at(ctx.raw, path)
-        for str_path, text in walk_strings(raw_step, path):
+        for str_path, text in walk_strings(_at(ctx.raw, path), path):
+            if "{{" not in text:
+                continue
             for expr in TEMPLATE.findall(text):
+                use = (step.id, str_path, expr)
                 parts = expr.split(".")
                 if parts[0] == "outputs" and len(parts) == 3:
                     producer, output = parts[1], parts[2]
-                    if producer not in declared or output not in declared[producer]:
-                        ctx.add(
-                            f"'{{{{ {expr} }}}}': no step produces output '{output}'"
-                            + (
-                                f" (step {producer} declares: {_listing(declared[producer])})"
-                                if producer in declared
-                                else ""
-                            ),
-                            str_path,
-                            step=step.id,
-                            hint="declare it under outputs: of the step that makes it",
+                    wanted.setdefault(producer, set()).add(output)
+                    if producer not in declared:
+                        message = f"'{{{{ {expr} }}}}': this plan has no step '{producer}'" + did_you_mean(
+                            producer, sorted(declared)
                         )
-                    elif producer not in _ancestors(step.id, deps, ancestors):
-                        ctx.add(
+                        unknown.setdefault(
+                            (message, "outputs.STEP.NAME names the step that declares NAME"), []
+                        )
+                        unknown[(message, "outputs.STEP.NAME names the step that declares NAME")].append(use)
+                    elif output not in declared[producer]:
+                        missing.setdefault((producer, output), []).append(use)
+                    elif not graph.runs_before(producer, step.id, deps, rank := rank or _rank(steps, deps)):
+                        _add_use(
+                            ctx,
+                            use,
                             f"'{{{{ {expr} }}}}': step {producer} does not run before this step",
-                            str_path,
-                            step=step.id,
-                            hint=f"add {producer} to depends_on",
+                            f"add {producer} to depends_on",
                         )
                     continue
                 try:
                     resolver.expression(expr)
                 except UnknownReference as exc:
-                    ctx.add(str(exc), str_path, step=step.id)
+                    unknown.setdefault((str(exc), None), []).append(use)
+    for (message, hint), uses in unknown.items():
+        _add_use(ctx, uses[0], message + _more(uses), hint)
+    for (producer, output), uses in missing.items():
+        unused = sorted(declared[producer] - wanted.get(producer, set()))
+        close = difflib.get_close_matches(output, unused, n=1, cutoff=0.6)
+        # Several consumers agreeing on a name the producer spells otherwise: the producer is wrong.
+        if close and len(uses) > 1:
+            first = ctx.source.at(uses[0][1]).line
+            ctx.add(
+                f"step {producer} declares output '{close[0]}', which no step uses, but "
+                f"{len(uses)} uses ask for '{output}' (first at line {first})",
+                ctx.step_path(ctx.plan_step(producer), "outputs", close[0]),
+                step=producer,
+                key=True,
+                hint=f"rename it to {output}, or fix the spelling of the uses",
+            )
+            continue
+        _add_use(
+            ctx,
+            uses[0],
+            f"'{{{{ {uses[0][2]} }}}}': no step produces output '{output}' "
+            f"(step {producer} declares: {_listing(declared[producer])})" + _more(uses),
+            "declare it under outputs: of the step that makes it",
+        )
+
+
+def _add_use(ctx: _Ctx, use: _Use, message: str, hint: str | None) -> None:
+    step_id, str_path, expr = use
+    needle = re.compile(r"\{\{\s*" + re.escape(expr) + r"\s*\}\}")
+    ctx.problems.append(Problem(Severity.ERROR, message, ctx.source.find(str_path, needle), step_id, hint))
+
+
+def _more(uses: list[_Use]) -> str:
+    if len(uses) < 2:
+        return ""
+    expr = uses[0][2]
+    what = "parameter" if expr.startswith("params.") else "host" if expr.startswith("hosts.") else "reference"
+    return f" (and {len(uses) - 1} more use{'s' if len(uses) > 2 else ''} of this {what})"
 
 
 def _listing(names: set[str]) -> str:

@@ -143,7 +143,7 @@ def probe_text(check: Check) -> str | None:
 
 def check_place(check: Check, step: Step) -> str:
     """Where the check is probed: its ``on`` host, else the step's target."""
-    return check.on or step.host
+    return check.probe_from or step.host
 
 
 def fallback_description(check: Check) -> str:

@@ -28,13 +28,14 @@ step instead of two (~0.6-2 ms each, bench/README.md).
 from __future__ import annotations
 
 import os
+import shlex
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from migrator.errors import StoreError
+from migrator.errors import StoreError, UnknownRunError
 from migrator.store import dto
 from migrator.store.leases import LeaseMixin
 from migrator.store.notes import insert_note, now
@@ -51,8 +52,11 @@ from migrator.store.rows import (
     Table,
     without_id,
 )
-from migrator.store.schema import ensure_schema
+from migrator.store.schema import check_readable, ensure_schema, stored_version
 from migrator.store.sqlite import DEFAULT_DB, ENV_DB, Database, db_value, sqlite_path
+
+PROGRESS_STREAM = "progress"
+"""Output chunks of this stream are progress samples (JSON), not output lines."""
 
 __all__ = ["DEFAULT_DB", "ENV_DB", "Store", "resolve_url"]
 
@@ -89,17 +93,50 @@ class Store(LeaseMixin):
         self._db = db
         self._statements: dict[tuple[bool, tuple[str, ...]], str] = {}
         self._journal_insert = JOURNAL.insert_sql(_JOURNAL_COLUMNS)
+        self._runs = RUNS
 
     @classmethod
-    def open(cls, db: str | None = None) -> Store:
+    def open(cls, db: str | None = None, *, read_only: bool = False) -> Store:
+        """Open (or create) the state database. ``read_only``: an existing file only, opened
+        so that nothing is ever written or created (status, runs, log, report, backup)."""
         url = resolve_url(db)
-        database = Database.open(url)
+        if read_only:
+            return cls._open_read_only(url)
+        database = Database.open(url, inspect=lambda conn: stored_version(conn, where=url))
         try:
             ensure_schema(database, where=url)
         except BaseException:
             database.close()
             raise
         return cls(url, db=database)
+
+    @classmethod
+    def _open_read_only(cls, url: str) -> Store:
+        database = Database.open_read_only(url)
+        try:
+            with database.tx() as conn:
+                check_readable(conn, where=url)
+                present = [row[1] for row in conn.execute("PRAGMA table_info(runs)")]
+        except BaseException:
+            database.close()
+            raise
+        store = cls(url, db=database)
+        store._runs = RUNS.reading_only(present)
+        return store
+
+    @property
+    def path(self) -> Path:
+        """The database file, absolute (what a printed command passes as ``--db``)."""
+        return Path(sqlite_path(self.url)).absolute()
+
+    @property
+    def read_only(self) -> bool:
+        return self._db.read_only
+
+    def backup(self, target: Path) -> None:
+        """Write a consistent single-file copy of the database to ``target`` (a live run may
+        be writing meanwhile: the copy is the last committed state)."""
+        self._db.backup(target)
 
     def close(self) -> None:
         self._db.close()
@@ -124,12 +161,15 @@ class Store(LeaseMixin):
         operator: str,
         steps: Sequence[str],
         status: str = "created",
+        inputs: dto.RunInputs | None = None,
     ) -> dto.RunInfo:
         at = now()
+        recorded = dict(inputs.__dict__) if inputs is not None else {}
         with self._tx() as conn:
             run_id = RUNS.insert(
                 conn,
                 {
+                    **recorded,
                     "plan_name": plan_name,
                     "plan_path": plan_path,
                     "plan_fingerprint": plan_fingerprint,
@@ -147,16 +187,20 @@ class Store(LeaseMixin):
 
     def run(self, run_id: int) -> dto.RunInfo:
         with self._tx() as conn:
-            rows = RUNS.read(conn, "id = ?", (run_id,))
+            rows = self._runs.read(conn, "id = ?", (run_id,))
         if not rows:
-            raise StoreError(f"no run {run_id} in this database", where=self.url, hint="see `migrator runs`")
+            raise UnknownRunError(
+                f"no run {run_id} in this database",
+                where=self.url,
+                hint=f"see `migrator runs --db {shlex.quote(str(self.path))}`",
+            )
         return dto.RunInfo(**rows[0])
 
     def runs(self, plan_name: str | None = None, *, mode: str | None = None) -> list[dto.RunInfo]:
         """Runs, newest first."""
         where, params = _equal(plan_name=plan_name, mode=mode)
         with self._tx() as conn:
-            return [dto.RunInfo(**row) for row in RUNS.read(conn, where, params, order="id DESC")]
+            return [dto.RunInfo(**row) for row in self._runs.read(conn, where, params, order="id DESC")]
 
     def update_run(self, run_id: int, **fields: Any) -> None:
         if not fields:
@@ -167,6 +211,26 @@ class Store(LeaseMixin):
         sets = ", ".join(f'"{name}" = ?' for name in fields)
         with self._tx() as conn:
             conn.execute(f"UPDATE runs SET {sets} WHERE id = ?", [*map(db_value, fields.values()), run_id])
+
+    def accept_inventory(
+        self, run_id: int, inventory_name: str, inputs: dto.RunInputs, decision: dto.Decision, *, journal: str
+    ) -> None:
+        """The operator accepted another inventory for the run: the decision, a journal note
+        and the run's recorded inputs change in one transaction."""
+        with self._tx(durable=True) as conn:
+            DECISIONS.insert(conn, dict(decision.__dict__))
+            insert_note(conn, run_id, actor=decision.actor, trigger="inventory_change", reason=journal)
+            conn.execute(
+                "UPDATE runs SET inventory_name = ?, inventory_path = ?, inventory_fingerprint = ?, "
+                "environment = ? WHERE id = ?",
+                (
+                    inventory_name,
+                    inputs.inventory_path,
+                    inputs.inventory_fingerprint,
+                    inputs.environment,
+                    run_id,
+                ),
+            )
 
     def add_steps(self, run_id: int, steps: Sequence[tuple[str, int]]) -> None:
         """Records for steps added by an accepted plan change: ``(step_id, position)``."""
@@ -311,7 +375,8 @@ class Store(LeaseMixin):
     def output(self, run_id: int, step_id: str | None = None) -> list[dto.OutputChunk]:
         where, params = _equal(run_id=run_id, step_id=step_id)
         sql = (
-            f"SELECT step_id, attempt, stream, first_line, text FROM output_chunks WHERE {where} ORDER BY id"
+            f"SELECT step_id, attempt, stream, first_line, text FROM output_chunks WHERE {where} "
+            f"AND stream != '{PROGRESS_STREAM}' ORDER BY id"  # progress samples: migrator.store.progress
         )
         with self._tx() as conn:
             rows = conn.execute(sql, params).fetchall()

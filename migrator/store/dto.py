@@ -21,6 +21,23 @@ class RunInfo:
     started_at: datetime | None
     ended_at: datetime | None
     summary: str
+    plan_text: str = ""
+    inventory_path: str = ""
+    inventory_fingerprint: str = ""
+    environment: str = ""
+    db_path: str = ""
+
+
+@dataclass(frozen=True)
+class RunInputs:
+    """What a run is started against, recorded with it (empty for runs recorded before
+    schema version 2)."""
+
+    plan_text: str
+    inventory_path: str
+    inventory_fingerprint: str
+    environment: str
+    db_path: str
 
 
 @dataclass(frozen=True)

@@ -63,7 +63,10 @@ def _rows_from_sqlite(path: Path, plan_name: str, before_run: int | None) -> lis
     # Only these three characters mean something in a SQLite file: URI path (urllib.parse
     # would do it too, at 2 ms of the cold-start budget).
     escaped = str(path.resolve()).replace("%", "%25").replace("?", "%3f").replace("#", "%23")
-    uri = "file:" + escaped + "?mode=ro"
+    # As Database.open_read_only: with no -wal beside the file no writer has it open, and an
+    # immutable read leaves no -wal/-shm behind (a report or `plan` must not write).
+    wal = path.with_name(path.name + "-wal")
+    uri = "file:" + escaped + ("?mode=ro" if wal.exists() else "?mode=ro&immutable=1")
     modes = ", ".join("?" * len(EXECUTED_MODES))
     triggers = ", ".join("?" * (len(STARTS) + 1))
     limit = before_run if before_run is not None else 2**62

@@ -32,6 +32,18 @@ class Table:
         self.select = f"SELECT {', '.join(map(_quote, self.columns))} FROM {name}"
         self._inserts: dict[tuple[str, ...], str] = {}
 
+    def reading_only(self, present: Iterable[str]) -> Table:
+        """This table as read from an older file that lacks some columns (a read-only opening
+        cannot upgrade it): each missing column reads as its default, empty text."""
+        have = set(present)
+        copy = Table(self.name)
+        copy.select = (
+            "SELECT "
+            + ", ".join(_quote(c) if c in have else f"'' AS {_quote(c)}" for c in self.columns)
+            + f" FROM {self.name}"
+        )
+        return copy
+
     def insert_sql(self, columns: tuple[str, ...]) -> str:
         sql = self._inserts.get(columns)
         if sql is None:

@@ -24,25 +24,68 @@ from migrator.store.sqlite import Database
 
 Migration = Callable[[sqlite3.Connection], None]
 
-CURRENT_VERSION = 1
+CURRENT_VERSION = 2
 """Version 1: runs, step records, journal, output chunks, checks, values, amendments,
-evidence, decisions, leases."""
+evidence, decisions, leases. Version 2: a run records its inputs (plan text, inventory path,
+fingerprint and environment, database path)."""
 
-MIGRATIONS: dict[int, Migration] = {}
+RUN_INPUT_COLUMNS = ("plan_text", "inventory_path", "inventory_fingerprint", "environment", "db_path")
+
+
+def _to_2(conn: sqlite3.Connection) -> None:
+    """Runs recorded before version 2 have empty inputs: resume then treats what it loads as
+    the record (and says so), as it did before."""
+    for column in RUN_INPUT_COLUMNS:
+        conn.execute(f"ALTER TABLE runs ADD COLUMN {column} VARCHAR DEFAULT '' NOT NULL")
+
+
+MIGRATIONS: dict[int, Migration] = {2: _to_2}
 """``MIGRATIONS[n]`` upgrades a version ``n-1`` database to version ``n``."""
 
 MIGRATOR_TABLES = {"runs", "step_records", "journal"}
 
 
+def check_readable(conn: sqlite3.Connection, *, where: str | None = None) -> int:
+    """For a read-only opening: the file must be a migrator state database this migrator can
+    read (no upgrade is possible without writing). Returns its version."""
+    found = stored_version(conn, where=where)
+    if found is None:
+        raise StoreError(
+            "the file is not a migrator state database (no migrator tables)",
+            where=where,
+            hint="point --db at the state file a run wrote",
+        )
+    if found > CURRENT_VERSION:
+        raise SchemaVersionError(
+            f"the database is at schema version {found}, this migrator knows up to {CURRENT_VERSION}",
+            where=where,
+            hint="upgrade migrator",
+        )
+    return found
+
+
 def stored_version(conn: sqlite3.Connection, *, where: str | None = None) -> int | None:
     """The version stamp, or None for an empty database."""
-    tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    tables = {
+        name
+        for (name,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        )
+    }
     if "schema_version" not in tables:
         if tables & MIGRATOR_TABLES:
             raise StoreError(
                 "the database has migrator tables but no schema version",
                 where=where,
                 hint="it was not created by migrator; point --db at another file",
+            )
+        if tables:
+            # Another program's database: creating our tables in it would write into its file.
+            shown = ", ".join(sorted(tables)[:5])
+            raise StoreError(
+                f"the file is a SQLite database but not a migrator state database (tables: {shown})",
+                where=where,
+                hint="it is left untouched; point --db at a migrator state file or at a new file name",
             )
         return None
     rows = conn.execute("SELECT version FROM schema_version").fetchall()

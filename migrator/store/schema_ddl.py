@@ -18,6 +18,11 @@ STATEMENTS: tuple[str, ...] = (
     started_at DATETIME,
     ended_at DATETIME,
     summary VARCHAR NOT NULL,
+    plan_text VARCHAR DEFAULT '' NOT NULL,
+    inventory_path VARCHAR DEFAULT '' NOT NULL,
+    inventory_fingerprint VARCHAR DEFAULT '' NOT NULL,
+    environment VARCHAR DEFAULT '' NOT NULL,
+    db_path VARCHAR DEFAULT '' NOT NULL,
     CONSTRAINT pk_runs PRIMARY KEY (id)
 )""",
     """CREATE INDEX ix_runs_plan_name ON runs (plan_name)""",
@@ -172,6 +177,11 @@ COLUMNS: dict[str, dict[str, str]] = {
         "started_at": "DATETIME",
         "ended_at": "DATETIME",
         "summary": "VARCHAR",
+        "plan_text": "VARCHAR",
+        "inventory_path": "VARCHAR",
+        "inventory_fingerprint": "VARCHAR",
+        "environment": "VARCHAR",
+        "db_path": "VARCHAR",
     },
     "schema_version": {
         "id": "INTEGER",

@@ -19,15 +19,18 @@ datetime is refused. JSON columns hold ``json.dumps`` text; booleans are 0/1 and
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
-from migrator.errors import StoreError
+from migrator.errors import MissingDatabaseError, StoreError
 
 DEFAULT_DB = "state.db"
 ENV_DB = "MIGRATOR_DB"
@@ -71,21 +74,45 @@ def _open_hint(path: str, exc: sqlite3.Error) -> tuple[str, str]:
     return f"cannot open the state database: {text}", "check --db / MIGRATOR_DB and file permissions"
 
 
+READ_ONLY_PRAGMAS = ("foreign_keys=ON", "busy_timeout=250", "query_only=ON")
+"""A reader never waits behind a writer for seconds: under WAL it does not need to wait at
+all; the short timeout covers only a checkpoint's brief exclusive moments."""
+
+
+def _connect_read_only(uri: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(uri, uri=True, timeout=0.25, isolation_level=None, check_same_thread=False)
+    try:
+        for pragma in READ_ONLY_PRAGMAS:
+            conn.execute("PRAGMA " + pragma).fetchall()
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchall()  # reads the header now
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
 class Database:
     """One sqlite3 connection, shared by threads under a lock; transactions via :meth:`tx`."""
 
-    def __init__(self, url: str, conn: sqlite3.Connection) -> None:
+    def __init__(self, url: str, conn: sqlite3.Connection, *, read_only: bool = False) -> None:
         self.url = url
         self.conn = conn
+        self.read_only = read_only
+        self._scratch: Path | None = None  # a private copy read instead (see open_read_only)
         self._lock = threading.RLock()
         self._synchronous = NORMAL  # the level the connection is set to now
 
     @classmethod
-    def open(cls, url: str) -> Database:
+    def open(cls, url: str, *, inspect: Callable[[sqlite3.Connection], object] | None = None) -> Database:
+        """Open (creating the file if needed) for reading and writing. ``inspect`` looks at the
+        file before anything is written to it (the WAL switch rewrites the header): it raises
+        to refuse a file that is not ours."""
         path = sqlite_path(url)
         conn: sqlite3.Connection | None = None
         try:
             conn = sqlite3.connect(path, timeout=10.0, isolation_level=None, check_same_thread=False)
+            if inspect is not None:
+                inspect(conn)
             for pragma in PRAGMAS:
                 conn.execute("PRAGMA " + pragma).fetchall()
         except sqlite3.Error as exc:
@@ -93,7 +120,83 @@ class Database:
                 conn.close()
             what, hint = _open_hint(path, exc)
             raise StoreError(what, where=url, hint=hint) from exc
+        except BaseException:
+            if conn is not None:
+                conn.close()
+            raise
         return cls(url, conn)
+
+    @classmethod
+    def open_read_only(cls, url: str) -> Database:
+        """Open an existing file without ever writing to it or creating it (nor its -wal/-shm
+        when they are absent and the directory is read-only). A missing file is an error."""
+        path = sqlite_path(url)
+        if path == ":memory:":
+            raise StoreError("an in-memory database has nothing to read", where=url, hint="give --db a file")
+        file = Path(path)
+        if not file.exists():
+            raise MissingDatabaseError(
+                f"no state database at {file.absolute()}",
+                where=url,
+                hint="give --db the file a run wrote (or set MIGRATOR_DB); nothing was created",
+            )
+        if file.is_dir():
+            raise StoreError(
+                "the state database path is a directory",
+                where=url,
+                hint="give --db / MIGRATOR_DB a file name",
+            )
+        # No -wal beside the file: no writer has it open (a writer keeps its -wal until its last
+        # close, and one killed leaves it behind). Then the file is read as immutable: SQLite
+        # creates no -wal/-shm next to it and takes no lock. With a -wal, the reader needs the
+        # shared-memory index to see what is only in the WAL (a live or killed run's last commits).
+        wal = file.with_name(file.name + "-wal")
+        mode = "mode=ro" if wal.exists() else "mode=ro&immutable=1"
+        uri = "file:" + quote(str(file.absolute())) + "?" + mode
+        try:
+            conn = _connect_read_only(uri)
+        except sqlite3.Error as exc:
+            if not wal.exists():
+                what, hint = _open_hint(path, exc)
+                raise StoreError(what, where=url, hint=hint) from exc
+            # A -wal in a directory we cannot write (a read-only mount): SQLite needs a -shm
+            # beside it. Read a private copy of the two files instead; it is gone at close.
+            copy = Path(tempfile.mkdtemp(prefix="migrator-read-"))
+            try:
+                for source in (file, wal):
+                    shutil.copyfile(source, copy / source.name)
+                conn = _connect_read_only("file:" + quote(str(copy / file.name)) + "?mode=ro")
+            except (OSError, sqlite3.Error) as again:
+                shutil.rmtree(copy, ignore_errors=True)
+                what, hint = _open_hint(path, exc)
+                raise StoreError(what, where=url, hint=hint) from again
+            database = cls(url, conn, read_only=True)
+            database._scratch = copy
+            return database
+        return cls(url, conn, read_only=True)
+
+    def backup(self, target: Path) -> None:
+        """A consistent single-file copy (SQLite's online backup: the committed state,
+        WAL frames included) written next to ``target`` then renamed onto it."""
+        partial = target.with_name(target.name + ".partial")
+        partial.unlink(missing_ok=True)
+        with self._lock:
+            try:
+                copy = sqlite3.connect(partial)
+                try:
+                    self.conn.backup(copy)
+                    # One self-contained file: no -wal beside it is needed to read it.
+                    copy.execute("PRAGMA journal_mode=DELETE").fetchall()
+                finally:
+                    copy.close()
+            except sqlite3.Error as exc:
+                partial.unlink(missing_ok=True)
+                raise StoreError(
+                    f"the backup could not be written: {exc}",
+                    where=str(target),
+                    hint="is there room, is it writable?",
+                ) from exc
+        partial.replace(target)
 
     def close(self) -> None:
         """Close the connection; SQLite checkpoints the WAL into the file on the last close."""
@@ -102,19 +205,26 @@ class Database:
                 self.conn.close()
             except sqlite3.Error as exc:
                 raise self._error(exc) from exc
+            finally:
+                if self._scratch is not None:
+                    shutil.rmtree(self._scratch, ignore_errors=True)
 
     @contextmanager
     def tx(self, *, durable: bool = False) -> Iterator[sqlite3.Connection]:
-        """One ``BEGIN IMMEDIATE`` transaction; ``durable``: fsynced at commit (FULL)."""
+        """One ``BEGIN IMMEDIATE`` transaction; ``durable``: fsynced at commit (FULL). On a
+        read-only connection a deferred ``BEGIN``: one consistent snapshot, no lock taken."""
         with self._lock:
             conn = self.conn
             try:
-                level = FULL if durable else NORMAL
-                if self._synchronous != level:
-                    # Per connection, from the next commit on; set outside a transaction.
-                    conn.execute(f"PRAGMA synchronous={level}")
-                    self._synchronous = level
-                conn.execute("BEGIN IMMEDIATE")
+                if self.read_only:
+                    conn.execute("BEGIN")  # a deferred read transaction: takes no write lock
+                else:
+                    level = FULL if durable else NORMAL
+                    if self._synchronous != level:
+                        # Per connection, from the next commit on; set outside a transaction.
+                        conn.execute(f"PRAGMA synchronous={level}")
+                        self._synchronous = level
+                    conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
                 raise self._error(exc) from exc
             try:

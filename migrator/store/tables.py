@@ -53,6 +53,13 @@ class RunRow(SQLModel, table=True):
     started_at: datetime | None = None
     ended_at: datetime | None = None
     summary: str = ""
+    # What the run was started against (schema version 2): resume uses exactly these and
+    # refuses another inventory unless the operator accepts the change (journaled).
+    plan_text: str = Field(default="", sa_column_kwargs={"server_default": ""})
+    inventory_path: str = Field(default="", sa_column_kwargs={"server_default": ""})
+    inventory_fingerprint: str = Field(default="", sa_column_kwargs={"server_default": ""})
+    environment: str = Field(default="", sa_column_kwargs={"server_default": ""})  # lab | production
+    db_path: str = Field(default="", sa_column_kwargs={"server_default": ""})
 
 
 class StepRow(SQLModel, table=True):

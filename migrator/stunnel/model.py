@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
 
 SERVICE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 PSK_NAME = r"^[a-z0-9][a-z0-9_.-]*$"
@@ -89,6 +89,8 @@ def _address(value: object) -> object:
 Address = Annotated[
     str,
     BeforeValidator(_address),
+    # A bare port is read by YAML as a number: the schema says so too.
+    WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "integer", "minimum": 1, "maximum": 65535}]}),
     Field(description="stunnel [host:]port, e.g. 10.1.0.113:27017, :::16000 or a bare port 27017."),
 ]
 
@@ -191,4 +193,3 @@ class TunnelInventory(_Strict):
         names = {t.server.host for t in self.tunnels}
         names.update(c.host for t in self.tunnels for c in t.clients)
         return sorted(names)
-

@@ -21,7 +21,7 @@ phases:
     title: First
     kind: local
     command: echo one >> {work}/first
-    post: [{{kind: command, command: "test -s {work}/first", on: local}}]
+    post: [{{kind: command, command: "test -s {work}/first", probe_from: local}}]
   - id: second
     title: Second
     kind: local

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from migrator.engine.run_inputs import resume_command
 from migrator.engine.runner import PlanChangedError, RunOptions, prepare_run, resume_run, start_run
 from migrator.errors import LockHeldError, OperatorNeeded, RunStateError
 from migrator.executors.base import ActionOutcome, StepContext
@@ -92,8 +93,8 @@ def test_in_doubt_non_idempotent_step_stops_for_the_operator(store: Store, work:
     runner = ShellRunner(work)
     with pytest.raises(OperatorNeeded) as info:
         resume_run(store, loaded(steps), run_id, runner, None, options=RunOptions())
-    assert f"migrator resume {run_id} --mark-done once --reason" in str(info.value)
-    assert f"migrator abort {run_id}" in str(info.value)
+    assert f"{resume_command(store, run_id)} --mark-done once --reason" in str(info.value)
+    assert f"migrator abort {run_id} --db {store.path}" in str(info.value)
     assert runner.executed == []
     assert states(store, run_id)["once"] == "in_doubt"
     assert store.run(run_id).status == "paused"

@@ -7,9 +7,12 @@ from pathlib import Path
 import pytest
 
 from migrator.engine.events import CheckDone, RunFinished, StepOutput, StepWarning
+from migrator.engine.run_inputs import resume_command
 from migrator.engine.runner import RunOptions, start_run
 from migrator.engine.states import STEP_TABLE, illegal_chain_reason
 from migrator.errors import OperatorNeeded, UsageError
+from migrator.executors.base import ActionOutcome, StepContext
+from migrator.plan.model import Step
 from migrator.store.db import Store
 from tests.engine.doubles import Collector, ScriptedPrompter, ShellRunner, check, loaded
 
@@ -63,7 +66,7 @@ def test_failure_stops_blocks_dependents_and_names_the_resume_command(store: Sto
     )
     report = start_run(store, plan, ShellRunner(work), None, RunOptions())
     assert report.status == "failed"
-    assert report.next_command == f"migrator resume {report.run_id}"
+    assert report.next_command == resume_command(store, report.run_id)
     assert states(store, report.run_id) == {"a": "failed", "b": "blocked", "c": "pending"}
     assert store.steps(report.run_id)[0].exit_code == 3
     assert not (work / "b").exists()
@@ -136,7 +139,7 @@ def test_from_until_only_and_skip_select_steps(store: Store, work: Path) -> None
         "d": "succeeded",
         "e": "pending",
     }
-    assert report.status == "paused" and report.next_command == f"migrator resume {report.run_id}"
+    assert report.status == "paused" and report.next_command == resume_command(store, report.run_id)
     assert store.steps(report.run_id)[2].reason == "not today"
     runner2 = ShellRunner(work)
     report2 = start_run(store, loaded(steps), runner2, None, RunOptions(only=("e", "a")))
@@ -194,3 +197,29 @@ def test_outputs_are_captured_and_substituted_secrets_only_fingerprinted(store: 
     assert values["vmid"].value == "101"
     assert values["token"].value is None and values["token"].fingerprint.startswith("sha256:")
     assert isinstance(events.of(RunFinished)[0].summary.counts, dict)
+
+
+class DecidingRunner(ShellRunner):
+    """An executor whose action asks the operator something (as a new host key does)."""
+
+    def execute(self, step: Step, ctx: StepContext) -> ActionOutcome:
+        ctx.decide("host_key", "accept", f"{step.id}: ssh-ed25519 SHA256:abc confirmed")
+        return super().execute(step, ctx)
+
+
+def test_a_decision_taken_in_an_action_is_in_the_decisions_and_the_journal(store: Store, work: Path) -> None:
+    from migrator.report import render_run
+    from migrator.report.facts import collect
+
+    plan = loaded([{"id": "reinstalled", "command": "true"}])
+    report = start_run(store, plan, DecidingRunner(work), None, RunOptions(actor="alice@box"))
+    assert report.status == "completed"
+    [decision] = store.decisions(report.run_id)
+    assert (decision.step_id, decision.kind, decision.choice, decision.actor) == (
+        "reinstalled", "host_key", "accept", "alice@box"
+    )  # fmt: skip
+    assert "SHA256:abc" in decision.reason and decision.at is not None
+    [note] = [e for e in store.journal(report.run_id, "reinstalled") if e.kind == "note"]
+    assert note.trigger == "host_key" and "SHA256:abc" in note.reason and note.actor == "alice@box"
+    record = render_run(collect(store, report.run_id, plan), "markdown")
+    assert "| host key | accept | reinstalled: ssh-ed25519 SHA256:abc confirmed | alice@box |" in record

@@ -43,7 +43,7 @@ phases:
     command: |
       printf %s "{{{{ outputs.mint.token }}}}" > {work}/got
       echo "using {{{{ outputs.mint.token }}}}"
-    post: [{{kind: command, command: "cat {work}/got", on: local}}]
+    post: [{{kind: command, command: "cat {work}/got", probe_from: local}}]
 """
 
 FAILING_PLAN = """\

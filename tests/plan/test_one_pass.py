@@ -55,10 +55,10 @@ def test_three_independent_mistakes_in_one_pass(tmp_path: Path) -> None:
     loaded, problems = check_plan(plan)
     assert loaded is None
     assert [str(p).replace(f"{tmp_path}/", "") for p in problems] == [
-        "three.yaml:11:15: error: step check-pools: unknown host 'of2' (did you mean 'off2'?) "
-        "(hosts in inventory 'lab': off1, off2)",
         "three.yaml:19:9: error: duplicate key 'kind' (first at line 17) "
         "(remove one: YAML would silently keep only the last)",
+        "three.yaml:11:15: error: step check-pools: unknown host 'of2' (did you mean 'off2'?) "
+        "(hosts in inventory 'lab': off1, off2)",
         "three.yaml:25:18: error: step stop-db: timeout: '5 minutes' is not a duration: "
         "write it like 45s, 10m, 1h30m or 2d",
     ]

@@ -54,7 +54,7 @@ def test_on_overrides_the_step_host(
     make_executors: ExecutorsFactory, lab_inventory: Inventory, tmp_path: Path
 ) -> None:
     # Both ends are this machine; tell them apart by HOME, which the test sshd sets to its own dir.
-    check = CommandCheck(kind="command", command='echo "$HOME"', on="local", stdout_lacks="sshd")
+    check = CommandCheck(kind="command", command='echo "$HOME"', probe_from="local", stdout_lacks="sshd")
     assert make_executors(lab_inventory).check(check, ON_LAB1, context()).passed
 
 

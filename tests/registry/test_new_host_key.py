@@ -146,3 +146,27 @@ def test_a_key_already_pinned_is_not_asked_again(
     s = step(kind="ssh", host="lab1", command="echo ok", expect_new_host_key=True)
     outcome = executors.execute(s, context())
     assert outcome.ok and outcome.stdout.strip() == "ok"
+
+
+def test_the_acceptance_is_handed_to_the_engine_as_a_decision(
+    make_executors: ExecutorsFactory, server: SshdServer, sshd_factory: SshdFactory, known_hosts: Path
+) -> None:
+    """Issue 15 item 5: which key, of which host, pinned where - for the journal and the change
+    record (the engine adds who and when)."""
+    prompter = ScriptedPrompter(confirm=[True])
+    executors = make_executors(inventory_for(server, known_hosts), prompter)
+    reinstalled = reinstall(server, sshd_factory)
+    decisions: list[tuple[str, str, str]] = []
+    ctx = context(decide=lambda kind, choice, reason: decisions.append((kind, choice, reason)))
+    assert executors.execute(step(kind="ssh", host="lab1", command="true", expect_new_host_key=True), ctx).ok
+    [(kind, choice, reason)] = decisions
+    assert (kind, choice) == ("host_key", "accept")
+    assert fingerprint_of(reinstalled) in reason and f"127.0.0.1:{server.port}" in reason
+    assert str(known_hosts) in reason
+
+    # Already pinned: nobody was asked, so nothing was decided.
+    decisions.clear()
+    again = context(decide=lambda kind, choice, reason: decisions.append((kind, choice, reason)))
+    reinstalled_step = step(kind="ssh", host="lab1", command="true", expect_new_host_key=True)
+    assert executors.execute(reinstalled_step, again).ok
+    assert decisions == []

@@ -188,7 +188,7 @@ def test_a_run_whose_plan_file_is_gone_is_still_reported(rehearsal: Rehearsal, d
 def test_unknown_run_is_one_clear_line(store: object, db: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
         main(["report", "99", "--db", db])
-    assert exited.value.code == 1
+    assert exited.value.code == 2  # an unknown run is a usage error (README, exit codes)
     err = capsys.readouterr().err
     assert "no run 99 in this database" in err and "Traceback" not in err
 

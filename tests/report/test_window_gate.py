@@ -101,7 +101,7 @@ def test_live_run_uses_the_plan_window_stops_off_a_terminal_and_go_reason_answer
     with pytest.raises(OperatorNeeded) as stopped:
         run(store, loaded, None, yes=True, mode="live")
     run_id = store.runs("gated")[0].id
-    assert f"migrator resume {run_id} --go-reason" in (stopped.value.hint or "")
+    assert f"migrator resume {run_id} --db {store.path} --go-reason" in (stopped.value.hint or "")
     assert "needed 35m" in stopped.value.message
     assert states(store, run_id)["wipe"] == "pending" and not (work / "wiped").exists()
     assert gate_decisions(store, run_id) == []  # nobody decided yet

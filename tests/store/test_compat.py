@@ -22,6 +22,7 @@ from sqlmodel import SQLModel
 from migrator.store import db as store_db
 from migrator.store import dto, leases, notes
 from migrator.store.db import Store
+from migrator.store.schema import CURRENT_VERSION
 from migrator.store.tables import (
     AmendmentRow,
     CheckResultRow,
@@ -54,7 +55,7 @@ def orm(tmp_path: Path) -> Iterator[Engine]:
     engine = create_engine(f"sqlite:///{tmp_path / 'orm.db'}")
     with engine.begin() as conn:
         SQLModel.metadata.create_all(conn)
-        conn.execute(insert(t(SchemaVersionRow)).values(id=1, version=1))
+        conn.execute(insert(t(SchemaVersionRow)).values(id=1, version=CURRENT_VERSION))
     yield engine
     engine.dispose()
 

@@ -29,34 +29,86 @@ def test_fresh_database_is_stamped_with_the_current_version(tmp_path: Path) -> N
 
 def test_old_database_is_upgraded_step_by_step(tmp_path: Path) -> None:
     db = tmp_path / "s.db"
-    Store.open(str(db)).close()  # a version-1 database
+    Store.open(str(db)).close()  # a database at the current version
+    now = schema.CURRENT_VERSION
 
-    def to_2(conn: sqlite3.Connection) -> None:
+    def add_ticket(conn: sqlite3.Connection) -> None:
         conn.execute("ALTER TABLE runs ADD COLUMN ticket VARCHAR DEFAULT ''")
 
-    def to_3(conn: sqlite3.Connection) -> None:
+    def index_ticket(conn: sqlite3.Connection) -> None:
         conn.execute("CREATE INDEX ix_runs_ticket ON runs (ticket)")
 
-    assert _ensure(db, current=3, migrations={2: to_2, 3: to_3}) == 1
+    assert _ensure(db, current=now + 2, migrations={now + 1: add_ticket, now + 2: index_ticket}) == now
     conn = sqlite3.connect(db)
-    assert conn.execute("select version from schema_version").fetchone() == (3,)
+    assert conn.execute("select version from schema_version").fetchone() == (now + 2,)
     assert "ticket" in [row[1] for row in conn.execute("pragma table_info(runs)")]
     assert conn.execute("select name from sqlite_master where name='ix_runs_ticket'").fetchone()
+
+
+def _version_1_file(db: Path) -> None:
+    """A state file as migrator wrote it at schema version 1 (no recorded run inputs), with
+    one run in it."""
+    store = Store.open(str(db))
+    store.create_run(plan_name="p", plan_path="/plans/p.yaml", plan_fingerprint="f", step_hashes={},
+                     inventory_name="lab", mode="rehearsal", operator="a@b", steps=["s1"])  # fmt: skip
+    store.close()
+    conn = sqlite3.connect(db)
+    for column in schema.RUN_INPUT_COLUMNS:
+        conn.execute(f"ALTER TABLE runs DROP COLUMN {column}")
+    conn.execute("UPDATE schema_version SET version = 1")
+    conn.commit()
+    conn.close()
+
+
+def test_a_version_1_file_is_read_without_writing_and_upgraded_on_write(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    _version_1_file(db)
+    before = db.read_bytes()
+    reader = Store.open(str(db), read_only=True)
+    try:
+        (run,) = reader.runs()
+        assert run.plan_name == "p" and run.inventory_path == "" and run.environment == ""
+    finally:
+        reader.close()
+    assert db.read_bytes() == before  # a read-only opening upgrades nothing
+
+    Store.open(str(db)).close()
+    conn = sqlite3.connect(db)
+    assert conn.execute("select version from schema_version").fetchone() == (schema.CURRENT_VERSION,)
+    columns = [row[1] for row in conn.execute("pragma table_info(runs)")]
+    assert set(schema.RUN_INPUT_COLUMNS) <= set(columns)
+    assert conn.execute("select plan_name, inventory_path from runs").fetchall() == [("p", "")]
+
+
+def test_a_sqlite_file_of_another_program_is_refused_and_left_untouched(tmp_path: Path) -> None:
+    db = tmp_path / "photos.db"
+    conn = sqlite3.connect(db)
+    conn.execute("create table albums (id integer primary key, name text)")
+    conn.execute("insert into albums (name) values ('holidays')")
+    conn.commit()
+    conn.close()
+    before = db.read_bytes()
+    for read_only in (False, True):
+        with pytest.raises(StoreError, match="not a migrator state database"):
+            Store.open(str(db), read_only=read_only)
+    assert db.read_bytes() == before
+    assert not (tmp_path / "photos.db-wal").exists()
 
 
 def test_failed_migration_leaves_the_old_version(tmp_path: Path) -> None:
     db = tmp_path / "s.db"
     Store.open(str(db)).close()
+    now = schema.CURRENT_VERSION
 
     def broken(conn: sqlite3.Connection) -> None:
         conn.execute("ALTER TABLE runs ADD COLUMN x VARCHAR")
         conn.execute("THIS IS NOT SQL")
 
     with pytest.raises(StoreError, match="syntax error") as caught:
-        _ensure(db, current=2, migrations={2: broken})
+        _ensure(db, current=now + 1, migrations={now + 1: broken})
     assert isinstance(caught.value.__cause__, sqlite3.OperationalError)
     conn = sqlite3.connect(db)
-    assert conn.execute("select version from schema_version").fetchone() == (1,)
+    assert conn.execute("select version from schema_version").fetchone() == (now,)
     assert "x" not in [row[1] for row in conn.execute("pragma table_info(runs)")]  # rolled back too
 
 
@@ -74,8 +126,9 @@ def test_newer_database_is_refused(tmp_path: Path) -> None:
 def test_missing_migration_is_an_error(tmp_path: Path) -> None:
     db = tmp_path / "s.db"
     Store.open(str(db)).close()
-    with pytest.raises(StoreError, match="no migration to schema version 2"):
-        _ensure(db, current=2, migrations={})
+    now = schema.CURRENT_VERSION
+    with pytest.raises(StoreError, match=f"no migration to schema version {now + 1}"):
+        _ensure(db, current=now + 1, migrations={})
 
 
 def test_foreign_database_is_refused(tmp_path: Path) -> None:
@@ -112,4 +165,6 @@ def test_a_fresh_database_is_created_in_one_transaction(
             _ensure(db)
     assert sqlite3.connect(db).execute("select name from sqlite_master").fetchall() == []
     Store.open(str(db)).close()  # and the next open creates the whole schema
-    assert sqlite3.connect(db).execute("select version from schema_version").fetchone() == (1,)
+    assert sqlite3.connect(db).execute("select version from schema_version").fetchone() == (
+        schema.CURRENT_VERSION,
+    )

@@ -13,6 +13,7 @@ import pytest
 from migrator.errors import LockHeldError, StoreError
 from migrator.store import dto
 from migrator.store.db import Store, resolve_url
+from migrator.store.schema import CURRENT_VERSION
 
 
 def _run(store: Store, steps: list[str] | None = None) -> dto.RunInfo:
@@ -228,4 +229,6 @@ def test_two_store_objects_on_one_file_see_each_other(tmp_path: Path) -> None:
         one.close()
         two.close()
     assert os.path.exists(tmp_path / "s.db")
-    assert sqlite3.connect(tmp_path / "s.db").execute("select version from schema_version").fetchone() == (1,)
+    assert sqlite3.connect(tmp_path / "s.db").execute("select version from schema_version").fetchone() == (
+        CURRENT_VERSION,
+    )

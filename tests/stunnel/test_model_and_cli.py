@@ -88,7 +88,8 @@ def test_cli_validate_unloadable_file_exits_2_with_located_errors(tmp_path: Path
     result = CliRunner().invoke(stunnel_group, ["validate", "--tunnels", str(path)])
     assert result.exit_code == 2
     assert result.stdout.startswith(f"{path}:")
-    assert "tunnels.0.server.accept" in result.stdout
+    # In the plan's form: file:line:column, the field by name, no pydantic path
+    assert ":20:13: error: accept: '10.1.0.101:mongo' has no valid port (1-65535)" in result.stdout
     missing = CliRunner().invoke(stunnel_group, ["validate", "--tunnels", str(tmp_path / "nope.yaml")])
     assert missing.exit_code == 2
     assert "not found" in missing.stderr
