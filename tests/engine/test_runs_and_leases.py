@@ -87,18 +87,18 @@ def holder_killed_while_a_second_run_is_refused(tmp_path: Path) -> tuple[Path, d
     its step two's command then completes on its own."""
     plan, work, env = setup(tmp_path)
     holder = start("run", str(plan), env=env)
-    wait_for(work / "started-2")
-
-    code, out = run("run", str(plan), env=env)
-    assert code == 4, out
-    db = tmp_path / "state.db"
-    statuses = dict(query(db, "SELECT id, status FROM runs"))
-    assert statuses.get(2, "refused") == "refused", statuses  # no run left that a resume could pick
-    assert not query(db, "SELECT 1 FROM step_records WHERE run_id = 2 AND state != 'pending'")
-
-    holder.send_signal(signal.SIGKILL)
-    holder.communicate(timeout=60)
-    (work / "release").touch()
+    try:
+        wait_for(work / "started-2")
+        code, out = run("run", str(plan), env=env)
+        assert code == 4, out
+        db = tmp_path / "state.db"
+        statuses = dict(query(db, "SELECT id, status FROM runs"))
+        assert statuses.get(2, "refused") == "refused", statuses  # no run left that a resume could pick
+        assert not query(db, "SELECT 1 FROM step_records WHERE run_id = 2 AND state != 'pending'")
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.communicate(timeout=60)
+        (work / "release").touch()  # the orphaned step-two command ends either way
     wait_for(work / "count-2")
     return work, env
 
