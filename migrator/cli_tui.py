@@ -27,7 +27,8 @@ from migrator.engine.commands import CommandKind, OperatorCommand
 from migrator.engine.events import Event, Listener
 from migrator.engine.lease import LeaseKeeper, operator_name
 from migrator.engine.runner import Runner, RunOptions, find_run, prepare_resume, prepare_run
-from migrator.errors import LockHeldError, OperatorNeeded, RunStateError, UsageError
+from migrator.engine.states import RUN_FINAL
+from migrator.errors import ExecutorError, LockHeldError, OperatorNeeded, RunStateError, UsageError
 from migrator.executors.base import ChecklistAnswer, StepRunner
 from migrator.secrets import Redactor
 from migrator.store.db import Store
@@ -36,7 +37,7 @@ from migrator.store.durations import measured_durations
 if TYPE_CHECKING:
     from tui.facade import OperatorPrompter, RunView
 
-FINAL = frozenset({"completed", "aborted"})
+FINAL = frozenset(str(state) for state in RUN_FINAL)
 STAGES = {"pre": 0, "reconcile": 1, "post": 2}
 
 
@@ -253,7 +254,7 @@ class EngineSession:
             self._runner = runner
             try:
                 message = runner.execute(lease=self.lease).message
-            except OperatorNeeded as exc:
+            except (OperatorNeeded, ExecutorError) as exc:  # the run paused: say why
                 message = str(exc)
         late = [self._apply_late(c) for c in runner.commands.drain()]
         if self.store.run(run_id).status in FINAL:

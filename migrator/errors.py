@@ -18,7 +18,8 @@ boundary with ``raise ... from e``; nothing is swallowed.
     ├── RunStateError                exit 1  the run or step is not in a state for this action
     ├── ExecutorError                exit 3  a step's action could not be carried out
     │   ├── ConnectError                     the host cannot be reached or authenticated
-    │   │   └── HostKeyError                 unknown or changed SSH host key (refused)
+    │   │   ├── HostKeyError                 unknown or changed SSH host key (refused)
+    │   │   └── OutcomeUnknown               lost sight of a started action: it may have run
     │   ├── CommandTimeout                   a command ran past its timeout and was stopped
     │   ├── ProxmoxError                     the Proxmox API refused a call
     │   │   └── TaskFailed                   a Proxmox task ended with a non-OK status
@@ -121,6 +122,12 @@ class ConnectError(ExecutorError):
 
 class HostKeyError(ConnectError):
     pass
+
+
+class OutcomeUnknown(ConnectError):
+    """An action was started, then migrator lost sight of it (the connection dropped, the
+    channel closed without an exit status): it may still be running, or have completed. The
+    engine records the step *in doubt*, never *failed* (see :class:`migrator.executors.base.Outcome`)."""
 
 
 class JobLost(ConnectError):

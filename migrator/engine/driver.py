@@ -31,7 +31,16 @@ from migrator.engine.probing import (
 from migrator.engine.progress import ProgressSampler
 from migrator.engine.states import StepState
 from migrator.engine.window import GateVerdict
-from migrator.errors import JobLost, MigratorError, OperatorNeeded
+from migrator.errors import (
+    ConnectError,
+    ExecutorError,
+    JobLost,
+    MigratorError,
+    OperatorNeeded,
+    OutcomeUnknown,
+    SecretError,
+    StoreError,
+)
 from migrator.executors.base import ActionOutcome, Prompter, StepContext, StepRunner, is_interactive
 from migrator.executors.checking import probe_target
 from migrator.executors.detached import job_name
@@ -41,6 +50,20 @@ from migrator.plan.params import UnknownReference, substitute_outputs
 from migrator.secrets import Redactor, fingerprint
 from migrator.store.dto import OutputValue
 from migrator.store.notes import now
+
+NOT_STARTED = (ConnectError, SecretError)
+"""Executor errors that mean the action could not be started at all (host unreachable, host
+key refused, secret unresolvable): nothing ran, so the step goes back to pending and the run
+stops with the error (exit 3). :class:`OutcomeUnknown` is a ConnectError too, but raised once
+the action started: it is an *unknown* outcome, never this."""
+
+
+class NotStarted(Exception):
+    """An attempt that could not be started (:data:`NOT_STARTED`); carries the error."""
+
+    def __init__(self, error: ExecutorError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class Aborted(Exception):
@@ -313,6 +336,10 @@ class StepDriver:
     # -- the attempts -------------------------------------------------------------------------
 
     def _attempts(self, step: Step, trigger: str, reason: str = "", *, reattach: bool = False) -> StepState:
+        """Attempts until one succeeds or the retries are used up. Each attempt ends in one of
+        the three outcomes (:class:`~migrator.executors.base.Outcome`): succeeded (then the
+        post-checks), failed (retry or fail), unknown (the step is in doubt at once: no retry,
+        nothing decided here; the run stops and resume settles it by its post-checks)."""
         book, sid = self.book, step.id
         tries = 0
         while True:
@@ -333,7 +360,21 @@ class StepDriver:
                 exit_code=None,
             )
             book.flush()  # write-ahead: "started attempt N" is durable before the action runs
-            outcome = self._execute(step, attempt)
+            try:
+                outcome = self._execute(step, attempt)
+            except NotStarted as exc:
+                if tries <= step.retries and not self.commands.abort_requested.is_set():
+                    outcome = ActionOutcome(ok=False, summary=f"could not start: {exc}")
+                else:
+                    # Nothing ran: back to pending, and the run stops with the error (exit 3).
+                    book.move(sid, "again", f"could not start: {exc}")
+                    self._hold(step, "could not start the action")
+                    raise exc.error from None
+            if outcome.unknown:
+                why = f"outcome unknown: {outcome.summary}"
+                book.move(sid, "outcome_unknown", why, exit_code=None, summary=why)
+                book.flush()
+                return StepState.IN_DOUBT
             if outcome.ok:
                 book.move(
                     sid, "action_ok", outcome.summary, exit_code=outcome.exit_code, summary=outcome.summary
@@ -410,18 +451,46 @@ class StepDriver:
             book.move(step.id, "again", "operator needed")
             self._hold(step, "operator needed")
             raise
+        except OutcomeUnknown as exc:  # started, then lost sight of: never a failure
+            self._seal_secrets(step, recorder, None)
+            outcome = ActionOutcome.unknown_outcome(self.redactor(str(exc)))
+        except StoreError as exc:  # the action started; what it did could not be recorded
+            self._seal_secrets(step, recorder, None)
+            outcome = ActionOutcome.unknown_outcome(self._store_failed(exc))
+        except NOT_STARTED as exc:
+            self._seal_secrets(step, recorder, None)
+            self._flush_output(recorder)
+            raise NotStarted(exc) from exc
         except MigratorError as exc:
             self._seal_secrets(step, recorder, None)
             outcome = ActionOutcome(ok=False, summary=self.redactor(str(exc)))
         secrets = self._seal_secrets(step, recorder, outcome)
-        recorder.flush()
         progress.finish()
+        if not self._flush_output(recorder) and not outcome.unknown:
+            assert recorder.store_error is not None
+            # The action ran, but its record did not reach the store: whatever it returned, a
+            # resume must not take the stored state for the truth. Settled by post-checks.
+            outcome = ActionOutcome.unknown_outcome(
+                self._store_failed(recorder.store_error) + f" (the action itself ended: {outcome.summary})"
+            )
         outcome.summary = self.redactor(outcome.summary)
         if outcome.evidence:
             book.add_evidence(step.id, attempt, self.redactor(outcome.evidence), step.checklist)
         if outcome.ok:
             self._capture(step, outcome, secrets)
         return outcome
+
+    def _flush_output(self, recorder: OutputRecorder) -> bool:
+        """Store the attempt's last output lines; False when the store failed during or after
+        the action (the recorder keeps the error instead of raising it into the action)."""
+        try:
+            recorder.flush()
+        except StoreError as exc:
+            recorder.store_error = recorder.store_error or exc
+        return recorder.store_error is None
+
+    def _store_failed(self, exc: StoreError) -> str:
+        return self.redactor(f"the state database failed after the action started: {exc.message}")
 
     def _seal_secrets(
         self, step: Step, recorder: OutputRecorder, outcome: ActionOutcome | None

@@ -36,6 +36,13 @@ def holder_gone(holder: str) -> bool:
     return False
 
 
+def own_holder_gone(holder: str) -> bool:
+    """Whether ``holder`` was this operator (same user on this host) and its process is gone:
+    nobody else can be driving that run, so the lease is taken over without asking."""
+    name = holder.rpartition(":")[0]
+    return name == operator_name() and holder_gone(holder)
+
+
 class LeaseKeeper:
     """Takes the lease and renews it every ``ttl / 3`` seconds on a daemon thread."""
 
@@ -51,7 +58,10 @@ class LeaseKeeper:
         self._thread: threading.Thread | None = None
         self.error: StoreError | None = None
 
-    def acquire(self, *, take_over_reason: str | None = None) -> None:
+    def acquire(self, *, take_over_reason: str | None = None, resuming: bool = False) -> None:
+        """Take the lease (see :meth:`Store.acquire_lease`). ``resuming``: this run resumes;
+        when the lease is this run's own and its holder was this operator's process on this
+        host that is gone, it is taken over without a reason (journaled)."""
         self.store.acquire_lease(
             plan_name=self.plan_name,
             run_id=self.run_id,
@@ -61,6 +71,7 @@ class LeaseKeeper:
             actor=operator_name(),
             take_over_reason=take_over_reason,
             holder_gone=holder_gone,
+            own_holder_gone=own_holder_gone if resuming else (lambda holder: False),
         )
         self._thread = threading.Thread(target=self._beat, name=f"lease-{self.plan_name}", daemon=True)
         self._thread.start()

@@ -8,6 +8,11 @@ With ``hold`` (a step that declares a secret output), lines are neither shown no
 while the action runs: the value is not known until the action ends, and a line redacted
 before then would carry it verbatim. The driver reads the raw text (:meth:`held_text`),
 registers the values with the redactor, then :meth:`flush` redacts, shows and stores.
+
+A store failure while the action runs (a full disk) is kept in :attr:`store_error`, not raised
+into the executor's reader: the action goes on to its end (an exception there would stop a
+command half way), lines are still shown, and the driver records the attempt's outcome as
+unknown. :meth:`flush` raises it.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import time
 from collections.abc import Callable
 
 from migrator.engine.events import Event, StepOutput
+from migrator.errors import StoreError
 from migrator.store.db import Store
 from migrator.store.dto import OutputChunk
 
@@ -46,6 +52,8 @@ class OutputRecorder:
         self.total = 0
         self._hold = hold
         self._held: list[tuple[str, str]] = []
+        self.store_error: StoreError | None = None
+        """The first store write that failed (later batches are not attempted)."""
 
     def __call__(self, stream: str, line: str) -> None:
         if self._hold:
@@ -72,7 +80,15 @@ class OutputRecorder:
             due = self.total % self.batch == 0 or time.monotonic() - self._last_write >= self.interval
             chunks = self._take() if due else []
         if chunks:
+            self._store(chunks)
+
+    def _store(self, chunks: list[OutputChunk]) -> None:
+        if self.store_error is not None:
+            return
+        try:
             self.store.add_output(self.run_id, chunks)
+        except StoreError as exc:
+            self.store_error = exc
 
     def _take(self) -> list[OutputChunk]:
         chunks = [
@@ -91,4 +107,6 @@ class OutputRecorder:
             self._record(stream, line)
         with self._lock:
             chunks = self._take()
-        self.store.add_output(self.run_id, chunks)
+        self._store(chunks)
+        if self.store_error is not None:
+            raise self.store_error

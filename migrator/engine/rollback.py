@@ -32,7 +32,7 @@ from migrator.engine.bookkeeping import Bookkeeper
 from migrator.engine.events import Listener, StepWarning
 from migrator.engine.lease import LeaseKeeper, operator_name
 from migrator.engine.states import StepState
-from migrator.errors import MigratorError, OperatorNeeded, RunStateError, UsageError
+from migrator.errors import MigratorError, OperatorNeeded, OutcomeUnknown, RunStateError, UsageError
 from migrator.executors.base import ActionOutcome, Prompter, StepContext, StepRunner, is_interactive, to_shell
 from migrator.plan.model import Step
 from migrator.secrets import Redactor
@@ -153,9 +153,13 @@ class StepRollback:
             return RollbackReport(
                 book.run_id, sid, "rolled_back", outcome.summary, S.ROLLED_BACK.value, after
             )
-        message = f"rollback failed: {outcome.summary}"
+        if outcome.unknown:  # started, then lost sight of: it may have run, wholly or partly
+            message = f"rollback outcome unknown (it may have run): {outcome.summary}; check the host"
+        else:
+            message = f"rollback failed: {outcome.summary}"
+        trigger = "rollback_in_doubt" if outcome.unknown else "rollback_failed"
         book.store.note(
-            book.run_id, actor=book.actor, trigger="rollback_failed", reason=message, step_id=sid, state=state
+            book.run_id, actor=book.actor, trigger=trigger, reason=message, step_id=sid, state=state
         )
         book.store.annotate_step(book.run_id, sid, summary=message)
         book.emit(StepWarning(book.run_id, sid, f"{message}; the step stays {state}"))
@@ -219,6 +223,8 @@ class StepRollback:
                 state=book.state(sid).value,
             )
             raise
+        except OutcomeUnknown as exc:
+            outcome = ActionOutcome.unknown_outcome(str(exc))
         except MigratorError as exc:
             outcome = ActionOutcome(ok=False, summary=str(exc))
         recorder.flush()

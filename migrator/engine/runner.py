@@ -23,9 +23,16 @@ from migrator.engine.events import Listener, RunFinished, RunStarted, RunSummary
 from migrator.engine.lease import LeaseKeeper, operator_name
 from migrator.engine.plandiff import PlanDiff, diff_steps, step_hashes
 from migrator.engine.run_inputs import abort_command, resume_command, template
-from migrator.engine.states import STEP_BAD_FOR_DEPENDENTS, STEP_DONE, RunState, StepState, next_action
+from migrator.engine.states import (
+    RUN_FINAL,
+    STEP_BAD_FOR_DEPENDENTS,
+    STEP_DONE,
+    RunState,
+    StepState,
+    next_action,
+)
 from migrator.engine.window import GateVerdict
-from migrator.errors import JobLost, OperatorNeeded, RunStateError, UsageError
+from migrator.errors import ExecutorError, JobLost, LockHeldError, OperatorNeeded, RunStateError, UsageError
 from migrator.estimates import Estimate
 from migrator.executors.base import Prompter, StepRunner
 from migrator.plan.model import Step
@@ -130,7 +137,17 @@ class Runner:
             lease.check()
             return self._execute(lease)
         own = LeaseKeeper(self.store, self.loaded.plan.name, self.run_id, ttl=self.options.lease_ttl)
-        own.acquire(take_over_reason=self.options.take_over_reason)
+        fresh = self.book.run_state is RunState.CREATED
+        try:
+            # Only a resume takes over its own run's lease from this operator's dead process by
+            # itself: a new run (a second `migrator run`) never does.
+            own.acquire(take_over_reason=self.options.take_over_reason, resuming=not fresh)
+        except LockHeldError as exc:
+            if fresh:
+                # A run that never started: ended for good, so that no resume picks it up.
+                self.book.move_run("refuse", f"refused: {exc.message}", summary=f"refused: {exc.message}",
+                                   ended_at=now())  # fmt: skip
+            raise
         try:
             return self._execute(own)
         finally:
@@ -166,6 +183,8 @@ class Runner:
                 assert action.step_id is not None
                 position = action.index + 1  # each step once per pass, as the order says
                 result = self._step(action.step_id)
+                if result is S.IN_DOUBT:
+                    raise self._in_doubt(action.step_id)
                 if result is S.FAILED:
                     self._block_dependents(action.step_id)
                     stop = "failed"
@@ -176,6 +195,9 @@ class Runner:
         except JobLost as exc:  # a detached job's host is out of reach: the job goes on there
             book.flush()
             return self._finish("pause", str(exc), raise_exc=exc)
+        except ExecutorError as exc:  # an action could not be started (the step is pending again)
+            book.flush()
+            return self._finish("pause", f"could not execute: {exc}", raise_exc=exc)
         except Aborted as exc:
             book.flush()
             return self._finish("abort", f"aborted by the operator: {exc.reason}")
@@ -209,6 +231,17 @@ class Runner:
             book.flush()
             return S.SKIPPED
         return self.driver.run(step)
+
+    def _in_doubt(self, sid: str) -> OperatorNeeded:
+        """A step whose action's outcome is unknown: the run stops here (exit 5); resume
+        settles the step by its post-checks, without running it again unless they say so."""
+        summary = self.book.records[sid].summary or "outcome unknown"
+        return OperatorNeeded(
+            f"step {sid} is in doubt ({summary}); it is not run again by itself",
+            where=f"step {sid} on {self.loaded.step(sid).host}",
+            hint=f"`migrator resume {self.run_id}` settles it by its post-checks (and asks you "
+            "when they cannot tell)",
+        )
 
     def _conclude(self, stop: str) -> RunReport:
         summary = self.book.summary(self.order)
@@ -467,12 +500,27 @@ def prepare_run(
 
 
 def find_run(store: Store, plan_name: str | None, run_id: int | None) -> RunInfo:
-    """The run to resume: by id, else the newest unfinished live/rehearsal run of the plan."""
+    """The run to resume: by id; else, of the newest resumable run's plan, the run that plan's
+    lease belongs to (the one an operator was driving), else that newest resumable run.
+
+    Resumable: a live or rehearsal run that started and has not ended (a run still
+    ``created`` never started: a crash between its creation and its start, or a refusal)."""
     if run_id is not None:
         return store.run(run_id)
-    for run in store.runs(plan_name):
-        if run.mode != "dry-run" and run.status not in ("completed", "aborted"):
-            return run
+    final = {str(state) for state in RUN_FINAL}
+    runs = [
+        r
+        for r in store.runs(plan_name)
+        if r.mode != "dry-run" and r.status not in final and r.status != RunState.CREATED.value
+    ]
+    if runs:
+        newest = runs[0]
+        lease = store.lease(newest.plan_name)
+        if lease is not None:
+            held = next((r for r in runs if r.id == lease.run_id), None)
+            if held is not None:
+                return held
+        return newest
     raise UsageError(
         "no unfinished run to resume" + (f" for plan {plan_name}" if plan_name else ""),
         hint="see `migrator runs`",
@@ -493,7 +541,7 @@ def prepare_resume(
     run = store.run(run_id)
     if run.plan_name != loaded.plan.name:
         raise UsageError(f"run {run_id} is of plan {run.plan_name}, not {loaded.plan.name}")
-    if run.status in ("completed", "aborted") or run.mode == "dry-run":
+    if run.status in {str(state) for state in RUN_FINAL} or run.mode == "dry-run":
         raise RunStateError(
             f"run {run_id} is {run.status} ({run.mode}): nothing to resume",
             hint="start a new run with `migrator run PLAN`",

@@ -14,6 +14,8 @@ Step lifecycle::
     running|verifying -> ready          (the attempt failed, a retry is due)
     prechecking|ready|running|verifying -> failed
     running|verifying -> in_doubt       (found so after a crash: the action may have run)
+    running -> in_doubt                 (outcome_unknown: the action started and its end was not
+                                         seen - see "Unknown outcomes" below)
     prechecking|ready -> pending        (found so after a crash, or the operator declined)
     in_doubt -> succeeded               (its post-checks pass: reconciled)
     in_doubt -> running                 (idempotent, or the operator said retry: attempt N+1)
@@ -21,6 +23,24 @@ Step lifecycle::
     pending|failed|in_doubt|blocked -> skipped | succeeded (operator: skip / mark done, with reason)
     failed|in_doubt|rolled_back -> pending   (retry)
     succeeded|failed|in_doubt -> rolled_back
+
+Unknown outcomes. An action attempt ends in one of three outcomes
+(:class:`migrator.executors.base.Outcome`): succeeded, failed (it ran and ended with a
+definite failure: an exit status received, a Proxmox task that ended not OK) or *unknown*
+(it was started and then migrator lost sight of it: a connection lost, a channel closed
+without an exit status, the state database failing while it ran, migrator killed). Only a
+definite failure makes a step ``failed`` (which ``resume`` retries). Every unknown outcome
+makes it ``in_doubt``: at once (``outcome_unknown``) or, when migrator itself died, on the
+next start (``crash_found``). An in-doubt step is settled by its post-checks
+(``reconciled``); when they do not hold, an idempotent step is re-run and a non-idempotent
+one waits for the operator (retry, mark done, skip), so a plain ``resume`` never runs a
+non-idempotent action twice.
+
+Run lifecycle::
+
+    created -> running -> paused|failed|completed|aborted
+    created -> refused                  (the plan's lease is held by another operator: the
+                                         run never started; terminal, nothing resumes it)
 """
 
 from __future__ import annotations
@@ -57,6 +77,8 @@ class RunState(StrEnum):
     COMPLETED = "completed"
     FAILED = "failed"
     ABORTED = "aborted"
+    REFUSED = "refused"
+    """Never started: the lease was held by another operator when it tried (terminal)."""
 
 
 S = StepState
@@ -80,6 +102,7 @@ STEP_TRANSITIONS: tuple[Transition, ...] = (
     Transition("again", (S.RUNNING, S.VERIFYING), S.READY),
     Transition("fail", (S.PRECHECKING, S.READY, S.RUNNING, S.VERIFYING), S.FAILED),
     Transition("crash_found", (S.RUNNING, S.VERIFYING), S.IN_DOUBT),
+    Transition("outcome_unknown", (S.RUNNING,), S.IN_DOUBT),
     Transition("reset", (S.PRECHECKING, S.READY), S.PENDING),
     Transition("reconciled", (S.IN_DOUBT,), S.SUCCEEDED),
     Transition("rerun", (S.IN_DOUBT,), S.RUNNING),
@@ -99,13 +122,15 @@ RUN_TRANSITIONS: tuple[Transition, ...] = (
     Transition("complete", (R.RUNNING,), R.COMPLETED),
     Transition("fail", (R.RUNNING,), R.FAILED),
     Transition("abort", (R.CREATED, R.RUNNING, R.PAUSED, R.FAILED), R.ABORTED),
+    Transition("refuse", (R.CREATED,), R.REFUSED),
 )
 
 STEP_DONE = frozenset({S.SUCCEEDED, S.SKIPPED, S.ROLLED_BACK})
 """Nothing more to do for this step in this run."""
 STEP_ACTIVE = frozenset({S.PRECHECKING, S.READY, S.RUNNING, S.VERIFYING})
 """States only seen while the runner works on the step; found at rest, they mean a crash."""
-RUN_FINAL = frozenset({R.COMPLETED, R.ABORTED})
+RUN_FINAL = frozenset({R.COMPLETED, R.ABORTED, R.REFUSED})
+"""Nothing resumes a run in these states."""
 
 
 def sources_of(trigger: str, table: Sequence[Transition] = STEP_TRANSITIONS) -> frozenset[str]:

@@ -7,6 +7,16 @@
 * A :class:`Prompter` asks the operator (CLI prompt now, TUI modal later).
 
 The engine only sees these protocols; tests inject scripted ones.
+
+**Three outcomes of an action** (:class:`Outcome`): it *succeeded*, it *failed* (it ran and
+ended with a definite failure: an exit status received, a Proxmox task that ended not OK), or
+its outcome is *unknown* (it was started, then migrator lost sight of it: a connection lost
+or a channel closed without an exit status). Unknown is never recorded as failed: the engine
+puts the step *in doubt* (:mod:`migrator.engine.states`) and settles it by its post-checks
+(or the operator), and never re-runs a non-idempotent step because of it. An executor says
+"unknown" either by returning ``ActionOutcome(..., unknown=True)`` or by raising
+:class:`migrator.errors.OutcomeUnknown`; an :class:`~migrator.errors.ExecutorError` of any
+other kind means the action could not be started (nothing ran).
 """
 
 from __future__ import annotations
@@ -14,6 +24,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
 from migrator.plan.checks import Command
@@ -72,7 +83,10 @@ class Transport(Protocol):
 
         Secrets go in by ``env`` or ``stdin``, never in ``command``. On timeout the remote
         process is really stopped and :class:`migrator.errors.CommandTimeout` is raised.
-        Connection problems raise :class:`migrator.errors.ConnectError`.
+        Connection problems before the command started raise
+        :class:`migrator.errors.ConnectError`; once it started, losing sight of it (a lost
+        connection, a channel closed without an exit status) raises
+        :class:`migrator.errors.OutcomeUnknown`: it may still run, or have completed.
         """
         ...
 
@@ -111,9 +125,22 @@ def is_interactive(prompter: Prompter | None) -> bool:
     return prompter is not None and bool(getattr(prompter, "interactive", True))
 
 
+class Outcome(StrEnum):
+    """How one action attempt ended, as far as migrator can tell (see the module doc)."""
+
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    """It ran and ended with a definite failure."""
+    UNKNOWN = "unknown"
+    """It was started and its end was not seen: it may have completed, partly or wholly."""
+
+
 @dataclass
 class ActionOutcome:
-    """The result of one action attempt, as the engine records it."""
+    """The result of one action attempt, as the engine records it.
+
+    ``ok`` and ``unknown`` are the two stored bits of :attr:`outcome`; ``unknown`` wins
+    (an unknown outcome is never ok)."""
 
     ok: bool
     summary: str
@@ -124,6 +151,19 @@ class ActionOutcome:
     secret_values: set[str] = field(default_factory=set)
     """Names in ``values`` that are secret: keep them in memory for later steps, store only
     their :func:`migrator.secrets.fingerprint`."""
+    unknown: bool = False
+    """The action was started and its end was not seen (:attr:`Outcome.UNKNOWN`)."""
+
+    @property
+    def outcome(self) -> Outcome:
+        if self.unknown:
+            return Outcome.UNKNOWN
+        return Outcome.SUCCEEDED if self.ok else Outcome.FAILED
+
+    @classmethod
+    def unknown_outcome(cls, summary: str, *, stdout: str = "") -> ActionOutcome:
+        """An attempt whose end was not seen: it may or may not have done its work."""
+        return cls(ok=False, summary=summary, stdout=stdout, unknown=True)
 
 
 @dataclass

@@ -29,8 +29,14 @@ from urllib.parse import quote, urlsplit
 import requests
 from proxmoxer import AuthenticationError, ProxmoxAPI, ResourceException
 
-from migrator.errors import PlanError, ProxmoxError
-from migrator.executors.proxmox_errors import MISSING_GUEST, ErrorTranslator, NoSuchGuest, ProxmoxApiError
+from migrator.errors import ConnectError, OutcomeUnknown, PlanError, ProxmoxError, TaskFailed
+from migrator.executors.proxmox_errors import (
+    MISSING_GUEST,
+    ErrorTranslator,
+    NoSuchGuest,
+    ProxmoxApiError,
+    may_have_arrived,
+)
 from migrator.executors.pvetasks import is_upid, never, nothing
 from migrator.executors.pvetasks import wait_task as poll_task
 from migrator.executors.pvetls import PinnedCertAdapter, normalise_fingerprint, pin_session, verify_setting
@@ -181,7 +187,16 @@ class ProxmoxClient:
         poll: float = 1.0,
     ) -> CallOutcome:
         """Carry out a plan's ProxmoxCall: the call, then its task when it starts one."""
-        data = self.call(call.method, call.path, call.params)
+        try:
+            data = self.call(call.method, call.path, call.params)
+        except ConnectError as exc:
+            if call.method.upper() == "GET" or not may_have_arrived(exc):
+                raise
+            raise OutcomeUnknown(
+                f"{call.method} {call.path}: the request was sent but no answer came ({exc.message})",
+                where=self._where,
+                hint="the call may or may not have been carried out: its post-checks (or you) must tell",
+            ) from exc
         if not is_upid(data):
             return CallOutcome(data)
         if not call.wait_task:
@@ -192,7 +207,16 @@ class ProxmoxClient:
             lines.append(line)
             on_log(line)
 
-        status = self.wait_task(data, timeout=timeout, poll=poll, on_log=keep, cancel=cancel)
+        try:
+            status = self.wait_task(data, timeout=timeout, poll=poll, on_log=keep, cancel=cancel)
+        except TaskFailed:  # the task ended not OK (or was stopped): a definite failure
+            raise
+        except (ConnectError, ProxmoxError) as exc:  # the task runs on whatever our watching does
+            raise OutcomeUnknown(
+                f"lost sight of task {data} ({exc.message}); it may still be running, or have ended",
+                where=self._where,
+                hint="see the task under Datacenter > Tasks; its post-checks settle the step on resume",
+            ) from exc
         return CallOutcome(data, upid=data, exitstatus=status.get("exitstatus"), log_lines=lines)
 
     # ---------------------------------------------------------------- helpers

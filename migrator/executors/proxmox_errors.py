@@ -127,6 +127,21 @@ class ErrorTranslator:
         return ConnectError(f"request to {url} failed: {reason}", where=self.where)
 
 
+def may_have_arrived(error: ConnectError) -> bool:
+    """Whether the request behind ``error`` may have reached the node (and been carried out).
+
+    Not when the TCP connection or the TLS handshake never completed: nothing was sent. A read
+    timeout, a reset or a closed connection after sending: it may have been."""
+    cause = error.__cause__
+    if isinstance(cause, requests.exceptions.ConnectTimeout | requests.exceptions.SSLError):
+        return False
+    if isinstance(cause, requests.exceptions.ConnectionError):
+        text = repr(cause)
+        unsent = ("NewConnectionError", "Failed to establish", "NameResolution")
+        return not any(word in text for word in unsent)
+    return True
+
+
 def _field_errors(errors: Any) -> dict[str, Any]:
     return errors if isinstance(errors, dict) and not isinstance(errors.get("errors"), bytes) else {}
 

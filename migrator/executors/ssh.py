@@ -34,7 +34,7 @@ from pathlib import Path
 
 import paramiko
 
-from migrator.errors import CommandTimeout, ConnectError, HostKeyError
+from migrator.errors import CommandTimeout, ConnectError, HostKeyError, OutcomeUnknown
 from migrator.executors.base import CommandResult, LineSink, no_output, to_shell
 from migrator.executors.hostkeys import (
     StrictHostKeyPolicy,
@@ -359,20 +359,27 @@ class SSHTransport:
     def _start(
         self, remote: str, *, stdin: bytes, timeout: float | None, sudo: bool, on_line: LineSink
     ) -> CommandResult:
-        """Exec ``remote`` (it prints the PGID marker first) and pump it to its end or timeout."""
+        """Exec ``remote`` (it prints the PGID marker first) and pump it to its end or timeout.
+
+        Once the exec request is sent the command may be running: from then on, losing the
+        connection or a channel closed without an exit status raises :class:`OutcomeUnknown`
+        (never a failure), and the command is left alone (killing it could leave its work
+        half done; the engine settles the step by its post-checks)."""
         start = time.monotonic()
         channel = self._open_channel()
         try:
             channel.exec_command(remote)
         except (paramiko.SSHException, EOFError, OSError) as exc:
             channel.close()
-            raise ConnectError(
-                f"{self.describe()} refused to run a command: {exc}", where=self.target, hint="check sshd"
+            raise OutcomeUnknown(
+                f"{self.describe()} did not confirm the command's start: {exc or type(exc).__name__}",
+                where=self.target,
+                hint="the command may or may not have started: its post-checks (or you) must tell",
             ) from exc
         session = CommandSession(channel, stdin, self.redact, on_line)  # (sends EOF when no stdin)
         self._open_spare()
         deadline = None if timeout is None else start + timeout
-        finished = stopped = False
+        finished = stopped = lost = False
         try:
             finished = session.pump(deadline)
             if not finished:
@@ -385,14 +392,11 @@ class SSHTransport:
                     hint="raise the step's timeout if the command is just slow",
                 )
         except (paramiko.SSHException, EOFError, OSError) as exc:
-            raise ConnectError(
-                f"connection to {self.describe()} lost while a command ran: {exc}",
-                where=self.target,
-                hint="the command may or may not have completed: check the host before retrying",
-            ) from exc
+            lost = True
+            raise self._lost(f"connection lost while the command ran: {exc or type(exc).__name__}") from exc
         finally:
-            if not (finished or stopped) and session.pgid is not None:
-                # Interrupted (Ctrl-C, lost connection): try not to leave the command behind.
+            if not (finished or stopped or lost) and session.pgid is not None:
+                # Interrupted (Ctrl-C): the operator wants it stopped; try not to leave it behind.
                 try:
                     self._stop(session, sudo)
                 except (ConnectError, paramiko.SSHException, EOFError, OSError) as exc:
@@ -401,11 +405,25 @@ class SSHTransport:
                     )
             channel.close()
         status = channel.recv_exit_status()
+        if status < 0 and not channel.eof_received:
+            # No exit status and no end of output: the channel was torn down under the command
+            # (its sshd session process died, the connection dropped). A command killed by a
+            # signal ends differently: sshd sends its output's EOF, then exit-signal.
+            raise self._lost("the channel closed without an exit status")
         return CommandResult(
             exit_code=None if status < 0 else status,
             stdout=session.out.text("stdout"),
             stderr=session.out.text("stderr"),
             duration=time.monotonic() - start,
+        )
+
+    def _lost(self, what: str) -> OutcomeUnknown:
+        with self._lock:
+            self._drop()  # the next command reconnects
+        return OutcomeUnknown(
+            f"{self.describe()}: {what}; the command may still be running, or have completed",
+            where=self.target,
+            hint="its post-checks settle it on `migrator resume`; check the host if they cannot",
         )
 
     def _stop(self, session: CommandSession, sudo: bool) -> None:

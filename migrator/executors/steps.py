@@ -2,9 +2,11 @@
 
 The functions here carry out one attempt and return an :class:`ActionOutcome`. They return a
 *failed* outcome when the action ran and did not succeed (non-zero exit, timeout, a Proxmox
-task that ended badly, a wait that gave up, a declared output missing from stdout); they
-raise :class:`~migrator.errors.ExecutorError` when it could not be carried out at all
-(connection, host key, secret, an API refusal). The engine records both, differently.
+task that ended badly, a wait that gave up, a declared output missing from stdout), an
+*unknown* one when it started and its end was not seen (the transport raised
+:class:`~migrator.errors.OutcomeUnknown`); they raise :class:`~migrator.errors.ExecutorError`
+when it could not be carried out at all (connection, host key, secret, an API refusal). The
+engine records the three differently (see :class:`migrator.executors.base.Outcome`).
 
 Secrets reach the command by environment (``step.secrets``) or stdin (``stdin_secret``),
 never in its text. Every line shown or kept passes the redactor first. When a step declares
@@ -21,7 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from migrator.errors import CommandTimeout, ExecutorError, TaskFailed
+from migrator.errors import CommandTimeout, ExecutorError, OutcomeUnknown, TaskFailed
 from migrator.executors.base import ActionOutcome, CommandResult, StepContext
 from migrator.plan.durations import format_duration
 from migrator.secrets import Redactor, resolve
@@ -245,6 +247,9 @@ def run_command_step(
             exit_code=None,
             stdout=_tail(redactor(lines.stdout())),
         )
+    except OutcomeUnknown as exc:
+        lines.release()
+        return ActionOutcome.unknown_outcome(redactor(str(exc)), stdout=_tail(redactor(lines.stdout())))
     stdout = result.stdout if result.stdout else lines.stdout()
     outcome = ActionOutcome(
         ok=result.ok,

@@ -2,12 +2,14 @@
 
 One step does one action of :class:`~migrator.plan.model.StunnelAction` on its host:
 
-* ``psk`` (on a tunnel's server): the server's PSK file is the truth. If it is missing, a key
-  is generated here (:func:`~migrator.stunnel.psk.generate_psk`) and written through stdin.
-  Every client's file is then made identical, comparing ``sha256`` fingerprints computed on
-  the hosts; a client that differs gets the server's file, read as base64 into memory only
-  and registered with the redactor. Files are 0600 in a 0700 directory. Only fingerprints
-  come out (``values["psk_fingerprint"]``). Running it again changes nothing.
+* ``psk`` (on a tunnel's server): the key deployed is the value of the tunnel's ``secret:``
+  reference (``env:NAME`` / ``file:PATH``, resolved here, registered with the redactor). A
+  missing server file is written from it (through stdin); an existing one must hold the same
+  identity and key, else the step stops and says so, with fingerprints only (which side is
+  right is the operator's call: remove the server's file, or fix the reference). Every
+  client's file is then made identical, comparing ``sha256`` fingerprints computed on the
+  hosts. Files are 0600 in a 0700 directory. Only fingerprints come out
+  (``values["psk_fingerprint"]``). Running it again changes nothing.
 * ``config``: render the host's ``off.conf`` and the systemd drop-in, upload the config as
   ``off.conf.new``, let stunnel parse a loopback copy **on the host** (a restart cuts every
   tunnel there, pitfall 16), and only then move it into place (the old one kept as
@@ -38,12 +40,12 @@ from migrator.errors import ExecutorError, MigratorError
 from migrator.executors import stunnel_remote as remote
 from migrator.executors.base import ActionOutcome, CommandResult, StepContext, Transport
 from migrator.plan.model import Step, StunnelAction
-from migrator.secrets import Redactor
+from migrator.secrets import Redactor, resolve
 from migrator.stunnel.load import load_tunnels, locate
 from migrator.stunnel.model import ClientSide, ServerSide, TunnelInventory, split_host_port
 from migrator.stunnel.parse import loopback_copy
 from migrator.stunnel.parse_ss import parse_ss_listeners
-from migrator.stunnel.psk import generate_psk, render_psk_file
+from migrator.stunnel.psk import render_psk_file
 from migrator.stunnel.render import CONFIG_PATH, DROPIN_PATH, RenderOptions, render_host
 from migrator.stunnel.validate import listening_problems, validate_tunnels
 
@@ -142,26 +144,42 @@ class StunnelSteps:
         if tunnel is None or tunnel.server.host != step.host:
             raise ExecutorError(f"no tunnel {action.service} with its server on {step.host}",
                                 where=f"step {step.id}", hint="plan validation checks this: re-validate")
-        identity = tunnel.psk.identity
+        identity, reference = tunnel.psk.identity, tunnel.psk.secret
+        # The reference's value is the key that gets deployed (resolved first: an unset
+        # reference stops the step before anything is touched).
+        key = resolve(reference, redactor=self.redactor, where=f"step {step.id}, tunnel {tunnel.service}")
+        wanted = render_psk_file(identity, key)
+        wanted_sha = hashlib.sha256(wanted.encode()).hexdigest()
         server = self.transport_for(step.host)
         path = self._render_options(step.host, action).psk_file(tunnel.psk.name)
         sha, found_identity = self._psk_state(server, step, path)
-        content: str | None = None
+        content: str | None = wanted
         if sha is None:
-            key = generate_psk()
-            self.redactor.add(key)
-            content = render_psk_file(identity, key)
-            self._sh(server, step, remote.write_private(path), stdin=content, what="writing the PSK file")
+            self._sh(server, step, remote.write_private(path), stdin=wanted, what="writing the PSK file")
             sha, found_identity = self._psk_state(server, step, path)
-            server_note = "generated"
+            server_note = "written"
+        elif sha == wanted_sha:
+            self._sh(server, step, remote.tighten(path), what="setting PSK file modes")
+            server_note = "kept"
         else:
+            # The file may hold the same key written differently (no final newline): only a
+            # different identity or key is a disagreement.
+            content = self._read_server_psk(server, step, path, sha)
+            found_identity, _, found_key = content.strip().partition(":")
+            if (found_identity, found_key.strip()) != (identity, key):
+                raise ExecutorError(
+                    f"the PSK file {path} on {step.host} ({fingerprint_of(sha)}, identity "
+                    f"'{found_identity}') disagrees with {reference} ({fingerprint_of(wanted_sha)}, identity "
+                    f"'{identity}'); nothing was changed", where=f"step {step.id}",
+                    hint="if the reference holds the key to deploy, remove the server's file and run the "
+                    "step again (every client then gets it); else put the server's key in the reference")
             self._sh(server, step, remote.tighten(path), what="setting PSK file modes")
             server_note = "kept"
         if sha is None or found_identity != identity:
             raise ExecutorError(
                 f"the PSK file {path} on {step.host} has identity '{found_identity}', the inventory says "
                 f"'{identity}'", where=f"step {step.id}",
-                hint="fix the inventory, or remove the file to generate a new key (every client gets it)")
+                hint="fix the inventory, or remove the file so that the reference's key is written")
         written, same = [], []
         for client in tunnel.clients:
             transport = self.transport_for(client.host)
@@ -171,8 +189,6 @@ class StunnelSteps:
                 self._sh(transport, step, remote.tighten(client_path), what="setting PSK file modes")
                 same.append(client.host)
                 continue
-            if content is None:
-                content = self._read_server_psk(server, step, path, sha)
             self._sh(transport, step, remote.write_private(client_path), stdin=content,
                      what="writing the PSK file")
             if self._psk_state(transport, step, client_path)[0] != sha:
@@ -180,8 +196,8 @@ class StunnelSteps:
                                     where=f"step {step.id}", hint="check the disk and the directory there")
             written.append(client.host)
         shown = fingerprint_of(sha)
-        summary = (f"PSK {tunnel.psk.name} ({identity}) {shown}: {server_note} on {step.host}; "
-                   f"written to {', '.join(written) or 'no client'}; already identical on "
+        summary = (f"PSK {tunnel.psk.name} ({identity}) {shown} from {reference}: {server_note} on "
+                   f"{step.host}; written to {', '.join(written) or 'no client'}; already identical on "
                    f"{', '.join(same) or 'no client'}")
         return ActionOutcome(ok=True, summary=summary, evidence=summary, values={
             "psk_fingerprint": shown, "psk_identity": identity,

@@ -91,7 +91,8 @@ class StunnelAction(_Strict):
 
     action: Literal["psk", "config", "verify"] = Field(
         description="psk: make the service's PSK file identical on the server (the step host) and every "
-        "client, generating it if missing (0600, only fingerprints are shown); config: render the host's "
+        "client, with the key of the tunnel's `secret:` reference (an existing server file that disagrees "
+        "stops the step; 0600, only fingerprints are shown); config: render the host's "
         "off.conf and systemd drop-in, parse-test them on the host, then move them into place; verify: "
         "`ss -ltnH` matches the rendered config (client listeners only on private or loopback addresses) "
         "and stunnel@off is active."

@@ -49,10 +49,13 @@ class LeaseMixin:
         actor: str,
         take_over_reason: str | None = None,
         holder_gone: Callable[[str], bool] = lambda holder: False,
+        own_holder_gone: Callable[[str], bool] = lambda holder: False,
     ) -> dto.LeaseInfo:
         """Take the plan's lease for ``run_id``. Refuse (LockHeldError) while another holder's
         lease is live; take an expired one (or one whose holder process is gone) only with a
-        take-over reason, which the journal records."""
+        take-over reason, which the journal records. One exception: the lease of this very run
+        whose holder ``own_holder_gone`` says was the same operator on this host, its process
+        gone (a resume after a crash), is taken over without a reason (journaled as such)."""
         at = now()
         with self._tx() as conn:
             row = _lease_row(conn, plan_name)
@@ -75,6 +78,11 @@ class LeaseMixin:
                         f"(run {row['run_id']})",
                         hint="wait for that run to end; its lease expires "
                         + row["expires_at"].isoformat(timespec="seconds"),
+                    )
+                if not take_over_reason and row["run_id"] == run_id and own_holder_gone(row["holder"]):
+                    take_over_reason = (
+                        f"automatic: the holder {row['holder']} was this operator on this host "
+                        "and its process is gone"
                     )
                 if not take_over_reason:
                     raise LockHeldError(

@@ -93,8 +93,14 @@ class Rehearsal:
         return data
 
 
+LAB_PSKS = {  # the values of plans/tunnels.lab.yaml's `secret: env:LAB_PSK_*`: the keys deployed
+    f"LAB_PSK_{stem.upper().replace('-', '_')}": f"LabRehearsalKey{stem.replace('-', '')}".ljust(32, "0")
+    for stem in PSK_ENDS
+}
+
+
 def in_netns(netns: str, *argv: str, timeout: float = TIMEOUT) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200"}  # status tables unwrapped
+    env = {**os.environ, "COLUMNS": "200", **LAB_PSKS}  # status tables unwrapped
     return subprocess.run(["ip", "netns", "exec", netns, *argv], capture_output=True, text=True,
                           timeout=timeout, cwd=REPO, env=env, check=False)  # fmt: skip
 
@@ -196,7 +202,7 @@ def test_psk_files_identical_and_private_on_every_end(rehearsal: Rehearsal) -> N
             contents.add(path.read_text())
         assert len(contents) == 1, f"{stem}: PSK files differ between {server} and {ends}"
         identity, _, key = contents.pop().strip().partition(":")
-        assert identity and len(key) >= 32
+        assert identity and key == LAB_PSKS[f"LAB_PSK_{stem.upper().replace('-', '_')}"], stem  # deployed
 
 
 def test_client_listeners_on_their_private_addresses_only(rehearsal: Rehearsal) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from migrator.errors import ConnectError, ProxmoxError, TaskFailed
+from migrator.errors import ConnectError, OutcomeUnknown, ProxmoxError, TaskFailed
 from migrator.executors import pvetasks
 from migrator.executors.proxmox import ProxmoxApiError, ProxmoxClient
 from migrator.executors.pvetasks import PveTaskError, TaskCancelled, TaskTimeout, parse_upid, wait_task
@@ -207,3 +207,17 @@ def test_sleeps_never_exceed_poll_nor_the_time_left() -> None:
         wait_task(api, UPID, timeout=1.2, poll=0.5, sleep=sleep, clock=lambda: now[0])
     assert sleeps == [0.5, 0.5, pytest.approx(0.2)]
     assert api.calls[-1] == ("DELETE", f"nodes/pve1/tasks/{UPID}")
+
+
+@pytest.mark.fakepve(time_scale=0.01)
+def test_losing_sight_of_a_started_task_is_an_unknown_outcome_not_a_failure(
+    client: ProxmoxClient, pve: Any
+) -> None:
+    """The task was started (a UPID came back); then its status cannot be read (a proxy's 502
+    on every poll). It runs on in the node: the outcome is unknown, never "failed"."""
+    pve.ct_secs["create"] = 100
+    pve.fail("GET", "/status", 502, "Bad Gateway")
+    with pytest.raises(OutcomeUnknown, match="lost sight of task UPID:pve1:") as caught:
+        client.run_call(create_call(), timeout=10, poll=0.05)
+    assert not isinstance(caught.value, TaskFailed)
+    assert [p for m, p, _ in pve.requests if m == "DELETE"] == []  # it was not asked to stop

@@ -114,8 +114,13 @@ def make_lab(tmp_path: Path, sshd: SshdServer, *, debug: str | None = None) -> S
                       backend_port, Lines())
 
 
+TEST_KEY = "TestKeyFromTheReference0123456789"
+"""The value of ``env:TEST_PSK_MONGODB``, the tunnel's ``secret:`` (the key the psk step deploys)."""
+
+
 @pytest.fixture
-def lab(tmp_path: Path, sshd: SshdServer) -> Iterator[StunnelLab]:
+def lab(tmp_path: Path, sshd: SshdServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[StunnelLab]:
+    monkeypatch.setenv("TEST_PSK_MONGODB", TEST_KEY)
     built = make_lab(tmp_path, sshd)
     yield built
     built.connections.close_all()

@@ -9,11 +9,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from migrator.errors import ExecutorError, SecretError
 from migrator.executors.base import StepContext
 from migrator.executors.stunnel_step import StunnelSteps
 from migrator.secrets import Redactor
 from migrator.stunnel.render import CONFIG_PATH, DROPIN_PATH
-from tests.stunnel_plan.conftest import CLIENT_IP, StunnelLab
+from tests.stunnel_plan.conftest import CLIENT_IP, TEST_KEY, StunnelLab
 
 PSK = "/etc/stunnel/psk/mongodb-psk.txt"
 
@@ -32,7 +35,7 @@ def _shown(lab: StunnelLab, outcome: Any) -> str:
                       *outcome.values.values(), *lab.lines.seen])
 
 
-def test_psk_is_generated_once_identical_on_both_ends_and_never_shown(lab: StunnelLab) -> None:
+def test_psk_from_the_reference_is_written_identical_on_both_ends_and_never_shown(lab: StunnelLab) -> None:
     outcome = lab.run("srv", action="psk", service="MongoDB")
 
     assert outcome.ok, outcome.summary
@@ -43,9 +46,9 @@ def test_psk_is_generated_once_identical_on_both_ends_and_never_shown(lab: Stunn
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
         assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     key = _key(lab, "srv")
-    assert len(key) == 32
+    assert key == TEST_KEY  # the reference's value is what gets deployed, not a generated key
     assert outcome.values["psk_fingerprint"] == "sha256:" + _sha(server)[:16]
-    assert outcome.values["psk_server"] == "generated"
+    assert outcome.values["psk_server"] == "written"
     assert outcome.values["psk_written_to"] == "cli"
     assert key not in _shown(lab, outcome)
     assert lab.redactor(f"key={key}") == "key=***"
@@ -74,6 +77,49 @@ def test_psk_of_a_drifted_client_is_replaced_by_the_servers(lab: StunnelLab) -> 
     key = _key(lab, "srv")
     assert key not in _shown(lab, outcome)
     assert redactor(key) == "***"  # read into memory only, and masked from then on
+
+
+def test_a_server_psk_that_disagrees_with_the_reference_stops_the_step_with_fingerprints_only(
+    lab: StunnelLab,
+) -> None:
+    server = lab.file("srv", PSK)
+    server.parent.mkdir(parents=True)
+    theirs = "TheServersOwnOlderKey0123456789ab"
+    server.write_text(f"test-mongodb:{theirs}\n")
+    before = server.read_bytes()
+
+    with pytest.raises(ExecutorError) as caught:
+        lab.run("srv", action="psk", service="MongoDB")
+
+    text = str(caught.value)
+    assert "disagrees with env:TEST_PSK_MONGODB" in text
+    assert "sha256:" + _sha(server)[:16] in text  # the server file's fingerprint
+    assert "sha256:" + hashlib.sha256(f"test-mongodb:{TEST_KEY}\n".encode()).hexdigest()[:16] in text
+    assert theirs not in text and TEST_KEY not in text
+    assert server.read_bytes() == before  # nothing changed on the server
+    assert not lab.file("cli", PSK).exists()  # nor on the client
+
+
+def test_the_same_key_written_differently_on_the_server_is_kept(lab: StunnelLab) -> None:
+    server = lab.file("srv", PSK)
+    server.parent.mkdir(parents=True)
+    server.write_text(f"test-mongodb:{TEST_KEY}")  # no final newline: same identity and key
+
+    outcome = lab.run("srv", action="psk", service="MongoDB")
+
+    assert outcome.ok, outcome.summary
+    assert outcome.values["psk_server"] == "kept"
+    assert _sha(lab.file("cli", PSK)) == _sha(server)
+
+
+def test_an_unset_reference_stops_before_anything_is_touched(
+    lab: StunnelLab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TEST_PSK_MONGODB")
+
+    with pytest.raises(SecretError, match="env:TEST_PSK_MONGODB is not set"):
+        lab.run("srv", action="psk", service="MongoDB")
+    assert not lab.file("srv", PSK).exists()
 
 
 def _ctx(lab: StunnelLab) -> StepContext:
