@@ -26,7 +26,15 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Log, Static
 from textual.worker import Worker, WorkerState
 
-from migrator.engine.events import CheckDone, RunFinished, RunStarted, StepChanged, StepVerdict, StepWarning
+from migrator.engine.events import (
+    CheckDone,
+    RunFinished,
+    RunStarted,
+    StepChanged,
+    StepProgress,
+    StepVerdict,
+    StepWarning,
+)
 from migrator.engine.states import (
     RUN_FINAL,
     STEP_ACTIVE,
@@ -147,6 +155,8 @@ class MigratorApp(App[None]):
         """Steps the store has as working while nobody runs them: in doubt (found on start)."""
         self.statuses: dict[str, StepStatus] = {}
         self.checks: dict[str, list[CheckLine]] = {}
+        self.progress: dict[str, StepProgress] = {}
+        """The latest progress of each running step (from its tool's output: rsync, zfs send ...)."""
         self.busy: str | None = None
         """The engine action in progress (run_next, retry ...), None when idle."""
         self.output_step: str | None = None
@@ -250,7 +260,9 @@ class MigratorApp(App[None]):
         self.clock_widget.update(clock_line(self.plan, reading(self.plan, self.view(), now), now))
         table = self.table
         for sid, status in self.statuses.items():
-            if status.state in STEP_WORKING and status.started_at is not None:
+            if sid in self.progress:  # a step that says how far it is shows that, not its age
+                table.set_progress(sid, self.progress[sid].fraction)
+            elif status.state in STEP_WORKING and status.started_at is not None:
                 table.set_time(sid, span(max(0, int((now - status.started_at).total_seconds()))), True)
 
     def _set_status(self, sid: str, status: StepStatus) -> None:
@@ -270,7 +282,9 @@ class MigratorApp(App[None]):
             detail.show(f"[b]{escape(self.plan.title)}[/]\n\n{LEGEND}")
             return
         step = self.plan.step(sid)
-        detail.show(describe(step, self.statuses.get(sid), tuple(self.checks.get(sid, []))))
+        detail.show(
+            describe(step, self.statuses.get(sid), tuple(self.checks.get(sid, [])), self.progress.get(sid))
+        )
 
     def _say(self, text: str, *, error: bool = False) -> None:
         self.last_message = text
@@ -298,6 +312,8 @@ class MigratorApp(App[None]):
                 self._follow(event.step_id)
             elif event.dest in STEP_ENDED:
                 ended = now
+            if event.dest != StepState.RUNNING:  # the bar is for a running action only
+                self.progress.pop(event.step_id, None)
             self._set_status(
                 event.step_id,
                 StepStatus(
@@ -315,6 +331,11 @@ class MigratorApp(App[None]):
         elif isinstance(event, StepVerdict):
             self.table.set_verdict(event.step_id, event.verdict, event.until)
             self.statuses[event.step_id] = StepStatus(event.verdict, summary=event.detail)
+            if event.step_id == self.selected_step():
+                self._show_detail()
+        elif isinstance(event, StepProgress):
+            self.progress[event.step_id] = event
+            self.table.set_progress(event.step_id, event.fraction)
             if event.step_id == self.selected_step():
                 self._show_detail()
         elif isinstance(event, StepWarning):

@@ -7,6 +7,8 @@ from rich.markup import escape
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from migrator.engine.events import StepProgress
+from migrator.engine.progress_view import bar, summary
 from tui.clock import span
 from tui.facade import CheckLine, StepInfo, StepStatus
 
@@ -16,7 +18,12 @@ LEGEND = (
 )
 
 
-def describe(step: StepInfo, status: StepStatus | None, checks: tuple[CheckLine, ...]) -> str:
+def describe(
+    step: StepInfo,
+    status: StepStatus | None,
+    checks: tuple[CheckLine, ...],
+    progress: StepProgress | None = None,
+) -> str:
     out = [f"[b]{escape(step.id)}[/]  {escape(step.title)}"]
     flags = [
         name
@@ -35,6 +42,8 @@ def describe(step: StepInfo, status: StepStatus | None, checks: tuple[CheckLine,
     )
     if step.irreversible:  # near the top: the pane may show only its first lines
         out.append(f"[b red]IRREVERSIBLE[/]: {escape(step.irreversible)}")
+    if progress is not None:  # near the top, in the engine's own words (as the CLI prints them)
+        out.append(f"[b cyan]{escape(bar(progress.fraction, 12))}[/] {escape(summary(progress))}")
     if status is not None:
         line = f"state [b]{status.state}[/]"
         if status.attempt:
@@ -44,6 +53,7 @@ def describe(step: StepInfo, status: StepStatus | None, checks: tuple[CheckLine,
         out.append(line)
         if status.summary:
             out.append(f"[dim]{escape(status.summary)}[/]")
+
     if step.description:
         out += ["", escape(step.description)]
     if step.action:

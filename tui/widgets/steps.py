@@ -86,6 +86,16 @@ def markers(step: StepInfo) -> Text:
     return out
 
 
+def progress_cell(fraction: float | None) -> Text:
+    """A running step's progress in the time column (7 wide): a 3-cell bar and the percent,
+    ``██░ 67%``; ``  ?%`` while its tool has not said how far it is."""
+    if fraction is None:
+        return Text("    ?%", "cyan")
+    part = max(0.0, min(fraction, 1.0))
+    filled = round(part * 3)
+    return Text("█" * filled + "░" * (3 - filled) + f"{round(part * 100):>3d}%", "bold cyan")
+
+
 def state_cell(state: str) -> Text:
     return Text(STATE_WORD.get(state, state.replace("_", " ")), STATE_STYLE.get(state, ""))
 
@@ -172,6 +182,9 @@ class StepTable(DataTable[str | Text]):
         ids = [s.id for s in self.plan.steps]
         number = ids.index(until) + 1 if until in ids else None
         self._set(step_id, "state", verdict_cell(verdict, number))
+
+    def set_progress(self, step_id: str, fraction: float | None) -> None:
+        self._set(step_id, "time", progress_cell(fraction))
 
     def set_time(self, step_id: str, text: str, measured: bool) -> None:
         self._set(step_id, "time", Text(text, "" if measured else "dim"))
