@@ -148,7 +148,7 @@ def test_a_failing_check_nothing_can_change_decides(store: Store, work: Path) ->
         {"id": "make", "host": "a", "command": "true"},
         {"id": "use", "host": "a", "command": "true",
          "pre": [check("test -f never-there"),
-                 check("test -f nor-this", on="b", description="nor-this is there")]},
+                 check("test -f nor-this", probe_from="b", description="nor-this is there")]},
     ]  # fmt: skip
     report = dry_run(store, loaded(steps), NoExecute(work))
     assert report.verdicts[1].verdict == "would_fail", report.verdicts[1]

@@ -196,7 +196,7 @@ def test_post_check_failure_fails_the_step(store: Store, work: Path) -> None:
 
 def test_a_failed_check_names_the_host_it_was_probed_on(store: Store, work: Path) -> None:
     """issue 16: "file: /etc/hosts: it lacks the expected text" said neither where nor what."""
-    for on, where in ({}, "off1"), ({"on": "off2"}, "off2"):
+    for on, where in ({}, "off1"), ({"probe_from": "off2"}, "off2"):
         post = [{**check("test -f nothing"), **on}]
         plan = loaded([{"id": "a", "command": "true", "host": "off1", "post": post}])
         report = start_run(store, plan, ShellRunner(work), None, RunOptions())

@@ -31,7 +31,7 @@ EVENTS: list[Event] = [
     StepChanged(7, "a", "pending", "prechecking", "start", "", 0),  # not shown
     StepChanged(7, "a", "ready", "running", "launch", "attempt 2", 2),
     StepOutput(7, "a", "off1", "stdout", "[bold]not markup[/] 42 /etc/fstab"),
-    CheckDone(7, "a", "post", 0, "zpool [ok]", False, "exit 1", "fail"),
+    CheckDone(7, "a", "post", 0, "zpool [ok]", False, "exit 1", "fail", "does_not_hold"),
     StepWarning(7, "a", "output 'x' was not produced"),
     StepVerdict(7, "b", "would_run", "no pre-checks"),
     StepChanged(7, "a", "verifying", "succeeded", "verify_ok", "", 2),
@@ -60,7 +60,7 @@ def test_off_a_terminal_the_printer_writes_plainly_the_text_rich_would_print() -
         "starting run 7 of off[1] (rehearsal, 2 steps)",
         "    running a #2 - attempt 2",
         "off1 | [bold]not markup[/] 42 /etc/fstab",
-        "      check a post zpool [ok]: exit 1 (on fail: fail)",
+        "      check a post zpool [ok]: does not hold: exit 1 (on fail: fail)",
         "    warning a output 'x' was not produced",
         "    would_run b - no pre-checks",
         "  succeeded a",

@@ -55,6 +55,7 @@ def _version_1_file(db: Path) -> None:
     conn = sqlite3.connect(db)
     for column in schema.RUN_INPUT_COLUMNS:
         conn.execute(f"ALTER TABLE runs DROP COLUMN {column}")
+    conn.execute("ALTER TABLE check_results DROP COLUMN outcome")  # version 3's
     conn.execute("UPDATE schema_version SET version = 1")
     conn.commit()
     conn.close()
