@@ -136,7 +136,7 @@ class EngineSession:
                        actor=actor)  # fmt: skip
         if run_id is None:
             try:
-                run_id = find_run(store, loaded.plan.name, None).id
+                run_id = _leased_run(store, loaded.plan.name) or find_run(store, loaded.plan.name, None).id
             except UsageError:
                 if observe:
                     raise
@@ -363,6 +363,19 @@ class EngineSession:
         finally:
             self._release()
             self.step_runner.close()
+
+
+def _leased_run(store: Store, plan_name: str) -> int | None:
+    """The unfinished run the plan's lease is held for. A TUI's run stays ``created`` until
+    its first step, and ``find_run`` (what ``resume`` takes) skips created runs: without this
+    a second TUI on the plan would open a run of its own and watch it, not the holder's."""
+    lease = store.lease(plan_name)
+    if lease is None:
+        return None
+    run = store.run(lease.run_id)
+    if run.plan_name != plan_name or run.mode == "dry-run" or run.status in FINAL:
+        return None
+    return run.id
 
 
 def _held_by(store: Store, plan_name: str, exc: LockHeldError) -> str:

@@ -750,19 +750,20 @@ class MigratorApp(App[None]):
         return ConfirmModal(question, details=self._what_runs(step_id, question))
 
     def _what_runs(self, step_id: str | None, question: str) -> list[str]:
-        """What the operator confirms: the step's action, and whether it can be undone. Only
+        """What the operator confirms: whether it can be undone, then the step's action. Only
         for the engine's questions before the action (a rollback's question names its own
-        command; a host-key question is about the key)."""
+        command; a host-key question is about the key). The warning comes first: a long
+        action (a manual step's checklist) scrolls inside the dialog, the warning never does."""
         before_action = question.startswith((f"Step {step_id} is destructive", "Go/no-go"))
         if step_id is None or not before_action or "Roll back step" in question:
             return []
         step = self.plan.step(step_id)
-        out = [f"[b]on {escape(step.host)}:[/]", *[escape(line) for line in step.action.splitlines()]]
+        out: list[str] = []
         if step.irreversible:
             out.append(f"[b red]IRREVERSIBLE[/]: {escape(step.irreversible)}")
         elif not step.rollback:
             out.append("[b red]no rollback written[/]")
-        return out
+        return [*out, f"[b]on {escape(step.host)}:[/]", *[escape(line) for line in step.action.splitlines()]]
 
     def _choice_modal(
         self, question: str, choices: list[str], step_id: str | None, found: list[str]

@@ -44,7 +44,9 @@ def step_info(loaded: Any, sid: str, estimate: Any) -> StepInfo:
             rollback = shell_text(step.rollback.command)
         rollback = "\n".join(t for t in (rollback, step.rollback.instructions or "") if t)
     checks = tuple(
-        [f"pre: {describe_check(c)}" for c in step.pre] + [f"post: {describe_check(c)}" for c in step.post]
+        [f"done when: {describe_check(c)}" for c in step.done_when]
+        + [f"pre: {describe_check(c)}" for c in step.pre]
+        + [f"post: {describe_check(c)}" for c in step.post]
     )
     return StepInfo(
         id=sid,
