@@ -167,7 +167,7 @@ def _stop_group(child: subprocess.Popen[bytes], unit: str, result: str) -> str:
     except subprocess.TimeoutExpired:
         os.killpg(child.pid, signal.SIGKILL)
     except ProcessLookupError:
-        pass
+        return result  # the unit's processes had already ended: nothing left to stop
     return result
 
 
