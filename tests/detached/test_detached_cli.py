@@ -184,8 +184,9 @@ def test_sigkilled_migrator_then_resume_records_the_real_exit_status_without_rer
     setup.wait_job_ended(pid_file)  # the job finishes on the host without migrator
     assert setup.marker.read_text() == "line\n"
 
-    # The lease of the killed process is stale: the same operator takes it back with a reason.
-    resumed = setup.migrator("resume", "1", "--take-over", "--reason", "my migrator was killed")
+    # The killed process held the lease: the same operator on the same host, with that process
+    # gone, takes it back by a plain resume (journaled), and no operator decision is asked.
+    resumed = setup.migrator("resume", "1")
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert setup.marker.read_text() == "line\n", "the job ran again"
     assert "already exists" in resumed.stdout and "reattaching" in resumed.stdout
@@ -193,6 +194,7 @@ def test_sigkilled_migrator_then_resume_records_the_real_exit_status_without_rer
     assert any("crash_found" in e for e in journal)
     assert any(e.startswith("action_ok") and "exit 0 (detached job" in e for e in journal), journal
     assert any(e.startswith("verify_ok") for e in journal)
+    assert any("automatic: the holder" in e for e in journal), journal
     # the write-ahead record named the job before it started
     assert any(
         e.startswith("launch") and "detached job migrator-detached-demo-r1-long-append-a1" in e
