@@ -201,6 +201,8 @@ def log_command(run_id: int, step_id: str | None, db: str | None, fmt: str) -> N
             what = e.step_id or f"run {run_id}"
             move = f"{e.from_state} -> {e.to_state}" if e.kind == "transition" else e.trigger
             click.echo(f"{e.at:%Y-%m-%d %H:%M:%S} {e.actor} {what} {move} ({e.trigger}) {e.reason}".rstrip())
+            for i, line in enumerate(e.command.rstrip("\n").splitlines()):  # the command as run
+                click.echo(("    $ " if i == 0 else "      ") + line)
         for chunk in output:
             for line in chunk.lines:
                 click.echo(f"{chunk.step_id}#{chunk.attempt} {chunk.stream} | {line}")

@@ -20,11 +20,11 @@ import json
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from migrator.errors import CommandTimeout, ExecutorError, OutcomeUnknown, TaskFailed
 from migrator.executors.base import ActionOutcome, CommandResult, StepContext
+from migrator.executors.command import render
 from migrator.plan.durations import format_duration
 from migrator.secrets import Redactor, resolve
 
@@ -44,67 +44,12 @@ STDOUT_KEPT = 64 * 1024
 CANCEL_POLL = 0.2
 """Seconds between two looks at ``ctx.cancel`` while a wait step sleeps."""
 
-OUTPUT_REF = re.compile(r"\{\{\s*outputs\.([a-z0-9][a-z0-9._-]*)\.([A-Za-z0-9_-]+)\s*\}\}")
-
-
-@dataclass
-class SecretOutputs:
-    """Secret outputs produced during this run, kept in memory only: ``(step, name) -> value``."""
-
-    values: dict[tuple[str, str], str] = field(default_factory=dict)
-
-    def remember(self, step_id: str, outcome: ActionOutcome) -> None:
-        for name in outcome.secret_values:
-            self.values[(step_id, name)] = outcome.values[name]
-
-
-# --------------------------------------------------------------------------- rendering
-
-
-def render_command(
-    command: Command, ctx: StepContext, secrets: SecretOutputs, *, where: str
-) -> tuple[Command, dict[str, str]]:
-    """Replace ``{{ outputs.STEP.NAME }}`` in ``command``; return it and the env it needs.
-
-    A secret output never goes into the command text: in a shell string it becomes a
-    ``${MIGRATOR_OUTPUT_n}`` reference whose value travels in the environment (so write it in
-    double quotes, like any shell variable). An argv list cannot expand variables, so a
-    secret output there is refused.
-    """
-    env: dict[str, str] = {}
-
-    def replace(match: re.Match[str], *, shell: bool) -> str:
-        key = (match.group(1), match.group(2))
-        if key in secrets.values:
-            if not shell:
-                raise ExecutorError(
-                    f"secret output {key[0]}.{key[1]} cannot be passed in an argv command",
-                    where=where,
-                    hint="write the command as a shell string; the value then travels in the environment",
-                )
-            name = f"MIGRATOR_OUTPUT_{len(env) + 1}"
-            env[name] = secrets.values[key]
-            return f"${{{name}}}"
-        value = ctx.outputs.get(key[0], {}).get(key[1])
-        if value is None:
-            raise ExecutorError(
-                f"step {key[0]} has produced no output named '{key[1]}'",
-                where=where,
-                hint="run that step first, or fix the reference",
-            )
-        return value
-
-    if isinstance(command, str):
-        return OUTPUT_REF.sub(lambda m: replace(m, shell=True), command), env
-    return [OUTPUT_REF.sub(lambda m: replace(m, shell=False), arg) for arg in command], env
-
-
 def render_value(value: Any, ctx: StepContext, *, where: str) -> Any:
     """Replace output references in every string of ``value`` (Proxmox call paths and params)."""
     if isinstance(value, str):
-        rendered, env = render_command(value, ctx, SecretOutputs(), where=where)
-        assert not env and isinstance(rendered, str)
-        return rendered
+        rendered = render(value, ctx.outputs, {}, where=where)
+        assert not rendered.env and isinstance(rendered.command, str)
+        return rendered.command
     if isinstance(value, dict):
         return {k: render_value(v, ctx, where=where) for k, v in value.items()}
     if isinstance(value, list):

@@ -301,13 +301,20 @@ def _values(doc: Document, f: RunFacts) -> None:
 
 def _output(doc: Document, f: RunFacts) -> None:
     section = doc.section(SECTIONS[8])
-    shown = [s for s in f.steps if s.output_lines]
+    shown = [s for s in f.steps if s.output_lines or s.commands]
     if not shown:
-        section.add(Para(line("No step wrote any output.")))
+        section.add(Para(line("No step ran a command or wrote any output.")))
         return
     for s in shown:
         of = f", last {len(s.output_tail)} of attempt {s.output_attempt}" if s.output_tail else ""
         section.add(Heading(line(Code(s.id), f" {s.title} ({s.output_lines} line(s){of})")))
+        # What each attempt ran (rendered when it started, secrets masked), not the plan's text.
+        last = None
+        for attempt, command in s.commands:
+            if command != last:
+                section.add(Para(line(f"Attempt {attempt} ran:")))
+                section.add(CodeBlock(command.rstrip("\n")))
+            last = command
         if s.output_tail:
             section.add(CodeBlock("\n".join(s.output_tail)))
         section.add(Para(line("Full log: ", Code(log_command(f.run_id, s.id)))))

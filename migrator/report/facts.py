@@ -87,6 +87,9 @@ class StepFacts:
     output_attempt: int
     sources: tuple[str, ...] = ()
     """Where the step comes from (the plan's ``source:``), for the record's reader."""
+    commands: tuple[tuple[int, str], ...] = ()
+    """``(attempt, command)``: what each attempt ran, as the journal recorded it when the
+    attempt started (rendered, secrets masked); not the plan's text."""
 
 
 @dataclass(frozen=True)
@@ -237,6 +240,7 @@ def collect(
         )
     )
     outputs = _outputs(store, run_id, redact, tail)
+    commands = _commands(journal, redact)
     steps = tuple(
         _step_facts(
             r,
@@ -247,6 +251,7 @@ def collect(
             actions=actions,
             outputs=outputs,
             redact=redact,
+            commands=commands.get(r.step_id, ()),
         )
         for r in records
     )
@@ -366,6 +371,17 @@ def _failures(journal: list[JournalEntry]) -> dict[str, int]:
     return counts
 
 
+def _commands(
+    journal: list[JournalEntry], redact: Callable[[str], str]
+) -> dict[str, tuple[tuple[int, str], ...]]:
+    """Step id -> ``(attempt, command)`` of each attempt that recorded the command it ran."""
+    found: dict[str, list[tuple[int, str]]] = {}
+    for e in journal:
+        if e.step_id is not None and e.command:
+            found.setdefault(e.step_id, []).append((e.attempt, redact(e.command)))
+    return {sid: tuple(v) for sid, v in found.items()}
+
+
 def _last(durations: dict[str, list[float]]) -> dict[str, float]:
     return {sid: values[-1] for sid, values in durations.items() if values}
 
@@ -420,6 +436,7 @@ def _step_facts(
     actions: dict[str, float],
     outputs: dict[str, tuple[int, tuple[str, ...], int]],
     redact: Callable[[str], str],
+    commands: tuple[tuple[int, str], ...] = (),
 ) -> StepFacts:
     from migrator.render.words import markers_of
 
@@ -452,6 +469,7 @@ def _step_facts(
         output_tail=tail,
         output_attempt=attempt,
         sources=tuple(source_lines(step)) if step is not None else (),
+        commands=commands,
     )
 
 

@@ -62,6 +62,7 @@ __all__ = ["DEFAULT_DB", "ENV_DB", "Store", "resolve_url"]
 
 _JOURNAL_COLUMNS = (
     "run_id", "step_id", "at", "actor", "kind", "trigger", "from_state", "to_state", "reason", "attempt",
+    "command",
 )  # fmt: skip
 _STEP_COLUMNS = (
     "run_id",
@@ -295,6 +296,7 @@ class Store(LeaseMixin):
                         move.dest,
                         move.reason,
                         move.attempt,
+                        move.command,
                     )
                 )
             conn.executemany(self._journal_insert, journal)

@@ -56,6 +56,7 @@ def _version_1_file(db: Path) -> None:
     for column in schema.RUN_INPUT_COLUMNS:
         conn.execute(f"ALTER TABLE runs DROP COLUMN {column}")
     conn.execute("ALTER TABLE check_results DROP COLUMN outcome")  # version 3's
+    conn.execute("ALTER TABLE journal DROP COLUMN command")  # version 4's
     conn.execute("UPDATE schema_version SET version = 1")
     conn.commit()
     conn.close()
@@ -78,6 +79,7 @@ def test_a_version_1_file_is_read_without_writing_and_upgraded_on_write(tmp_path
     assert conn.execute("select version from schema_version").fetchone() == (schema.CURRENT_VERSION,)
     columns = [row[1] for row in conn.execute("pragma table_info(runs)")]
     assert set(schema.RUN_INPUT_COLUMNS) <= set(columns)
+    assert "command" in [row[1] for row in conn.execute("pragma table_info(journal)")]
     assert conn.execute("select plan_name, inventory_path from runs").fetchall() == [("p", "")]
 
 
