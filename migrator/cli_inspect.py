@@ -91,6 +91,7 @@ def _ongoing(run: Any) -> bool:
 @format_option
 def status_command(run_id: int | None, db: str | None, fmt: str) -> None:
     """Steps of RUN (default: the newest run) with their state."""
+    from migrator.engine.headline import headline
     from migrator.engine.run_inputs import resume_command
 
     store = _reader(db)
@@ -120,7 +121,7 @@ def status_command(run_id: int | None, db: str | None, fmt: str) -> None:
         env = f" on {run.inventory_name}" + (f" ({run.environment})" if run.environment else "")
         click.echo(
             f"run {run.id} {run.plan_name} {run.mode} {run.status} by {run.operator}{env} "
-            f"since {run.created_at:%Y-%m-%d %H:%M} UTC {run.summary}".rstrip()
+            f"since {run.created_at:%Y-%m-%d %H:%M} UTC {headline(run, steps)}".rstrip()
         )
         rows = [
             [
@@ -147,6 +148,8 @@ def status_command(run_id: int | None, db: str | None, fmt: str) -> None:
 @format_option
 def runs_command(db: str | None, fmt: str) -> None:
     """Every run in the database, newest first."""
+    from migrator.engine.headline import headline
+
     store = _reader(db)
     try:
         runs = store.runs()
@@ -162,7 +165,7 @@ def runs_command(db: str | None, fmt: str) -> None:
                 r.operator,
                 r.inventory_name + (f" ({r.environment})" if r.environment else ""),
                 f"{r.created_at:%Y-%m-%d %H:%M}",
-                r.summary,
+                headline(r, store.steps(r.id)),
             ]
             for r in runs
         ]
