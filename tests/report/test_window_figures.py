@@ -108,4 +108,3 @@ async def test_plan_tui_and_report_give_the_same_window_figures(tmp_path: Path) 
             f"slack +{span(start['slack'])}",
         ):
             assert shows(app, app.clock_widget, shown), shown
-
