@@ -9,9 +9,9 @@ when it could not be carried out at all (connection, host key, secret, an API re
 engine records the three differently (see :class:`migrator.executors.base.Outcome`).
 
 Secrets reach the command by environment (``step.secrets``) or stdin (``stdin_secret``),
-never in its text. Every line shown or kept passes the redactor first. When a step declares
-a secret output, its lines are held back until the output is known and registered with the
-redactor, so the value never reaches the screen even once.
+never in its text. Lines go to ``ctx.on_line`` as they come: the engine's output recorder
+(:mod:`migrator.engine.output`) is the one place that redacts them and, when a step declares a
+secret output, holds them back until the value is known, so it never reaches the screen.
 """
 
 from __future__ import annotations
@@ -140,27 +140,20 @@ def _with_outputs(step: Step, outcome: ActionOutcome, text: str, redactor: Redac
 
 
 class _Lines:
-    """Collects a command's lines; streams them redacted, or holds them back for secret outputs."""
+    """Passes a command's lines on as they come (the engine's output recorder redacts them, and
+    holds them back while a secret output is not known yet: the one place for both) and keeps
+    them for the outcome's stdout."""
 
-    def __init__(self, ctx: StepContext, redactor: Redactor, *, hold: bool) -> None:
+    def __init__(self, ctx: StepContext) -> None:
         self._ctx = ctx
-        self._redact = redactor
-        self._hold = hold
         self.lines: list[tuple[str, str]] = []
 
     def __call__(self, stream: str, line: str) -> None:
         self.lines.append((stream, line))
-        if not self._hold:
-            self._ctx.on_line(stream, self._redact(line))
+        self._ctx.on_line(stream, line)
 
     def stdout(self) -> str:
         return "\n".join(line for stream, line in self.lines if stream == "stdout")
-
-    def release(self) -> None:
-        """Show held lines, now that secret outputs are registered with the redactor."""
-        if self._hold:
-            for stream, line in self.lines:
-                self._ctx.on_line(stream, self._redact(line))
 
 
 def run_command_step(
@@ -174,7 +167,7 @@ def run_command_step(
     stdin: str | None,
 ) -> ActionOutcome:
     """Run the (already rendered) ``command`` of a ssh or local step once."""
-    lines = _Lines(ctx, redactor, hold=any(spec.secret for spec in step.outputs.values()))
+    lines = _Lines(ctx)
     try:
         result = transport.run(
             command,
@@ -185,7 +178,6 @@ def run_command_step(
             on_line=lines,
         )
     except CommandTimeout as exc:
-        lines.release()
         return ActionOutcome(
             ok=False,
             summary=f"stopped after its timeout of {format_duration(step.timeout)}: {redactor(exc.message)}",
@@ -193,7 +185,6 @@ def run_command_step(
             stdout=_tail(redactor(lines.stdout())),
         )
     except OutcomeUnknown as exc:
-        lines.release()
         return ActionOutcome.unknown_outcome(redactor(str(exc)), stdout=_tail(redactor(lines.stdout())))
     stdout = result.stdout if result.stdout else lines.stdout()
     outcome = ActionOutcome(
@@ -202,9 +193,7 @@ def run_command_step(
         exit_code=result.exit_code,
         stdout=_tail(redactor(stdout)),
     )
-    outcome = _with_outputs(step, outcome, stdout, redactor)
-    lines.release()
-    return outcome
+    return _with_outputs(step, outcome, stdout, redactor)
 
 
 def _command_summary(result: CommandResult, redactor: Redactor) -> str:
@@ -229,7 +218,7 @@ def run_proxmox_step(
 
     def on_log(line: str) -> None:
         shown.append(line)
-        ctx.on_line("stdout", redactor(line))
+        ctx.on_line("stdout", line)  # the engine's output recorder redacts (once)
 
     timeout = float(step.timeout or DEFAULT_TASK_TIMEOUT)
     try:
