@@ -108,7 +108,7 @@ class StepDriver:
     ) -> None:
         self.book, self.runner, self.prompter = book, runner, prompter
         self.redactor, self.commands, self.settings = redactor, commands, settings
-        self.outputs = RunOutputs(settings.values)
+        self.outputs = RunOutputs(settings.values, redactor)
         """Output values and secret outputs of this run: rendered into each attempt once."""
 
     # -- entry points -------------------------------------------------------------------------

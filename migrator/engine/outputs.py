@@ -4,8 +4,9 @@ Values earlier steps produced are substituted into a step once, here, just befor
 attempt starts: the action's command becomes a :class:`RenderedCommand` (what runs, the
 environment a secret output travels in, the masked line the journal, the events and the change
 record show); every other action field (a Proxmox call, a wait's check, a manual step's text)
-gets plain values. A secret output's value lives in this object's memory only (the store keeps
-its fingerprint): it is never written into anything but a command's environment.
+gets plain values. A secret output's value lives in the process's memory only (its
+:class:`~migrator.secrets.Redactor`; the store keeps its fingerprint): it is never written
+into anything but a command's environment.
 
 Outputs are read from an attempt once (:meth:`RunOutputs.found`): the values the step runner
 extracted, else the declared regex over the raw text (a failed attempt may have printed a
@@ -24,6 +25,7 @@ from migrator.executors.base import ActionOutcome
 from migrator.executors.command import OUTPUT_REF, RenderedCommand, render
 from migrator.plan.model import Step
 from migrator.plan.params import UnknownReference, substitute_outputs
+from migrator.secrets import Redactor
 
 ACTION_ONLY = frozenset({"pre", "post", "done_when", "rollback"})
 """Step fields not rendered with the action: checks are rendered when they are probed (a
@@ -34,10 +36,16 @@ post-check may read this very step's output), a rollback when it runs."""
 class RunOutputs:
     values: dict[str, dict[str, str]] = field(default_factory=dict)
     """Plain outputs: ``values[step][name]`` (also stored, and reloaded on resume)."""
-    _secrets: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
+    secrets: Redactor = field(default_factory=Redactor, repr=False)
+    """Where the process keeps secret outputs (memory only), as it keeps every secret value it
+    learnt: the redactor the executors mask with, shared by every run of a TUI session."""
 
     def remember_secret(self, step_id: str, name: str, value: str) -> None:
-        self._secrets[(step_id, name)] = value
+        self.secrets.remember(step_id, name, value)
+
+    @property
+    def _secrets(self) -> dict[tuple[str, str], str]:
+        return self.secrets.outputs()
 
     def render_action(self, step: Step, redact: Callable[[str], str]) -> tuple[Step, RenderedCommand | None]:
         """``step`` with its action's output references replaced, and its command rendered.

@@ -348,6 +348,15 @@ class Store(LeaseMixin):
         with self._tx() as conn:
             return [dto.JournalEntry(**row) for row in JOURNAL.read(conn, where, params, order="id")]
 
+    def commands(self, run_id: int) -> dict[str, str]:
+        """Step id -> the command its latest attempt ran (rendered, secrets masked)."""
+        with self._tx() as conn:
+            rows = conn.execute(
+                "SELECT step_id, command FROM journal WHERE run_id = ? AND command != '' ORDER BY id",
+                (run_id,),
+            ).fetchall()
+        return {step_id: command for step_id, command in rows}
+
     # -- output, checks, values -------------------------------------------------------------------
 
     def add_output(self, run_id: int, chunks: Sequence[dto.OutputChunk]) -> None:
