@@ -16,7 +16,7 @@ secret: it must be known to the redactor before its held lines are shown).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,5 +97,3 @@ class RunOutputs:
                 found[name] = value
         return found
 
-    def plain(self) -> Mapping[str, Mapping[str, str]]:
-        return self.values
