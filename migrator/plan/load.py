@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from migrator.errors import PlanError, UsageError
 from migrator.plan import graph, probe_from
+from migrator.plan.bulk import gc_paused
 from migrator.plan.durations import FILE_CONTEXT
 from migrator.plan.inventory import Inventory
 from migrator.plan.model import Phase, Plan, Step
@@ -60,11 +61,17 @@ class LoadedPlan:
         return self.plan.phase_of()
 
     def line_of(self, step_id: str) -> int:
-        for pi, phase in enumerate(self.plan.phases):
-            for si, step in enumerate(phase.steps):
-                if step.id == step_id:
-                    return self.source.at(("phases", pi, "steps", si)).line
-        return 0
+        place = self._places.get(step_id)
+        return 0 if place is None else self.source.at(("phases", *place)).line
+
+    @cached_property
+    def _places(self) -> dict[str, tuple[int, str, int]]:
+        """Step id -> (phase index, "steps", step index): `plan --format json` asks for every step."""
+        return {
+            step.id: (pi, "steps", si)
+            for pi, phase in reversed(list(enumerate(self.plan.phases)))
+            for si, step in reversed(list(enumerate(phase.steps)))
+        }
 
 
 def plans_dir() -> Path:
@@ -133,6 +140,11 @@ def _step_id(raw: Any) -> str | None:
 
 def check_plan(path: Path, *, inventory: Path | None = None) -> tuple[LoadedPlan | None, list[Problem]]:
     """Load and validate; return the plan (None when any error) and every problem found."""
+    with gc_paused():
+        return _check_plan(path, inventory)
+
+
+def _check_plan(path: Path, inventory: Path | None) -> tuple[LoadedPlan | None, list[Problem]]:
     data, source, problems = _yaml_problems(path)
     if data is None and problems:  # a syntax error: nothing to validate
         return None, problems
@@ -227,15 +239,24 @@ def _resolve(
     resolver = Resolver(inventory, plan.params)
     phases = []
     step_prints: dict[str, str] = {}
+    step_dumps: list[list[dict[str, Any]]] = []  # each step is dumped once: the plan's print reuses them
     for phase in plan.phases:
         steps = []
+        dumps = []
         for step in phase.steps:
             dumped = resolver.tree(step.model_dump(mode="json", exclude_defaults=True))
             resolved = Step.model_validate(dumped)
             steps.append(resolved)
-            step_prints[step.id] = _digest(resolved.model_dump(mode="json"))
+            full = resolved.model_dump(mode="json")
+            dumps.append(full)
+            step_prints[step.id] = _digest(full)
         phases.append(phase.model_copy(update={"steps": steps}))
+        step_dumps.append(dumps)
     resolved_plan = plan.model_copy(update={"phases": phases})
+    # The same document as resolved_plan.model_dump(mode="json"), without dumping every step again.
+    plan_dump = resolved_plan.model_dump(mode="json", exclude={"phases": {"__all__": {"steps"}}})
+    for phase_dump, dumps in zip(plan_dump["phases"], step_dumps, strict=True):
+        phase_dump["steps"] = dumps
     deps = graph.effective_deps(resolved_plan.steps())
     order = graph.execution_order([s.id for s in resolved_plan.steps()], deps)
     return LoadedPlan(
@@ -243,7 +264,7 @@ def _resolve(
         inventory=inventory,
         path=path,
         inventory_path=inventory_path,
-        fingerprint=_digest(resolved_plan.model_dump(mode="json")),
+        fingerprint=_digest(plan_dump),
         step_fingerprints=step_prints,
         order=order,
         deps=deps,

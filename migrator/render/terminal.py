@@ -17,6 +17,7 @@ from rich.cells import cell_len, set_cell_size
 from rich.text import Text
 
 from migrator.estimates import Estimate, WindowSummary, summarize
+from migrator.plan.bulk import gc_paused
 from migrator.plan.model import Phase, Where
 from migrator.render.words import (
     MARKERS,
@@ -75,6 +76,13 @@ def render_terminal(
     step_id: str | None = None,
 ) -> None:
     """Print the plan overview, or with ``step_id`` one step in full."""
+    with gc_paused():
+        _render(loaded, console, estimates, step_id)
+
+
+def _render(
+    loaded: LoadedPlan, console: Console, estimates: Mapping[str, Estimate] | None, step_id: str | None
+) -> None:
     chosen = estimates_or_written(loaded.plan, estimates)
     if step_id is not None:
         from migrator.render.step_view import render_step
