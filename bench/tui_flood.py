@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from textual import events
 
-from migrator.cli_tui import EngineSession, PrompterProxy
+from migrator.cli.tui import EngineSession, PrompterProxy
 from migrator.store.db import Store
 from tests.tui.conftest import local_executors, plan_of
 from tui.app import MigratorApp

@@ -1,7 +1,7 @@
 """What the TUI needs from the engine, as a protocol and plain frozen records.
 
 The TUI never opens the store nor talks to a host (import-linter forbids it): the CLI builds
-an object that satisfies :class:`Session` (``migrator.cli_tui.EngineSession``) and injects it.
+an object that satisfies :class:`Session` (``migrator.cli.tui.EngineSession``) and injects it.
 Every :class:`Session` method may block (SQLite, SSH), so the app calls them from thread
 workers only; engine events come back through the listener given to :meth:`Session.attach`.
 """

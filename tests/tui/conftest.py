@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-from migrator.cli_tui import EngineSession, PrompterProxy
+from migrator.cli.tui import EngineSession, PrompterProxy
 from migrator.executors.base import StepRunner
 from migrator.executors.connections import Connections
 from migrator.executors.registry import Executors

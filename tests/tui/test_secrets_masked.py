@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from migrator.cli_run import _load
-from migrator.cli_tui import open_session
+from migrator.cli.run import _load
+from migrator.cli.tui import open_session
 from migrator.secrets import MASK
 from migrator.store.db import Store
 from tests.tui.conftest import OPEN_SESSIONS, app_for, enter_text, idle, press_and_idle, until

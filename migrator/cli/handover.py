@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from migrator.cli_run import db_option
+from migrator.cli.run import db_option
 
 
 @click.command("backup")

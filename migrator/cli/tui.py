@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from migrator.cli_run import _load, _store, _tools, confirm_manual_option, db_option, inventory_option
+from migrator.cli.run import _load, _store, _tools, confirm_manual_option, db_option, inventory_option
 from migrator.engine.commands import CommandKind, OperatorCommand
 from migrator.engine.events import Event, Listener
 from migrator.engine.lease import LeaseKeeper, operator_name

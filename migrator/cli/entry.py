@@ -27,23 +27,23 @@ from migrator.errors import ExitCode, MigratorError
 
 # command name -> "module:attribute"; modules are imported on first use only.
 LAZY_COMMANDS: dict[str, str] = {
-    "plan": "migrator.cli_plan:plan_command",
-    "validate": "migrator.cli_plan:validate_command",
-    "schema": "migrator.cli_plan:schema_command",
-    "status": "migrator.cli_inspect:status_command",
-    "runs": "migrator.cli_inspect:runs_command",
-    "log": "migrator.cli_inspect:log_command",
-    "states": "migrator.cli_inspect:states_command",
-    "backup": "migrator.cli_handover:backup_command",
-    "handover": "migrator.cli_handover:handover_command",
+    "plan": "migrator.cli.plan:plan_command",
+    "validate": "migrator.cli.plan:validate_command",
+    "schema": "migrator.cli.plan:schema_command",
+    "status": "migrator.cli.inspect:status_command",
+    "runs": "migrator.cli.inspect:runs_command",
+    "log": "migrator.cli.inspect:log_command",
+    "states": "migrator.cli.inspect:states_command",
+    "backup": "migrator.cli.handover:backup_command",
+    "handover": "migrator.cli.handover:handover_command",
 }
 # Commands contributed by other modules through a register(cli) function.
-REGISTRARS: tuple[str, ...] = ("migrator.cli_run",)
+REGISTRARS: tuple[str, ...] = ("migrator.cli.run",)
 OPTIONAL_GROUPS: dict[str, str] = {
     "stunnel": "migrator.stunnel.cli:stunnel_group",
     "lab": "migrator.lab.cli:lab_group",
-    "tui": "migrator.cli_tui:tui_command",
-    "report": "migrator.cli_report:report_command",
+    "tui": "migrator.cli.tui:tui_command",
+    "report": "migrator.cli.report:report_command",
 }
 
 

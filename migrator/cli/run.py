@@ -1,5 +1,5 @@
 """Headless run commands: run, resume, verify, preflight, abort, rollback (status, runs, log and
-states, which only read, are in :mod:`migrator.cli_inspect`, loaded by name like the others).
+states, which only read, are in :mod:`migrator.cli.inspect`, loaded by name like the others).
 
 Each command builds the objects (store, loaded plan, executors, prompter, printer) and calls
 one engine function; errors are mapped to exit codes by :func:`migrator.cli.main`.
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from migrator.cli import loading_without_gc
+from migrator.cli.entry import loading_without_gc
 from migrator.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ i_mean_it_option = click.option("--i-mean-it", is_flag=True, help="Allow --yes w
 
 
 def _stdout_console() -> Console | None:
-    from migrator.engine.printer import stdout_console
+    from migrator.cli.printer import stdout_console
 
     return stdout_console()
 
@@ -69,9 +69,9 @@ def _tools(
     from migrator.executors.paramiko_lean import import_paramiko
 
     import_paramiko()  # before the executors import it whole
+    from migrator.cli.prompter import CliPrompter
     from migrator.executors.registry import Executors
     from migrator.plan.inventory import Environment
-    from migrator.prompter import CliPrompter
     from migrator.secrets import Redactor
 
     lab = loaded.inventory.environment is Environment.LAB
@@ -220,7 +220,7 @@ def run_command(
         # (~40 ms of a run's start on loopback, more across a WAN): the engine is imported now.
         executors.connect_early(_first_steps(loaded, from_step, only))
         try:
-            from migrator.engine.printer import Printer
+            from migrator.cli.printer import Printer
             from migrator.engine.runner import RunOptions, start_run
 
             store = _store(db)
@@ -311,8 +311,8 @@ def resume_command(
     inventory is refused unless --accept-inventory-change --reason TEXT.
     """
     with loading_without_gc():
+        from migrator.cli.printer import Printer
         from migrator.engine import run_inputs
-        from migrator.engine.printer import Printer
         from migrator.engine.runner import RunOptions, find_run, resume_run
 
         console = _stdout_console()
@@ -378,7 +378,7 @@ def _print_report(printer: Any, report: Any, fmt: str, title: str) -> None:
     if fmt == "json":
         sys.stdout.write(report.as_json() + "\n")
         return
-    from migrator.engine.sheet import sheet_lines
+    from migrator.cli.sheet import sheet_lines
 
     for pieces in sheet_lines(report, title=title):
         printer.line(*pieces)
@@ -391,8 +391,8 @@ def _print_report(printer: Any, report: Any, fmt: str, title: str) -> None:
 
 
 def _check_command(kind: str, plan: str, db: str | None, inventory: str | None, fmt: str = "text") -> None:
+    from migrator.cli.printer import Printer
     from migrator.engine import dryrun
-    from migrator.engine.printer import Printer
 
     console = _stdout_console()
     printer = Printer(console)
@@ -520,8 +520,8 @@ def rollback_command(
     Steps that ran after it are named, never rolled back with it. Exit 1 when the rollback
     failed (the step keeps its state) or was declined.
     """
+    from migrator.cli.printer import Printer
     from migrator.engine.lease import operator_name
-    from migrator.engine.printer import Printer
     from migrator.engine.rollback import rollback_step
 
     console = _stdout_console()

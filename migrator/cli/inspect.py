@@ -2,7 +2,7 @@
 
 They open the store read-only and print (``--format json`` for scripts); none takes a lease,
 loads a plan or touches a host, and none creates or writes the database. Split from
-:mod:`migrator.cli_run`, which registers them (and still answers their names), so that
+:mod:`migrator.cli.run`, which registers them (and still answers their names), so that
 module keeps the commands that drive a run.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from migrator.cli_run import db_option
+from migrator.cli.run import db_option
 from migrator.errors import UsageError
 
 format_option = click.option(
@@ -38,7 +38,7 @@ def _reader(db: str | None) -> Any:
 
 
 def _terminal() -> bool:
-    from migrator.engine.printer import styled
+    from migrator.cli.printer import styled
 
     return styled(sys.stdout)
 
