@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 PROBE = """
 import json, sys
-from migrator.cli.run import _store
+from migrator.engine.session.compose import open_store as _store
 from migrator.cli.printer import Printer
 from migrator.engine.runner import start_run
 from migrator.executors.registry import Executors
