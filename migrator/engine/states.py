@@ -53,7 +53,9 @@ from typing import Any
 
 from transitions import Machine, MachineError
 
-from migrator.errors import RunStateError
+from migrator.errors import IllegalTransition
+
+__all__ = ["IllegalTransition"]  # defined in migrator.errors (the one exception tree); kept importable here
 
 
 class StepState(StrEnum):
@@ -193,10 +195,6 @@ def next_action(
             return NextAction("block", sid, index, bad[0])
         return NextAction("run", sid, index)
     return NextAction("done")
-
-
-class IllegalTransition(RunStateError):
-    """A trigger that the lifecycle does not allow from the current state."""
 
 
 def _table(transitions: Iterable[Transition]) -> dict[tuple[str, str], str]:
