@@ -77,10 +77,6 @@ def run_document(run: Any) -> dict[str, Any]:
     return data
 
 
-def _ongoing(run: Any) -> bool:
-    return run.mode != "dry-run" and run.status not in ("completed", "aborted")
-
-
 @click.command("status")
 @click.argument("run_id", required=False, type=int)
 @db_option()
@@ -88,6 +84,7 @@ def _ongoing(run: Any) -> bool:
 def status_command(run_id: int | None, db: str | None, fmt: str) -> None:
     """Steps of RUN (default: the newest run) with their state."""
     from migrator.engine.run_inputs import resume_command
+    from migrator.engine.states import resumable
 
     store = _reader(db)
     try:
@@ -101,7 +98,7 @@ def status_command(run_id: int | None, db: str | None, fmt: str) -> None:
         run = runs[0]
         steps = store.steps(run.id)
         lease = store.lease(run.plan_name)
-        next_command = resume_command(store, run.id) if _ongoing(run) else None
+        next_command = resume_command(store, run.id) if resumable(run.mode, run.status) else None
         if fmt == "json":
             _emit_json(
                 {

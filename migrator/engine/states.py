@@ -334,3 +334,8 @@ def mermaid_all() -> str:
         + "\n"
         + mermaid("Run lifecycle", RUN_TRANSITIONS, R.CREATED)
     )
+
+
+def resumable(mode: str, status: str) -> bool:
+    """Whether a run can go on (``migrator resume``): a live or rehearsal run not final."""
+    return mode != "dry-run" and status not in RUN_FINAL
