@@ -32,6 +32,7 @@ HOST_BINDS: tuple[str, ...] = (
     "/zfs-hdd",
     "/zfs-nvme",
     "/mongo",
+    "/opt",  # sanoid-install clones and builds in /opt (docs/sanoid.md): never the machine's
     "/opt/openfoodfacts-infrastructure",
     "/run/stunnel-off",
     "/root/.ssh",  # root's own keys, authorized_keys and known_hosts per host
@@ -51,6 +52,7 @@ CONTAINER_BINDS: tuple[str, ...] = (
     "/mongo",
     "/opt/openfoodfacts-infrastructure",
     "/run/stunnel-off",
+    "/root/.ssh",  # the CT's own root key (its deploy key), not its host's
     "/home",
     "/var/spool/cron",
     "/var/log/mongodb",
@@ -152,6 +154,11 @@ class LabPaths:
     def infra_repo(self) -> Path:
         """The lab's stand-in for the GitHub infrastructure repository (a local bare repo)."""
         return self.dir / "infra.git"
+
+    @property
+    def sanoid_repo(self) -> Path:
+        """The lab's stand-in for github.com/jimsalterjrs/sanoid (docs/sanoid.md builds its deb)."""
+        return self.dir / "sanoid.git"
 
     @property
     def bin(self) -> Path:

@@ -42,4 +42,5 @@ TOOLS: tuple[str, ...] = (
     "dig",  # off2 plan: dns.py
     "postconf",  # off2 plan ct_postinstall: mail.py
     "newaliases",
+    "dpkg-buildpackage",  # sanoid-install builds sanoid's deb (docs/sanoid.md): build.py
 )

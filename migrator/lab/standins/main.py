@@ -12,6 +12,7 @@ from migrator.lab.standins.context import Context, ToolError, make_context
 def _handlers() -> dict[str, Callable[[Context], int]]:
     # Imported here so each call loads only what dispatching needs.
     from migrator.lab.standins import (
+        build,
         clients,
         cron,
         dns,
@@ -61,6 +62,7 @@ def _handlers() -> dict[str, Callable[[Context], int]]:
         "ifreload": system.ifreload,
         "postconf": mail.postconf,
         "newaliases": mail.newaliases,
+        "dpkg-buildpackage": build.dpkg_buildpackage,
     }
 
 

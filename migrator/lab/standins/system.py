@@ -475,7 +475,11 @@ PACKAGE_FILES = {
         "/etc/mongod.conf": "storage:\n  dbPath: /var/lib/mongodb\n  journal:\n    enabled: true\n"
         "systemLog:\n  destination: file\n  logAppend: true\n  path: /var/log/mongodb/mongod.log\n"
         "net:\n  port: 27017\n  bindIp: 127.0.0.1\nprocessManagement:\n  timeZoneInfo: /usr/share/zoneinfo\n"
-    }
+    },
+    # Debian's munin-node.conf (the monitoring steps replace it by a link to the repository's)
+    "munin-node": {
+        "/etc/munin/munin-node.conf": "# Debian munin-node.conf\nallow ^127\\.0\\.0\\.1$\nhost *\nport 4949\n"
+    },
 }
 
 
@@ -489,7 +493,8 @@ def _postinst(package: str) -> None:
             capture_output=True,
         )
     for path, text in PACKAGE_FILES.get(package, {}).items():
-        if not Path(path).exists():
+        if not Path(path).exists() and not Path(path).is_symlink():
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
             Path(path).write_text(text, encoding="utf-8")
 
 
