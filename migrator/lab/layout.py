@@ -92,6 +92,12 @@ def _free_dc(name: str, site: int, address: str, proxy_ct: str) -> dict[str, str
     }
 
 
+# off2's IPv6 (plans/off2.yaml network-ipv6): documentation and ULA prefixes, written into the
+# lab's interfaces file only (the lab routes no IPv6).
+_OFF2_IPV6 = {"public_ip6": "2001:db8:2::1", "gateway6": "2001:db8:2::fffe", "private_ip6": "fd00:2::1",
+              "private_net6": "fd00:2::/48"}  # fmt: skip
+
+
 HOSTS: tuple[LabHost, ...] = (
     LabHost(
         "off1",
@@ -109,7 +115,7 @@ HOSTS: tuple[LabHost, ...] = (
         True,
         "pve",
         (101, 103, 113),
-        vars={**_free_dc("off2", 2, "127.0.1.2", "127.2.1.101"), "tunnels": _TUNNELS},
+        vars={**_free_dc("off2", 2, "127.0.1.2", "127.2.1.101"), "tunnels": _TUNNELS, **_OFF2_IPV6},
     ),
     LabHost(
         "off3", "127.0.1.3", "mongodb-interim", False, "debian", jump="off2", vars={"mongo_data": "/mongo/db"}

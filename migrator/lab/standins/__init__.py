@@ -25,6 +25,7 @@ TOOLS: tuple[str, ...] = (
     "apt",
     "crontab",
     "iptables",
+    "ip6tables",  # off2 plan network-ipv6 (2024-09-05 report): netfilter.py, IPv6 tables
     "mongosh",
     "redis-cli",
     "journalctl",

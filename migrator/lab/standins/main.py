@@ -45,6 +45,7 @@ def _handlers() -> dict[str, Callable[[Context], int]]:
         "apt": system.apt_get,
         "crontab": cron.crontab,
         "iptables": netfilter.iptables,
+        "ip6tables": netfilter.iptables,
         "mongosh": clients.mongosh,
         "redis-cli": clients.redis_cli,
         "journalctl": units.journalctl,
