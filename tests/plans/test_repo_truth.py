@@ -184,3 +184,18 @@ def test_ct122_redis_is_checked_by_a_client_ping_from_another_ct() -> None:
         for check in pings:
             assert str(check.command).endswith(" ping") and check.probe_from == "off2/ct:101"
             assert check.stdout_matches is not None and "PONG" in check.stdout_matches
+
+
+def test_every_window_step_leads_to_the_end_of_its_window() -> None:
+    """Downtime is the critical path through the window: a window step nothing depends on is not
+    on it (CT 102's install once hung off the MongoDB copies' chain, so the copies did not wait
+    for it and the downtime left it out). The window's last step ends every chain."""
+    for name in ("off1", "off2", "stunnel"):
+        loaded = _load(name)
+        needed = {d for deps in loaded.deps.values() for d in deps}
+        for phase in loaded.plan.phases:
+            if phase.where != "window":
+                continue
+            ids = [s.id for s in phase.steps]
+            dead = [s for s in ids[:-1] if s not in needed]
+            assert not dead, f"{name} {phase.id}: nothing waits for {dead}"
