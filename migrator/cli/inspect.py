@@ -83,6 +83,7 @@ def run_document(run: Any) -> dict[str, Any]:
 @TABLE_OR_JSON
 def status_command(run_id: int | None, db: str | None, fmt: str) -> None:
     """Steps of RUN (default: the newest run) with their state."""
+    from migrator.engine.headline import headline
     from migrator.engine.run_inputs import resume_command
     from migrator.engine.states import resumable
 
@@ -113,7 +114,7 @@ def status_command(run_id: int | None, db: str | None, fmt: str) -> None:
         env = f" on {run.inventory_name}" + (f" ({run.environment})" if run.environment else "")
         click.echo(
             f"run {run.id} {run.plan_name} {run.mode} {run.status} by {run.operator}{env} "
-            f"since {run.created_at:%Y-%m-%d %H:%M} UTC {run.summary}".rstrip()
+            f"since {run.created_at:%Y-%m-%d %H:%M} UTC {headline(run, steps)}".rstrip()
         )
         rows = [
             [
@@ -140,6 +141,8 @@ def status_command(run_id: int | None, db: str | None, fmt: str) -> None:
 @TABLE_OR_JSON
 def runs_command(db: str | None, fmt: str) -> None:
     """Every run in the database, newest first."""
+    from migrator.engine.headline import headline
+
     store = _reader(db)
     try:
         runs = store.runs()
@@ -155,7 +158,7 @@ def runs_command(db: str | None, fmt: str) -> None:
                 r.operator,
                 r.inventory_name + (f" ({r.environment})" if r.environment else ""),
                 f"{r.created_at:%Y-%m-%d %H:%M}",
-                r.summary,
+                headline(r, store.steps(r.id)),
             ]
             for r in runs
         ]
@@ -194,6 +197,8 @@ def log_command(run_id: int, step_id: str | None, db: str | None, fmt: str) -> N
             what = e.step_id or f"run {run_id}"
             move = f"{e.from_state} -> {e.to_state}" if e.kind == "transition" else e.trigger
             click.echo(f"{e.at:%Y-%m-%d %H:%M:%S} {e.actor} {what} {move} ({e.trigger}) {e.reason}".rstrip())
+            for i, line in enumerate(e.command.rstrip("\n").splitlines()):  # the command as run
+                click.echo(("    $ " if i == 0 else "      ") + line)
         for chunk in output:
             for line in chunk.lines:
                 click.echo(f"{chunk.step_id}#{chunk.attempt} {chunk.stream} | {line}")

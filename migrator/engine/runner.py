@@ -163,7 +163,8 @@ class Runner:
         self._load_values()
         self._apply_resolutions()
         if not (self.options.keep_running and book.run_state is RunState.RUNNING):
-            book.move_run("resume" if resumed else "start", "resumed" if resumed else "")
+            # How the run last stopped no longer holds once it runs again (never stored stale).
+            book.move_run("resume" if resumed else "start", "resumed" if resumed else "", summary="")
         book.emit(RunStarted(self.run_id, self.loaded.plan.name, self.options.mode, len(self.order), resumed))
         stop, position = "", 0
         try:

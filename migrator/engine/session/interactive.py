@@ -172,9 +172,10 @@ class EngineSession:
             return RunView(None, "not started")
         run = self.store.run(self._run_id)
         records = self.store.steps(run.id)
+        ran = self.store.commands(run.id)  # what each step's last attempt ran, secrets masked
         steps = {
             r.step_id: StepStatus(
-                r.state, r.attempt, r.started_at, r.ended_at, r.summary, r.reason
+                r.state, r.attempt, r.started_at, r.ended_at, r.summary, r.reason, ran.get(r.step_id, "")
             )
             for r in records
         }

@@ -22,6 +22,8 @@ class StepStatus:
     ended_at: datetime | None = None
     summary: str = ""
     reason: str = ""
+    command: str = ""
+    """The command its last attempt ran (rendered, secrets masked), from the engine."""
 
 
 @dataclass(frozen=True)
