@@ -140,6 +140,9 @@ class Resolver:
     def text(self, text: str, *, outputs: Mapping[str, Mapping[str, str]] | None = None) -> str:
         """Substitute every reference in ``text`` (outputs only when ``outputs`` is given)."""
 
+        if "{{" not in text:  # most strings of a plan: no regular expression to run
+            return text
+
         def replace(match: re.Match[str]) -> str:
             value = self.expression(match.group(1), outputs=outputs)
             return match.group(0) if value is None else value

@@ -42,7 +42,7 @@ def test_a_working_thread_is_waited_for() -> None:
     # joins it: its last line must be there.
     code = (
         "import sys, threading, time\n"
-        "import migrator.cli as cli\n"
+        "import migrator.cli.entry as cli\n"
         "def late():\n"
         "    time.sleep(0.3)\n"
         "    print('late line', flush=True)\n"

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from migrator.cli_run import _load
-from migrator.cli_tui import open_session
+from migrator.cli.tui import open_tui_session
+from migrator.engine.session.compose import load
 from migrator.secrets import MASK
 from migrator.store.db import Store
 from tests.tui.conftest import OPEN_SESSIONS, app_for, enter_text, idle, press_and_idle, until
@@ -44,7 +44,7 @@ async def test_a_secret_echoed_by_the_action_and_the_rollback_is_masked(
     work.mkdir()
     (tmp_path / "inventory.yaml").write_text("name: lab\nenvironment: lab\nhosts: {}\n")
     (tmp_path / "plan.yaml").write_text(PLAN.format(work=work))
-    session = open_session(store, _load(str(tmp_path / "plan.yaml"), None))
+    session = open_tui_session(store, load(str(tmp_path / "plan.yaml"), None))
     OPEN_SESSIONS.append(session)
     run_id = session.run_id
     assert run_id is not None
