@@ -11,6 +11,7 @@ import subprocess
 import sys
 from datetime import timedelta
 
+from migrator.plan.durations import format_duration
 from tests.tui.scenes import ROOT, FrozenSession, _settle, at, make_app, real_plan
 from tests.tui.screen import shows
 from tui.clock import go_no_go, reading
@@ -37,10 +38,13 @@ async def test_tui_slack_is_plan_slack_before_the_first_step() -> None:
             summary["slack_seconds"],
         )
         assert r.slack is not None and r.slack > 0
-        assert shows(app, app.clock_widget, "slack +5h45m")
+        # The plan's own slack (4h39m when written), as the plan prints it: no fixed figure,
+        # so the test follows the plan's estimates and still fails if the TUI computes its own.
+        slack = format_duration(int(str(summary["slack_seconds"])))
+        assert shows(app, app.clock_widget, f"slack +{slack}")
         # The go/no-go says the same.
         lines = go_no_go(app.plan, app.view(), app.clock()).lines()
-        assert "the rest FITS in the window (slack 5h45m)" in lines
+        assert f"the rest FITS in the window (slack {slack})" in lines
 
 
 def test_clock_stops_when_the_run_ends() -> None:
