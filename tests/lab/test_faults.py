@@ -36,7 +36,7 @@ def fault(lab: RunningLab) -> Iterator[object]:
 
 def test_every_fault_is_listed_with_a_test() -> None:
     tested = {"degraded-pool", "pool-full", "stale-rpool", "missing-nvme", "zfs-labels", "stunnel-port-busy",
-              "route-missing", "host-key-changed", "cluster-no-quorum"}  # fmt: skip
+              "route-missing", "host-key-changed", "cluster-no-quorum", "pg-hba-reject"}  # fmt: skip
     assert set(FAULTS) == tested
 
 
@@ -227,3 +227,33 @@ def test_redis_protected_mode_refuses_another_ct_as_in_production(lab: RunningLa
     opened = f"sed -i 's/^protected-mode yes/protected-mode no/' {conf} && systemctl restart redis-server"
     assert lab.run(server, opened).ok
     assert lab.check(client, ping).passed
+
+
+def test_postgresql_is_real_and_pg_hba_decides_who_gets_in(lab: RunningLab, fault) -> None:  # type: ignore[no-untyped-def]
+    """issue 16: the lab's PostgreSQL is Debian's server on the CT's own config, and a client in
+    a CT comes from a private address (not 127.0.0.1), so pg_hba.conf decides as in production:
+    Debian's loopback-only default refuses it, the plan's private_net line (plans/off2.yaml
+    ct120-postgres) lets it in, and the fault pg-hba-reject (a reject line above) refuses it again."""
+    ct, address = "off2/ct:113", "127.2.0.113"
+    private_net = lab.inventory.hosts["off2"].vars["private_net"]
+    # the plan's own check (ct120-postgres), aimed at this CT's address
+    admits = {"kind": "command", "exit_code": 2, "stdout_contains": "no password supplied",
+              "command": f"psql 'host={address} dbname=postgres user=off connect_timeout=5' -w -c '' 2>&1"}  # fmt: skip
+    assert lab.run(ct, "apt-get install -y postgresql").ok
+    listen = f"sed -i \"s/^#\\?listen_addresses = .*/listen_addresses = 'localhost,{address}'/\" "
+    assert lab.run(ct, listen + "/etc/postgresql/*/main/postgresql.conf && systemctl restart postgresql").ok
+    assert lab.check(ct, {"kind": "tcp_open", "address": address, "port": 5432}).passed
+    refused = lab.check(ct, admits)
+    assert not refused.passed  # Debian's pg_hba.conf: loopback only
+    assert 'no pg_hba.conf entry for host "127.2.0.1"' in lab.run(ct, admits["command"]).stdout
+    append = f"echo 'host all all {private_net} md5' >> $(ls -d /etc/postgresql/*/main | tail -n1)/pg_hba.conf"
+    assert lab.run(ct, append + " && systemctl restart postgresql").ok
+    assert lab.check(ct, admits).passed
+    fault("off2", "pg-hba-reject")
+    assert lab.run(ct, "systemctl restart postgresql").ok
+    assert not lab.check(ct, admits).passed
+    assert "pg_hba.conf rejects connection for host" in lab.run(ct, admits["command"]).stdout
+    clear_fault(lab.lab, "off2", "pg-hba-reject")
+    assert lab.run(ct, "systemctl restart postgresql").ok
+    assert lab.check(ct, admits).passed
+    assert lab.run(ct, "systemctl stop postgresql").ok
