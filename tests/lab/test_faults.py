@@ -237,8 +237,8 @@ def test_postgresql_is_real_and_pg_hba_decides_who_gets_in(lab: RunningLab, faul
     ct, address = "off2/ct:113", "127.2.0.113"
     private_net = lab.inventory.hosts["off2"].vars["private_net"]
     # the plan's own check (ct120-postgres), aimed at this CT's address
-    admits = {"kind": "command", "exit_code": 2, "stdout_contains": "no password supplied",
-              "command": f"psql 'host={address} dbname=postgres user=off connect_timeout=5' -w -c '' 2>&1"}  # fmt: skip
+    psql = f"psql 'host={address} dbname=postgres user=off connect_timeout=5' -w -c '' 2>&1"
+    admits = {"kind": "command", "exit_code": 2, "stdout_contains": "no password supplied", "command": psql}
     assert lab.run(ct, "apt-get install -y postgresql").ok
     listen = f"sed -i \"s/^#\\?listen_addresses = .*/listen_addresses = 'localhost,{address}'/\" "
     assert lab.run(ct, listen + "/etc/postgresql/*/main/postgresql.conf && systemctl restart postgresql").ok
@@ -246,7 +246,8 @@ def test_postgresql_is_real_and_pg_hba_decides_who_gets_in(lab: RunningLab, faul
     refused = lab.check(ct, admits)
     assert not refused.passed  # Debian's pg_hba.conf: loopback only
     assert 'no pg_hba.conf entry for host "127.2.0.1"' in lab.run(ct, admits["command"]).stdout
-    append = f"echo 'host all all {private_net} md5' >> $(ls -d /etc/postgresql/*/main | tail -n1)/pg_hba.conf"
+    hba = "$(ls -d /etc/postgresql/*/main | tail -n1)/pg_hba.conf"
+    append = f"echo 'host all all {private_net} md5' >> {hba}"
     assert lab.run(ct, append + " && systemctl restart postgresql").ok
     assert lab.check(ct, admits).passed
     fault("off2", "pg-hba-reject")
