@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from migrator.lab.standins import devnodes
+from migrator.lab.standins import devnodes, help_text
 from migrator.lab.standins.context import Context, ToolError, make_context
 
 
@@ -76,6 +76,9 @@ def main(argv: list[str]) -> int:
         if (ctx.tool in PVE_ONLY and profile != "pve") or zfs_missing:
             # Not installed on this (lab) machine: what bash says for a missing command.
             raise ToolError(f"bash: {ctx.tool}: command not found", 127)
+        if ctx.args[:1] == ["--help"]:  # says it is a stand-in, and of what
+            sys.stdout.write(help_text(ctx.tool))
+            return 0
         sync_dev = ctx.tool in ("parted", "zpool", "smartctl", "lsblk")  # their /dev/... names
         if sync_dev:
             devnodes.sync_here(state, ctx.faults(), ctx.in_container)
