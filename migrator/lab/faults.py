@@ -32,6 +32,8 @@ FAULTS: dict[str, str] = {
     "route-missing": "the private route (vmbr1, 10.0.0.0/8) is missing from `ip route`",
     "host-key-changed": "the host presents a different SSH host key than the one pinned",
     "cluster-no-quorum": "the cluster lost quorum (pvecm status: Quorate: No; API writes refused)",
+    "checksum-errors": "each pool's first redundant vdev returned bad data no replica could repair: CKSUM "
+    "counts on that vdev's and the pool's rows (not the disks'), `errors: 3 data errors`",
     "pg-hba-reject": "PostgreSQL's pg_hba.conf (the image's, and any installed) refuses every non-loopback "
     "host before the lines a plan appends",
 }

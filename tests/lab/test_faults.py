@@ -36,7 +36,8 @@ def fault(lab: RunningLab) -> Iterator[object]:
 
 def test_every_fault_is_listed_with_a_test() -> None:
     tested = {"degraded-pool", "pool-full", "stale-rpool", "missing-nvme", "zfs-labels", "stunnel-port-busy",
-              "route-missing", "host-key-changed", "cluster-no-quorum", "pg-hba-reject"}  # fmt: skip
+              "route-missing", "host-key-changed", "cluster-no-quorum", "pg-hba-reject",
+              "checksum-errors"}  # fmt: skip
     assert set(FAULTS) == tested
 
 
@@ -258,3 +259,38 @@ def test_postgresql_is_real_and_pg_hba_decides_who_gets_in(lab: RunningLab, faul
     assert lab.run(ct, "systemctl restart postgresql").ok
     assert lab.check(ct, admits).passed
     assert lab.run(ct, "systemctl stop postgresql").ok
+
+
+def _guids(text: str) -> list[str]:
+    """Every GUID-looking word (a uint64 in decimal) of ``zpool status -g`` / ``zdb -C`` output."""
+    import re
+
+    return re.findall(r"\b\d{15,20}\b", text)
+
+
+def test_vdev_guids_are_the_same_in_two_probes_and_in_zdb(lab: RunningLab) -> None:
+    """issue 16.6: device GUIDs changed between two probes (Python's per-process str hash)."""
+    status_g = recorded("command/pass_zpool_status_g_guids.json")
+    zdb = recorded("command/pass_zdb_config_guids.json")
+    first = lab.run("off2", "zpool status -g zfs-hdd").stdout
+    second = lab.run("off2", "zpool status -g zfs-hdd").stdout
+    assert first == second == status_g["output"]["stdout"]
+    assert lab.check("off2", status_g["check"]).passed
+    config = lab.run("off2", "zdb -C zfs-hdd").stdout
+    assert config == zdb["output"]["stdout"]
+    assert lab.check("off2", zdb["check"]).passed
+    vdevs = _guids(first)  # raidz1-0 and its disks: every one is in zdb's tree, by the same GUID
+    assert len(vdevs) >= 3 and set(vdevs) <= set(_guids(config))
+
+
+def test_checksum_errors_are_counted_on_the_vdev_and_pool_rows(lab: RunningLab, fault) -> None:  # type: ignore[no-untyped-def]
+    """issue 16.6: error counters were never on the pool row. Unrepaired checksum errors are
+    counted on the top-level vdev and the pool, not the disks (openzfs/zfs#5018)."""
+    case = recorded("zpool_healthy/fail_checksum_errors_on_pool_row.json")
+    assert lab.check("off2", case["check"]).passed
+    fault("off2", "checksum-errors")
+    probe = lab.run("off2", "zpool status -P zfs-hdd").stdout  # as the check probes it
+    assert probe + "--- zpool list ---\n" in case["output"]["stdout"]
+    result = lab.check("off2", case["check"])
+    assert not result.passed and case["expect"]["message_contains"] in result.message
+    assert "zfs-hdd" in lab.run("off2", "zpool status -x").stdout

@@ -14,6 +14,7 @@ from __future__ import annotations
 TOOLS: tuple[str, ...] = (
     "zpool",
     "zfs",
+    "zdb",  # -C only: zdb.py
     "pvecm",
     "pvesm",
     "pveam",
@@ -52,6 +53,7 @@ _ZFS, _PVE, _MONGO, _SYSTEMD = "OpenZFS", "Proxmox VE", "MongoDB", "systemd"
 STANDS_IN_FOR: dict[str, str] = {
     "zpool": f"{_ZFS}'s zpool (pools in the host's lab state, no kernel module)",
     "zfs": f"{_ZFS}'s zfs (datasets as directories, streams as files)",
+    "zdb": f"{_ZFS}'s zdb -C (the pool configuration with the vdev GUIDs zpool status -g prints)",
     "syncoid": f"syncoid (sanoid's replication tool, on the {_ZFS} stand-in)",
     "sanoid": f"sanoid (snapshots on the {_ZFS} stand-in)",
     "pvecm": f"{_PVE}'s pvecm (the lab's cluster file)",

@@ -24,12 +24,14 @@ def _handlers() -> dict[str, Callable[[Context], int]]:
         sanoid,
         system,
         units,
+        zdb,
         zfs,
     )
 
     return {
         "zpool": zfs.zpool,
         "zfs": zfs.zfs,
+        "zdb": zdb.zdb,
         "pvecm": pvetools.pvecm,
         "pvesm": pvetools.pvesm,
         "pveam": pvetools.pveam,
@@ -72,7 +74,8 @@ def main(argv: list[str]) -> int:
     try:
         state = ctx.load()
         profile = state.get("profile")
-        zfs_missing = ctx.tool in ("zpool", "zfs", "syncoid", "sanoid") and profile in ("debian", "container")
+        zfs_tools = ("zpool", "zfs", "zdb", "syncoid", "sanoid")
+        zfs_missing = ctx.tool in zfs_tools and profile in ("debian", "container")
         if (ctx.tool in PVE_ONLY and profile != "pve") or zfs_missing:
             # Not installed on this (lab) machine: what bash says for a missing command.
             raise ToolError(f"bash: {ctx.tool}: command not found", 127)
