@@ -151,7 +151,9 @@ class Lab:
         backends_started = backends.ensure_running(self, Path(host("off2").vars["tunnels"]))
         state = "started" if backends_started else "already running"
         lines.append(f"backends {state} (behind the lab tunnels)")
-        lines.append(ct_sources.add())
+        sources = ct_sources.add()
+        if sources is not None:
+            lines.append(sources)
         self.write_known_hosts()
         write_inventory(self.paths, TOKEN_ID)
         from migrator.lab.services import ensure_off2_moved, ensure_off_running

@@ -27,7 +27,12 @@ def _batch(lines: list[str]) -> None:
                    capture_output=True, check=False)  # fmt: skip
 
 
-def add() -> str:
+def add() -> str | None:
+    """A line for ``up`` when it added them (None when an earlier ``up`` already had)."""
+    shown = subprocess.run(["ip", "-o", "-4", "address", "show", "dev", "lo"], capture_output=True, text=True,
+                           check=False).stdout  # fmt: skip
+    if all(f" {p}.1/32 " in shown for p in prefixes()):
+        return None
     _batch([line for p in prefixes() for line in (
         f"address add {p}.1/32 dev lo",
         f"route replace local {p}.0/24 dev lo src {p}.1 table local",
