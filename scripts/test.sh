@@ -9,4 +9,7 @@ export PATH="$PWD/.venv/bin:$PATH"
 echo "== ruff";          ruff check migrator tui tests bench
 echo "== mypy";          mypy
 echo "== import-linter"; lint-imports
-echo "== pytest";        python -m pytest -q "$@"
+# In parallel (pytest-xdist): the lab tests mostly wait on sshd, stunnel and fakepve, so 4 workers
+# on 2 cores; a module sharing a lab stays on one worker (tests/conftest.py). Arguments pass
+# through and come last: `-n 0` runs serially, `-n 2` changes the count.
+echo "== pytest";        python -m pytest -q -n 4 --dist loadgroup "$@"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -145,9 +146,10 @@ def make_app(session: FrozenSession, minute: int | None = None) -> MigratorApp:
 
 async def _settle(pilot: Pilot[Any]) -> None:
     app = pilot.app
-    for _ in range(200):
-        if all(w.is_finished for w in app.workers):
-            break
+    # A deadline, not 200 rounds: on a loaded machine (xdist workers, other jobs) 200 x 10 ms
+    # ran out before the workers finished and the snapshot caught a half-updated screen.
+    deadline = time.monotonic() + 30
+    while not all(w.is_finished for w in app.workers) and time.monotonic() < deadline:
         await pilot.pause(0.01)
     await pilot.pause()
 
