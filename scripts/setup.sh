@@ -2,19 +2,24 @@
 # Install what migrator, its lab and its tests need on a fresh Debian machine, idempotently.
 # Debian packages: openssh-server (the lab and SSH tests run real sshd), stunnel4 (real tunnels),
 # rsync, iproute2 (ss), netcat-openbsd, curl, iputils-ping (plans' ping checks in the lab),
-# redis-server (the lab's CTs run the real Redis; the package's own service is not needed).
+# redis-server, postgresql, memcached, nginx-light, apache2 (the lab's CTs run the real daemons
+# on their own configs; the packages' own system services are neither needed nor started:
+# a policy-rc.d refuses them during the install), redis-tools and postgresql-client (the real
+# redis-cli and psql the plans' checks run).
 # Python: a venv in .venv with the package and extras.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EXTRAS="${1:-test}"
 
 APT_PACKAGES=(openssh-server openssh-client stunnel4 rsync iproute2 netcat-openbsd curl procps iputils-ping
-  redis-server)
+  redis-server redis-tools postgresql postgresql-client memcached nginx-light apache2)
 need_apt=()
 for bin in /usr/sbin/sshd /usr/bin/ssh-keygen /usr/bin/stunnel4 /usr/bin/rsync /usr/bin/ss /usr/bin/nc /usr/bin/curl \
-  /usr/bin/ping /usr/bin/redis-server; do
+  /usr/bin/ping /usr/bin/redis-server /usr/bin/redis-cli /usr/bin/psql /usr/bin/memcached /usr/sbin/nginx \
+  /usr/sbin/apache2; do
   [ -x "$bin" ] || need_apt+=("$bin")
 done
+compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || need_apt+=(postgres)
 if [ ${#need_apt[@]} -gt 0 ]; then
   as_root=()  # root runs apt-get itself (a fresh machine used as root often has no sudo)
   if [ "$(id -u)" != 0 ]; then
@@ -25,8 +30,21 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     as_root=(sudo)
   fi
   "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  # The lab runs these daemons itself, in its hosts' namespaces: a policy-rc.d (Debian's way,
+  # invoke-rc.d asks it) keeps their packages' postinsts from starting them on the machine.
+  policy=/usr/sbin/policy-rc.d
+  own_policy=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\n# scripts/setup.sh (migrator): no service starts during this install\nexit 101\n' |
+      "${as_root[@]}" tee "$policy" >/dev/null
+    "${as_root[@]}" chmod 755 "$policy"
+    own_policy=1
+  fi
+  status=0
   "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
-    apt-get install -y -qq --no-install-recommends "${APT_PACKAGES[@]}" >/dev/null
+    apt-get install -y -qq --no-install-recommends "${APT_PACKAGES[@]}" >/dev/null || status=$?
+  [ "$own_policy" = 0 ] || "${as_root[@]}" rm -f "$policy"
+  [ "$status" = 0 ] || exit "$status"
 fi
 
 PY="${PYTHON:-python3}"

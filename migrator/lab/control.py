@@ -21,6 +21,7 @@ from pathlib import Path
 
 import migrator
 from migrator.errors import LabError
+from migrator.lab import ct_sources
 from migrator.lab import sshd as sshd_mod
 from migrator.lab import state as host_state
 from migrator.lab.hostfiles import seed_etc, seed_old_system
@@ -153,6 +154,9 @@ class Lab:
         backends_started = backends.ensure_running(self, Path(host("off2").vars["tunnels"]))
         state = "started" if backends_started else "already running"
         lines.append(f"backends {state} (behind the lab tunnels)")
+        sources = ct_sources.add()
+        if sources is not None:
+            lines.append(sources)
         self.write_known_hosts()
         write_inventory(self.paths, TOKEN_ID)
         from migrator.lab.services import ensure_off2_moved, ensure_off_running
@@ -511,6 +515,7 @@ class Lab:
             stopped += stop_recorded_daemons(self.paths.state_dir(lab_host.name))
         # What no pid file knows: started by an effect of a killed run, or left by a killed wrapper.
         stopped += [f"pid {pid} (unrecorded, marked with this lab)" for pid in stop_marked(self.paths.dir)]
+        ct_sources.remove()
         return stopped
 
     def reset(self) -> list[str]:

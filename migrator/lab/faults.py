@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from migrator.errors import LabError
@@ -19,7 +20,7 @@ from migrator.lab import sshd as sshd_mod
 from migrator.lab.control import Lab
 from migrator.lab.layout import HOSTS, host, read_json, write_json
 from migrator.lab.marker import marked_env
-from migrator.lab.standins import devnodes
+from migrator.lab.standins import devnodes, postgresql
 
 FAULTS: dict[str, str] = {
     "degraded-pool": "a disk of each redundant pool is FAULTED (zpool status DEGRADED)",
@@ -31,6 +32,10 @@ FAULTS: dict[str, str] = {
     "route-missing": "the private route (vmbr1, 10.0.0.0/8) is missing from `ip route`",
     "host-key-changed": "the host presents a different SSH host key than the one pinned",
     "cluster-no-quorum": "the cluster lost quorum (pvecm status: Quorate: No; API writes refused)",
+    "checksum-errors": "each pool's first redundant vdev returned bad data no replica could repair: CKSUM "
+    "counts on that vdev's and the pool's rows (not the disks'), `errors: 3 data errors`",
+    "pg-hba-reject": "PostgreSQL's pg_hba.conf (the image's, and any installed) refuses every non-loopback "
+    "host before the lines a plan appends",
 }
 
 SQUATTER = (
@@ -87,6 +92,8 @@ def set_fault(lab: Lab, name: str, fault: str) -> str:
         lab.start_sshd(host(name))
     elif fault == "stunnel-port-busy":
         _squat(lab, name)
+    elif fault == postgresql.FAULT:
+        _rewrite_hba(lab, name, postgresql.with_fault)
     write_json(lab.paths.faults(name), [*faults, fault])
     devnodes.sync_host(lab.paths.dir, name)  # missing-nvme: its /dev/nvme* go too
     return f"{fault} set on {name}: {FAULTS[fault]}"
@@ -118,6 +125,15 @@ def _squat(lab: Lab, name: str) -> None:
     lab.record_extra(f"squatter:{name}", proc.pid, argv)
 
 
+def _rewrite_hba(lab: Lab, name: str, change: Callable[[str], str]) -> None:
+    """Every pg_hba.conf already installed on the host and in its CTs (new installs: postinst).
+    A running server goes on with the rules it read; its next restart or reload reads these."""
+    root = lab.paths.root(name)
+    for hba in [*root.glob("etc/postgresql/*/main/pg_hba.conf"),
+                *root.glob("var/lib/migrator-lab/ct/*/root/etc/postgresql/*/main/pg_hba.conf")]:  # fmt: skip
+        hba.write_text(change(hba.read_text(encoding="utf-8")), encoding="utf-8")
+
+
 def clear_fault(lab: Lab, name: str, fault: str | None = None) -> list[str]:
     _check(name, fault)
     faults = active_faults(lab, name)
@@ -131,6 +147,8 @@ def clear_fault(lab: Lab, name: str, fault: str | None = None) -> list[str]:
             lab.start_sshd(host(name))
         elif item == "stunnel-port-busy":
             lab.stop_extra(f"squatter:{name}")
+        elif item == postgresql.FAULT:
+            _rewrite_hba(lab, name, postgresql.without_fault)
     write_json(lab.paths.faults(name), [f for f in faults if f not in cleared])
     devnodes.sync_host(lab.paths.dir, name)
     return cleared

@@ -40,6 +40,8 @@ HOST_BINDS: tuple[str, ...] = (
     "/var/spool/cron",  # crontab
     "/var/log/mongodb",
     "/var/lib/migrator",  # detached jobs (migrator.executors.detached.JOBS_DIR), per host
+    "/var/lib/postgresql",  # a real cluster's data (standins/postgresql.py), never the machine's
+    "/run/postgresql",  # its socket and pid file
     STATE_DIR,
 )
 # Paths bound per container, inside its host's namespace (the stand-in dir stays the host's).
@@ -57,6 +59,8 @@ CONTAINER_BINDS: tuple[str, ...] = (
     "/var/spool/cron",
     "/var/log/mongodb",
     "/var/lib/migrator",
+    "/var/lib/postgresql",  # a CT's cluster (its mp0 instead where the plan gives one)
+    "/run/postgresql",
     STATE_DIR,  # last: the sources of the others live under the host's STATE_DIR
 )
 

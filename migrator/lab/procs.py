@@ -44,12 +44,15 @@ def matches(pid: int, argv: list[str], pidns: str | None = None) -> bool:
     return stat[0] != "Z" and cmdline(pid) == argv
 
 
-def terminate(pid: int, argv: list[str], timeout: float = 3.0, pidns: str | None = None) -> bool:
-    """SIGTERM then SIGKILL ``pid`` if it still runs ``argv``; whether it was running."""
+def terminate(
+    pid: int, argv: list[str], timeout: float = 3.0, pidns: str | None = None, sig: str = "SIGTERM"
+) -> bool:
+    """``sig`` (the daemon's own stop signal) then SIGKILL ``pid`` if it still runs ``argv``;
+    whether it was running."""
     if not matches(pid, argv, pidns):
         return False
     try:
-        os.kill(pid, signal.SIGTERM)
+        os.kill(pid, signal.Signals[sig])
     except ProcessLookupError:
         return False
     deadline = time.monotonic() + timeout
@@ -77,6 +80,7 @@ def stop_recorded_daemons(state_dir: Path) -> list[str]:
         state: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
         for unit, info in state.get("units", {}).items():
             pid, argv = info.get("pid"), info.get("argv")
-            if pid and argv and terminate(int(pid), list(argv), pidns=info.get("pidns")):
+            stop = str(info.get("stop_signal", "SIGTERM"))
+            if pid and argv and terminate(int(pid), list(argv), pidns=info.get("pidns"), sig=stop):
                 stopped.append(f"{unit} (pid {pid})")
     return stopped

@@ -36,7 +36,8 @@ def fault(lab: RunningLab) -> Iterator[object]:
 
 def test_every_fault_is_listed_with_a_test() -> None:
     tested = {"degraded-pool", "pool-full", "stale-rpool", "missing-nvme", "zfs-labels", "stunnel-port-busy",
-              "route-missing", "host-key-changed", "cluster-no-quorum"}  # fmt: skip
+              "route-missing", "host-key-changed", "cluster-no-quorum", "pg-hba-reject",
+              "checksum-errors"}  # fmt: skip
     assert set(FAULTS) == tested
 
 
@@ -227,3 +228,69 @@ def test_redis_protected_mode_refuses_another_ct_as_in_production(lab: RunningLa
     opened = f"sed -i 's/^protected-mode yes/protected-mode no/' {conf} && systemctl restart redis-server"
     assert lab.run(server, opened).ok
     assert lab.check(client, ping).passed
+
+
+def test_postgresql_is_real_and_pg_hba_decides_who_gets_in(lab: RunningLab, fault) -> None:  # type: ignore[no-untyped-def]
+    """issue 16: the lab's PostgreSQL is Debian's server on the CT's own config, and a client in
+    a CT comes from a private address (not 127.0.0.1), so pg_hba.conf decides as in production:
+    Debian's loopback-only default refuses it, the plan's private_net line (plans/off2.yaml
+    ct120-postgres) lets it in, and the fault pg-hba-reject (a reject line above) refuses it again."""
+    ct, address = "off2/ct:113", "127.2.0.113"
+    private_net = lab.inventory.hosts["off2"].vars["private_net"]
+    # the plan's own check (ct120-postgres), aimed at this CT's address
+    psql = f"psql 'host={address} dbname=postgres user=off connect_timeout=5' -w -c '' 2>&1"
+    admits = {"kind": "command", "exit_code": 2, "stdout_contains": "no password supplied", "command": psql}
+    assert lab.run(ct, "apt-get install -y postgresql").ok
+    listen = f"sed -i \"s/^#\\?listen_addresses = .*/listen_addresses = 'localhost,{address}'/\" "
+    assert lab.run(ct, listen + "/etc/postgresql/*/main/postgresql.conf && systemctl restart postgresql").ok
+    assert lab.check(ct, {"kind": "tcp_open", "address": address, "port": 5432}).passed
+    refused = lab.check(ct, admits)
+    assert not refused.passed  # Debian's pg_hba.conf: loopback only
+    assert 'no pg_hba.conf entry for host "127.2.0.1"' in lab.run(ct, admits["command"]).stdout
+    hba = "$(ls -d /etc/postgresql/*/main | tail -n1)/pg_hba.conf"
+    append = f"echo 'host all all {private_net} md5' >> {hba}"
+    assert lab.run(ct, append + " && systemctl restart postgresql").ok
+    assert lab.check(ct, admits).passed
+    fault("off2", "pg-hba-reject")
+    assert lab.run(ct, "systemctl restart postgresql").ok
+    assert not lab.check(ct, admits).passed
+    assert "pg_hba.conf rejects connection for host" in lab.run(ct, admits["command"]).stdout
+    clear_fault(lab.lab, "off2", "pg-hba-reject")
+    assert lab.run(ct, "systemctl restart postgresql").ok
+    assert lab.check(ct, admits).passed
+    assert lab.run(ct, "systemctl stop postgresql").ok
+
+
+def _guids(text: str) -> list[str]:
+    """Every GUID-looking word (a uint64 in decimal) of ``zpool status -g`` / ``zdb -C`` output."""
+    import re
+
+    return re.findall(r"\b\d{15,20}\b", text)
+
+
+def test_vdev_guids_are_the_same_in_two_probes_and_in_zdb(lab: RunningLab) -> None:
+    """issue 16.6: device GUIDs changed between two probes (Python's per-process str hash)."""
+    status_g = recorded("command/pass_zpool_status_g_guids.json")
+    zdb = recorded("command/pass_zdb_config_guids.json")
+    first = lab.run("off2", "zpool status -g zfs-hdd").stdout
+    second = lab.run("off2", "zpool status -g zfs-hdd").stdout
+    assert first == second == status_g["output"]["stdout"]
+    assert lab.check("off2", status_g["check"]).passed
+    config = lab.run("off2", "zdb -C zfs-hdd").stdout
+    assert config == zdb["output"]["stdout"]
+    assert lab.check("off2", zdb["check"]).passed
+    vdevs = _guids(first)  # raidz1-0 and its disks: every one is in zdb's tree, by the same GUID
+    assert len(vdevs) >= 3 and set(vdevs) <= set(_guids(config))
+
+
+def test_checksum_errors_are_counted_on_the_vdev_and_pool_rows(lab: RunningLab, fault) -> None:  # type: ignore[no-untyped-def]
+    """issue 16.6: error counters were never on the pool row. Unrepaired checksum errors are
+    counted on the top-level vdev and the pool, not the disks (openzfs/zfs#5018)."""
+    case = recorded("zpool_healthy/fail_checksum_errors_on_pool_row.json")
+    assert lab.check("off2", case["check"]).passed
+    fault("off2", "checksum-errors")
+    probe = lab.run("off2", "zpool status -P zfs-hdd").stdout  # as the check probes it
+    assert probe + "--- zpool list ---\n" in case["output"]["stdout"]
+    result = lab.check("off2", case["check"])
+    assert not result.passed and case["expect"]["message_contains"] in result.message
+    assert "zfs-hdd" in lab.run("off2", "zpool status -x").stdout

@@ -301,7 +301,8 @@ def staged_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NetnsLab]:
         subprocess.run(["ip", "netns", "del", lab.netns], check=False)
 
 
-def test_off2_rehearsal_completes(staged_lab: NetnsLab) -> None:
+@pytest.fixture(scope="module")
+def rehearsed(staged_lab: NetnsLab) -> tuple[NetnsLab, float]:
     """The whole plan through the CLI; the operator's one hands-on act is the git commit+push."""
     lab = staged_lab
     run = ["--inventory", str(lab.dir / "inventory.yaml"), "--yes", "--confirm-manual"]
@@ -318,6 +319,11 @@ def test_off2_rehearsal_completes(staged_lab: NetnsLab) -> None:
     rest = lab.migrator("resume", *run)
     elapsed = time.monotonic() - started
     assert rest.returncode == 0, rest.stdout[-4000:] + rest.stderr[-2000:]
+    return lab, elapsed
+
+
+def test_off2_rehearsal_completes(rehearsed: tuple[NetnsLab, float]) -> None:
+    lab, elapsed = rehearsed
     assert "completed" in lab.migrator("status").stdout.splitlines()[0]
 
     # off2 has its new host key: expect_new_host_key pinned it in the lab's known_hosts.
@@ -335,3 +341,24 @@ def test_off2_rehearsal_completes(staged_lab: NetnsLab) -> None:
     assert any(line.startswith("rpool/off-backups/off2-rpool@autosnap_2") and "_2023-02-" not in line
                for line in replicas.splitlines())  # fmt: skip
     print(f"off2 rehearsal: {elapsed:.1f} s of plan")
+
+
+def test_a_pg_hba_that_refuses_the_hosts_fails_the_plans_own_check(rehearsed: tuple[NetnsLab, float]) -> None:
+    """issue 16 (Show): CT 120 runs the real PostgreSQL, so a pg_hba.conf that refuses the other
+    hosts (lab fault pg-hba-reject: a reject line above the one the plan appends) makes
+    ct120-postgres's own check fail, as it would in production; without the fault it holds."""
+    lab, _ = rehearsed
+    run = ["--inventory", str(lab.dir / "inventory.yaml"), "--yes", "--confirm-manual",
+           "--only", "ct120-postgres"]  # fmt: skip
+    fault = ["lab", "fault", "--dir", str(lab.dir), "off2", "pg-hba-reject"]
+    assert lab.cli(*fault).returncode == 0
+    try:
+        refused = lab.migrator("run", "off2", *run)
+    finally:
+        assert lab.cli(*fault, "--clear").returncode == 0
+    shown = refused.stdout + refused.stderr
+    assert refused.returncode == 1, shown[-3000:]
+    assert "pg_hba lets the private network in" in shown, shown[-3000:]
+    assert "ct120-postgres" in shown
+    admitted = lab.migrator("run", "off2", *run)
+    assert admitted.returncode == 0, (admitted.stdout + admitted.stderr)[-3000:]

@@ -1,16 +1,19 @@
-"""The redis-server and postgresql units of off's CTs 122 and 120.
+"""The redis-server, postgresql and memcached units of off's CTs 122, 120 and 121: real daemons.
 
-``apt-get install redis-server|postgresql`` writes Debian's default config (Redis and
-PostgreSQL listen on localhost only) and starts the unit; ``systemctl restart`` re-reads the
-config. A plan that forgets to open the service to the other CTs fails here as it would in
-production.
+``apt-get install redis-server|postgresql|memcached`` writes Debian's default config (each
+listens on localhost only) and starts the unit; ``systemctl restart`` re-reads the config. A
+plan that forgets to open the service to the other CTs fails here as it would in production.
 
-redis-server is the real one (Debian's package, on the machine): it reads the CT's own
-/etc/redis/redis.conf in the CT's mount namespace and answers real Redis, protected mode
-included (a client from another CT is told ``-DENIED`` while the config leaves
-``protected-mode yes`` without a password, as in production). It keeps its files in the CT's
-lab state directory and never saves to disk. postgresql is still a fake (a listener where
-its config says, named so in its journal) until the lab runs a real cluster.
+Each is Debian's own program (packages on the machine, ``scripts/setup.sh``) on the CT's own
+config in the CT's mount namespace:
+
+* redis-server reads /etc/redis/redis.conf and answers real Redis, protected mode included (a
+  client from another CT is told ``-DENIED`` while the config leaves ``protected-mode yes``
+  without a password, as in production). It keeps its files in the CT's lab state directory
+  and never saves to disk.
+* postgresql is the machine's ``postgres`` on /etc/postgresql/VERSION/main as the CT's postgres
+  user: ``listen_addresses`` and pg_hba.conf decide who gets in (``postgresql.py``).
+* memcached reads /etc/memcached.conf as Debian's unit does (one option a line).
 
 Only IPv4 addresses are bound (``-::1`` in redis.conf is optional in Redis too).
 """
@@ -18,6 +21,7 @@ Only IPv4 addresses are bound (``-::1`` in redis.conf is optional in Redis too).
 from __future__ import annotations
 
 import re
+import shlex
 import socket
 import subprocess
 import sys
@@ -26,12 +30,11 @@ from pathlib import Path
 from typing import Any
 
 from migrator.lab.procs import cmdline, pid_namespace
+from migrator.lab.standins import postgresql
 from migrator.lab.standins.context import Context
-from migrator.lab.standins.mongo import LISTENER
 
 REDIS_CONF = Path("/etc/redis/redis.conf")
-PG_VERSION = "13"  # Debian 11 (the CT template) ships PostgreSQL 13
-PG_DIR = Path(f"/etc/postgresql/{PG_VERSION}/main")
+MEMCACHED_CONF = Path("/etc/memcached.conf")
 START_GRACE = 0.3
 
 # Debian's shipped defaults (the lines that matter here).
@@ -46,27 +49,26 @@ pidfile /run/redis/redis-server.pid
 logfile /var/log/redis/redis-server.log
 dir /var/lib/redis
 """
-PG_DEFAULT = f"""\
-# PostgreSQL configuration file (Debian postgresql-{PG_VERSION})
-data_directory = '/var/lib/postgresql/{PG_VERSION}/main'
-hba_file = '/etc/postgresql/{PG_VERSION}/main/pg_hba.conf'
-#listen_addresses = 'localhost'\t\t# what IP address(es) to listen on;
-port = 5432\t\t\t\t# (change requires restart)
-max_connections = 100
-"""
-PG_HBA_DEFAULT = """\
-# TYPE  DATABASE        USER            ADDRESS                 METHOD
-local   all             postgres                                peer
-local   all             all                                     peer
-host    all             all             127.0.0.1/32            md5
-host    all             all             ::1/128                 md5
+MEMCACHED_DEFAULT = """\
+# memcached default config file (Debian memcached 1.6)
+# Run memcached as a daemon. This command is implied, and is not needed for the
+# daemon to run.
+-d
+logfile /var/log/memcached.log
+-m 64
+-p 11211
+-u memcache
+-l 127.0.0.1
+-P /var/run/memcached/memcached.pid
 """
 PACKAGE_FILES = {
     "redis-server": {REDIS_CONF: REDIS_DEFAULT},
     "redis": {REDIS_CONF: REDIS_DEFAULT},  # packages.redis.io's name; its unit is redis-server too
-    "postgresql": {PG_DIR / "postgresql.conf": PG_DEFAULT, PG_DIR / "pg_hba.conf": PG_HBA_DEFAULT},
+    "memcached": {MEMCACHED_CONF: MEMCACHED_DEFAULT},
 }
-PACKAGE_UNITS = {"redis-server": "redis-server", "redis": "redis-server", "postgresql": "postgresql"}
+PACKAGE_USERS = {"memcached": "memcache"}
+PACKAGE_UNITS = {"redis-server": "redis-server", "redis": "redis-server", "postgresql": "postgresql",
+                 "memcached": "memcached"}  # fmt: skip
 UNITS = set(PACKAGE_UNITS.values())
 
 
@@ -79,13 +81,15 @@ def _ipv4(address: str) -> str | None:
     return address if re.fullmatch(r"\d+\.\d+\.\d+\.\d+", address) else None
 
 
-def _pg_dir() -> Path:
-    """The newest cluster's config dir, as pg_ctlcluster picks one: a lab CT's /etc starts as a
-    copy of the machine's, which may hold another version's config than the fake installs."""
-    found = [p for p in Path("/etc/postgresql").glob("*/main") if (p / "postgresql.conf").is_file()]
-    if not found:
-        return PG_DIR
-    return max(found, key=lambda p: [int(x) if x.isdigit() else 0 for x in p.parent.name.split(".")])
+def _memcached_options() -> list[str]:
+    """/etc/memcached.conf as Debian's systemd-memcached-wrapper reads it: options, one a line."""
+    text = MEMCACHED_CONF.read_text(encoding="utf-8") if MEMCACHED_CONF.exists() else ""
+    words: list[str] = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith("-") and not line.startswith(("-d", "-P")):  # the unit runs it in the foreground
+            words += shlex.split(line)
+    return words
 
 
 def listen_addresses(unit: str) -> list[str]:
@@ -96,8 +100,15 @@ def listen_addresses(unit: str) -> list[str]:
         port = re.findall(r"^\s*port\s+(\d+)", text, re.M)
         words = binds[-1].split() if binds else ["127.0.0.1"]
         port_number = port[-1] if port else "6379"
+    elif unit == "memcached":
+        options = _memcached_options()
+        listen = [options[i + 1] for i, w in enumerate(options[:-1]) if w in ("-l", "--listen")]
+        port = [options[i + 1] for i, w in enumerate(options[:-1]) if w in ("-p", "--port")]
+        words = [a for spec in listen for a in spec.split(",")] or ["0.0.0.0"]
+        port_number = port[-1] if port else "11211"
     else:
-        conf = _pg_dir() / "postgresql.conf"
+        ver = postgresql.version() or ""
+        conf = postgresql.conf_dir(ver) / "postgresql.conf"
         text = conf.read_text(encoding="utf-8") if conf.exists() else ""
         listen = re.findall(r"^\s*listen_addresses\s*=\s*'([^']*)'", text, re.M)
         port = re.findall(r"^\s*port\s*=\s*(\d+)", text, re.M)
@@ -107,8 +118,15 @@ def listen_addresses(unit: str) -> list[str]:
     return [f"{a}:{port_number}" for a in dict.fromkeys(addresses)]
 
 
-def postinst(package: str) -> None:
-    """The package's default config files (kept if the admin already has them)."""
+def postinst(ctx: Context, package: str) -> None:
+    """The package's system user and default config files (kept if the admin already has them)."""
+    if package == "postgresql":
+        postgresql.postinst(ctx)
+        return
+    user = PACKAGE_USERS.get(package)
+    if user is not None and subprocess.run(["id", user], capture_output=True, check=False).returncode != 0:
+        subprocess.run(["adduser", "--system", "--group", "--no-create-home", "--home", "/nonexistent", user],
+                       check=True, capture_output=True)  # fmt: skip
     for path, text in PACKAGE_FILES.get(package, {}).items():
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -116,7 +134,11 @@ def postinst(package: str) -> None:
 
 
 REDIS_SERVER = "/usr/bin/redis-server"
-LISTEN_TIMEOUT = 5.0
+MEMCACHED = "/usr/bin/memcached"
+LISTEN_TIMEOUT = 30.0  # PostgreSQL's first start on a busy shared machine takes seconds
+# How each unit is stopped: PostgreSQL's "fast" shutdown (SIGINT), as pg_ctlcluster stops it;
+# SIGTERM is its "smart" one that waits for every client to leave.
+STOP_SIGNALS = {"postgresql": "SIGINT"}
 
 
 def _redis_argv(ctx: Context) -> list[str]:
@@ -135,33 +157,54 @@ def _listening(address: str) -> bool:
         return False
 
 
+class _CannotStart(Exception):
+    """The unit's program is not there (or its files cannot be made): a failed start, said why."""
+
+
+def _command(ctx: Context, unit: str) -> tuple[list[str], dict[str, Any]]:
+    """(argv, extra Popen arguments) of the unit's daemon in the foreground."""
+    if unit == "redis-server":
+        if not Path(REDIS_SERVER).exists():
+            raise _CannotStart(f"{REDIS_SERVER} not on the lab machine: apt-get install redis-server")
+        return _redis_argv(ctx), {}
+    if unit == "memcached":
+        if not Path(MEMCACHED).exists():
+            raise _CannotStart(f"{MEMCACHED} not on the lab machine: apt-get install memcached")
+        return [MEMCACHED, *_memcached_options()], {}  # as root it drops to its -u user itself
+    try:
+        ver = postgresql.ensure_cluster(ctx)
+    except (FileNotFoundError, KeyError, subprocess.CalledProcessError, OSError) as exc:
+        detail = getattr(exc, "stderr", "") or str(exc)
+        raise _CannotStart(f"postgresql: {detail.strip()}") from exc
+    uid, gid = postgresql.run_as()
+    return postgresql.argv(ver), {"user": uid, "group": gid, "extra_groups": [], "cwd": "/"}
+
+
 def start(ctx: Context, state: dict[str, Any], unit: str, enabled: bool) -> int:
-    """``systemctl start UNIT``: the daemon (or the fake's listener), its PID recorded."""
+    """``systemctl start UNIT``: the real daemon in the foreground, its PID recorded."""
     log_dir = ctx.state_dir / "journal"
     log_dir.mkdir(exist_ok=True)
     addresses = listen_addresses(unit)
-    real = unit == "redis-server" and Path(REDIS_SERVER).exists()
-    argv = _redis_argv(ctx) if real else [sys.executable, "-c", LISTENER, str(ctx.lab_dir), *addresses]
     with (log_dir / f"{unit}.log").open("a", encoding="utf-8") as log:
-        log.write(f"{unit} {'' if real else '(lab fake) '}starting on {' '.join(addresses)}\n")
+        log.write(f"{unit} starting on {' '.join(addresses)}\n")
         log.flush()
+        try:
+            argv, extra = _command(ctx, unit)
+        except _CannotStart as exc:
+            log.write(f"{exc}\n")
+            return _failed(state, unit, enabled)
         proc = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
+            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, **extra
         )
     time.sleep(START_GRACE)
     # Redis renames its process title once it listens: record the command line it then shows.
     deadline = time.monotonic() + LISTEN_TIMEOUT
-    while real and proc.poll() is None and addresses and not _listening(addresses[0]):
+    while proc.poll() is None and addresses and not _listening(addresses[0]):
         if time.monotonic() > deadline:
             break
         time.sleep(0.05)
     if proc.poll() is not None:
-        state["units"][unit] = {"state": "failed", "enabled": enabled, "result": "exit-code"}
-        sys.stderr.write(
-            f"Job for {unit}.service failed because the control process exited with error code.\n"
-            f'See "systemctl status {unit}.service" and "journalctl -xeu {unit}.service" for details.\n'
-        )
-        return 1
+        return _failed(state, unit, enabled)
     state["units"][unit] = {
         "pid": proc.pid,
         "argv": cmdline(proc.pid),
@@ -169,4 +212,15 @@ def start(ctx: Context, state: dict[str, Any], unit: str, enabled: bool) -> int:
         "since": time.time(),
         "enabled": enabled,
     }
+    if unit in STOP_SIGNALS:
+        state["units"][unit]["stop_signal"] = STOP_SIGNALS[unit]
     return 0
+
+
+def _failed(state: dict[str, Any], unit: str, enabled: bool) -> int:
+    state["units"][unit] = {"state": "failed", "enabled": enabled, "result": "exit-code"}
+    sys.stderr.write(
+        f"Job for {unit}.service failed because the control process exited with error code.\n"
+        f'See "systemctl status {unit}.service" and "journalctl -xeu {unit}.service" for details.\n'
+    )
+    return 1

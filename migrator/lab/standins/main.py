@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from migrator.lab.standins import devnodes
+from migrator.lab.standins import devnodes, help_text
 from migrator.lab.standins.context import Context, ToolError, make_context
 
 
@@ -25,12 +25,14 @@ def _handlers() -> dict[str, Callable[[Context], int]]:
         sanoid,
         system,
         units,
+        zdb,
         zfs,
     )
 
     return {
         "zpool": zfs.zpool,
         "zfs": zfs.zfs,
+        "zdb": zdb.zdb,
         "pvecm": pvetools.pvecm,
         "pvesm": pvetools.pvesm,
         "pveam": pvetools.pveam,
@@ -75,10 +77,14 @@ def main(argv: list[str]) -> int:
     try:
         state = ctx.load()
         profile = state.get("profile")
-        zfs_missing = ctx.tool in ("zpool", "zfs", "syncoid", "sanoid") and profile in ("debian", "container")
+        zfs_tools = ("zpool", "zfs", "zdb", "syncoid", "sanoid")
+        zfs_missing = ctx.tool in zfs_tools and profile in ("debian", "container")
         if (ctx.tool in PVE_ONLY and profile != "pve") or zfs_missing:
             # Not installed on this (lab) machine: what bash says for a missing command.
             raise ToolError(f"bash: {ctx.tool}: command not found", 127)
+        if ctx.args[:1] == ["--help"]:  # says it is a stand-in, and of what
+            sys.stdout.write(help_text(ctx.tool))
+            return 0
         sync_dev = ctx.tool in ("parted", "zpool", "smartctl", "lsblk")  # their /dev/... names
         if sync_dev:
             devnodes.sync_here(state, ctx.faults(), ctx.in_container)

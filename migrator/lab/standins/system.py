@@ -96,7 +96,8 @@ def _start_stunnel(ctx: Context, state: dict[str, Any], unit: str) -> int:
 def _stop(state: dict[str, Any], unit: str) -> None:
     info = state["units"].get(unit, {})
     if info.get("pid"):
-        terminate(int(info["pid"]), info["argv"], pidns=info.get("pidns"))
+        stop = str(info.get("stop_signal", "SIGTERM"))  # PostgreSQL: SIGINT, its fast shutdown
+        terminate(int(info["pid"]), info["argv"], pidns=info.get("pidns"), sig=stop)
     state["units"][unit] = {"state": "inactive", "enabled": info.get("enabled", False)}
 
 
@@ -537,7 +538,7 @@ def apt_get(ctx: Context) -> int:
 
         with ctx.locked() as state:  # Debian starts a daemon's unit on install (fakes: datastores)
             for package in packages:
-                datastores.postinst(package)
+                datastores.postinst(ctx, package)
                 unit = datastores.PACKAGE_UNITS.get(package)
                 if unit is not None and unit_state(ctx, state, unit)[0] != "active":
                     state["units"].setdefault(unit, {})["enabled"] = True

@@ -2,11 +2,19 @@
 
 Output follows OpenZFS (``zpool status``'s tab-indented config, ``zpool import``'s pool
 blocks, ``zfs get -H`` tab-separated lines) as recorded in ``tests/data/checks``.
-Faults: degraded-pool, pool-full, stale-rpool, missing-nvme, zfs-labels (see migrator.lab.faults).
+Faults: degraded-pool, pool-full, stale-rpool, missing-nvme, zfs-labels, checksum-errors (see
+migrator.lab.faults).
+
+Every vdev has a GUID that stays the same between probes (``zpool status -g``, ``zdb -C``): a
+hash of the pool's GUID and the vdev's place, as a real label keeps its GUID until the device is
+replaced. Error counters sit where OpenZFS puts them (``tests/data/checks/zpool_healthy``,
+sources cited there): a FAULTED leaf's own READ/WRITE counts; checksum errors that no replica
+could repair on the top-level vdev and the pool rows, not on the leaves (openzfs/zfs#5018).
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +29,15 @@ STALE_RPOOL = {
 }
 OLD_LABEL_POOL = "off-zfs"
 BAD = ("FAULTED", "UNAVAIL")
+# checksum-errors fault: unrepaired checksum errors on the first top-level vdev and the pool
+# (both rows, leaves at 0), the data errors scrub found (openzfs/zfs#5018, #14465).
+CKSUM_VDEV, CKSUM_POOL, DATA_ERRORS = 12, 49, 3
+
+
+def vdev_guid(pool_name: str, pool: dict[str, Any], where: str) -> str:
+    """A uint64 GUID for the vdev at ``where`` ("0", "0/1", "logs/0"), the same at every probe."""
+    seed = f"{pool_name}:{pool.get('guid', '0')}:{where}".encode()
+    return str(int.from_bytes(hashlib.sha256(seed).digest()[:8], "big"))
 
 
 def _flags(args: list[str], with_value: str = "") -> tuple[set[str], dict[str, list[str]], list[str]]:
@@ -64,11 +81,13 @@ def _counts(read: int, write: int, cksum: int) -> str:
 
 
 def _rows(
-    ctx: Context, name: str, pool: dict[str, Any], full: bool
+    ctx: Context, name: str, pool: dict[str, Any], full: bool, guids: bool = False
 ) -> tuple[str, list[tuple[int, str, str, str, str]]]:
-    """The pool's state and its config rows (indent, name, state, counts, note)."""
+    """The pool's state and its config rows (indent, name, state, counts, note); ``guids``:
+    every vdev named by its GUID (``zpool status -g``)."""
     rows: list[tuple[int, str, str, str, str]] = []
     worst = "ONLINE"
+    cksum = "checksum-errors" in ctx.faults() and len(pool["vdevs"][0]["devices"]) > 1
     for index, vdev in enumerate(pool["vdevs"]):
         leaves = []
         for position, device in enumerate(vdev["devices"]):
@@ -76,8 +95,8 @@ def _rows(
                 ctx, name, device, index == 0 and position == 1 and len(vdev["devices"]) > 1
             )
             shown = device if full else short(device)
-            if state == "UNAVAIL":
-                shown = str(abs(hash((name, device))) % 10**19)
+            if state == "UNAVAIL" or guids:  # a missing device is shown by its GUID, as zpool does
+                shown = vdev_guid(name, pool, f"{index}/{position}" if vdev["type"] != "disk" else str(index))
             leaves.append((shown, state, counts, note))
         bad = sum(1 for leaf in leaves if leaf[1] in BAD)
         group_state = (
@@ -91,17 +110,19 @@ def _rows(
             rows += [(1, *leaf) for leaf in leaves]
         else:
             label = "raidz1" if vdev["type"].startswith("raidz") else vdev["type"]
-            rows.append((1, f"{label}-{index}", group_state, _counts(0, 0, 0), ""))
+            shown_vdev = vdev_guid(name, pool, str(index)) if guids else f"{label}-{index}"
+            vdev_counts = _counts(0, 0, CKSUM_VDEV if cksum and index == 0 else 0)
+            rows.append((1, shown_vdev, group_state, vdev_counts, ""))
             rows += [(2, *leaf) for leaf in leaves]
     for section in ("logs", "cache"):
         if pool.get(section):
             rows.append((0, section, "", "", ""))
-            for device in pool[section]:
+            for position, device in enumerate(pool[section]):
                 state, counts, note = _device_state(ctx, name, device, False)
                 shown = (
                     (device if full else short(device))
-                    if state == "ONLINE"
-                    else str(abs(hash(device)) % 10**19)
+                    if state == "ONLINE" and not guids
+                    else vdev_guid(name, pool, f"{section}/{position}")
                 )
                 if state != "ONLINE" and worst == "ONLINE":
                     worst = "DEGRADED"
@@ -109,11 +130,20 @@ def _rows(
     return worst, rows
 
 
-def _status_text(ctx: Context, name: str, pool: dict[str, Any], full: bool) -> str:
-    state, rows = _rows(ctx, name, pool, full)
+def _status_text(ctx: Context, name: str, pool: dict[str, Any], full: bool, guids: bool = False) -> str:
+    state, rows = _rows(ctx, name, pool, full, guids)
     width = max([len(name)] + [2 * indent + len(row) for indent, row, *_ in rows]) + 2
     lines = [f"  pool: {name}", f" state: {state}"]
-    if any(r[2] == "FAULTED" for r in rows):
+    cksum = "checksum-errors" in ctx.faults() and len(pool["vdevs"][0]["devices"]) > 1
+    if cksum:
+        lines += [
+            "status: One or more devices has experienced an error resulting in data",
+            "\tcorruption.  Applications may be affected.",
+            "action: Restore the file in question if possible.  Otherwise restore the",
+            "\tentire pool from backup.",
+            "   see: https://openzfs.github.io/openzfs-docs/msg/ZFS-8000-8A",
+        ]
+    elif any(r[2] == "FAULTED" for r in rows):
         lines += [
             "status: One or more devices are faulted in response to persistent errors.",
             "\tSufficient replicas exist for the pool to continue functioning in a",
@@ -128,12 +158,14 @@ def _status_text(ctx: Context, name: str, pool: dict[str, Any], full: bool) -> s
             "action: Attach the missing device and online it using 'zpool online'.",
             "   see: https://openzfs.github.io/openzfs-docs/msg/ZFS-8000-2Q",
         ]
+    scrubbed = f"scrub repaired 0B in 00:21:11 with {DATA_ERRORS} errors on Sun Mar 10 00:45:12 2024"
+    scan = scrubbed if cksum else "none requested"
     lines += [
-        "  scan: none requested",
+        f"  scan: {scan}",
         "config:",
         "",
         f"\t{'NAME':<{width}}STATE     READ WRITE CKSUM",
-        f"\t{name:<{width}}{state:<8}{_counts(0, 0, 0)}",
+        f"\t{name:<{width}}{state:<8}{_counts(0, 0, CKSUM_POOL if cksum else 0)}",
     ]
     for indent, row, row_state, counts, note in rows:
         if not row_state:
@@ -141,12 +173,14 @@ def _status_text(ctx: Context, name: str, pool: dict[str, Any], full: bool) -> s
             continue
         cell = "  " * indent + row
         lines.append(f"\t{cell:<{width}}{row_state:<8}{counts}" + (f"  {note}" if note else ""))
-    lines += ["", "errors: No known data errors"]
+    errors = f"{DATA_ERRORS} data errors, use '-v' for a list" if cksum else "No known data errors"
+    lines += ["", f"errors: {errors}"]
     return "\n".join(lines) + "\n"
 
 
 def _healthy(ctx: Context, name: str, pool: dict[str, Any]) -> bool:
-    return _rows(ctx, name, pool, False)[0] == "ONLINE"
+    cksum = "checksum-errors" in ctx.faults() and len(pool["vdevs"][0]["devices"]) > 1
+    return _rows(ctx, name, pool, False)[0] == "ONLINE" and not cksum
 
 
 def _importable(ctx: Context, state: dict[str, Any]) -> list[dict[str, Any]]:
@@ -249,7 +283,7 @@ def _zpool_status(ctx: Context, state: dict[str, Any], args: list[str]) -> int:
     if not chosen:
         out("no pools available")
         return 0
-    out("\n".join(_status_text(ctx, n, pools[n], "P" in flags) for n in chosen))
+    out("\n".join(_status_text(ctx, n, pools[n], "P" in flags, "g" in flags) for n in chosen))
     return 0
 
 
