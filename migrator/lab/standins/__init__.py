@@ -88,6 +88,8 @@ STANDS_IN_FOR: dict[str, str] = {
     "dig": "dig (the lab's names only)",
     "postconf": "Postfix's postconf (the host's /etc/postfix/main.cf)",
     "newaliases": "Postfix's newaliases",
+    "dpkg-buildpackage": "dpkg-buildpackage (../NAME_VERSION_all.deb from debian/changelog)",
+    "ip6tables": "ip6tables (IPv6 rules in the host's lab state; the machine's firewall is never touched)",
 }
 
 
