@@ -74,6 +74,8 @@ ENGINE_ACTIONS = frozenset({"run_next", "run_until", "retry", "rollback"})
 WHILE_RUNNING = frozenset({"pause", "abort", "skip", "mark_done", "rollback"})
 """Queued to the runner, applied between steps (a rollback then pauses the run)."""
 OPERATOR_ACTIONS = ENGINE_ACTIONS | WHILE_RUNNING
+UNDER_A_MODAL = OPERATOR_ACTIONS | {"help", "quit_app"}
+"""The app's keys that a modal greys out: its own keys answer it (escape first, then q)."""
 
 CRASHED = "was {state} when the process running it stopped: it may have run"
 RETRY_QUESTION = "Retry step {step}: why is it safe to run it again?"
@@ -576,10 +578,12 @@ class MigratorApp(App[None]):
     # -- actions ---------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in OPERATOR_ACTIONS | {"help"} and self.screen is not self.screen_stack[0]:
+        if action in UNDER_A_MODAL and self.screen is not self.screen_stack[0]:
             # A modal is open: its keys are answers, never run shortcuts (an "a" typed in a
-            # dialog once opened ABORT). App bindings would otherwise still fire under it.
-            return False
+            # dialog once opened ABORT; a "q" would quit). App bindings would otherwise still
+            # fire under it. None, not False: the footer keeps them, greyed (Quit, Abort and
+            # Help are always on screen; the dialog's own keys are written in it).
+            return None
         return self._allowed(action)
 
     def _allowed(self, action: str) -> bool | None:
