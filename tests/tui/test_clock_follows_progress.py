@@ -6,6 +6,7 @@ the time spent whatever rsync said."""
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -50,17 +51,15 @@ class Rsyncing(ScriptedExecutor):
             found = parser.feed(line)
             assert found is not None, line
             ctx.on_progress(found)
-            try:
+            with contextlib.suppress(queue.Empty):  # else redraw the same line, as rsync does
                 line = self.lines.get(timeout=0.05)
-            except queue.Empty:
-                pass  # redraw the same line, as rsync does
         return super().execute(step, ctx)
 
 
 async def test_the_window_clock_moves_with_the_running_steps_eta(store: Store) -> None:
     runner = Rsyncing()
     steps = [
-        {"id": "presync-old-data", "command": "rsync -a --info=progress2 /srv/ off2:/srv/", "estimate": "20m"},
+        {"id": "presync-old-data", "command": "rsync -a --info=progress2 /srv/ o2:/srv/", "estimate": "20m"},
         {"id": "switch-over", "command": "true", "estimate": "5m"},
     ]
     session = session_for(store, plan_of(steps, window="2h"), runner)
