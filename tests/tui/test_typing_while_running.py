@@ -42,7 +42,7 @@ class Copying(ScriptedExecutor):
 
     def execute(self, step: Step, ctx: StepContext) -> ActionOutcome:
         if step.id == "copy":
-            deadline = time.monotonic() + 120  # a failed test must not leave it running
+            deadline = time.monotonic() + 900  # a failed test must not leave it running
             done = 0
             while not self.go_on.wait(0.05) and time.monotonic() < deadline:
                 done = min(done + 1, 999)
@@ -74,62 +74,70 @@ async def test_text_typed_in_dialogs_while_a_step_runs_fires_nothing_and_loses_n
     session = session_for(store, plan_of(steps), runner)
     app = app_for(session)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("n")
-        await until(pilot, lambda: "copy" in app.progress, "the step to run and report progress")
-        assert app.busy == "run_next"
-
-        # Skip a later step: the reason dialog (an input) takes the typed text.
-        app.table.select_step("later")
-        await pilot.pause()
-        await pilot.press("s")
-        await until(pilot, lambda: isinstance(app.screen, ReasonModal), "the reason dialog")
-        modal = app.screen
-        await type_slowly(pilot, REASON)
-        _only_dialog(app, modal)
-        assert modal.query_one(Input).value == REASON
-        await pilot.press("enter")
-        await until(pilot, lambda: app.screen is app.screen_stack[0], "the dialog to close")
-
-        # The engine's dialogs, as the bridge opens them while it runs: a destructive step's
-        # host name, then a manual step's checklist with its evidence.
-        answers: list[Any] = []
-        host = "qa-run-box"  # a host name of run keys: each letter must reach the input
-        typed = TypeNameModal(f"Step wipe is destructive. Type {host}", host)
-        app.push_screen(typed, answers.append)
-        await until(pilot, lambda: app.screen is typed, "the host name dialog")
-        await type_slowly(pilot, host)
-        _only_dialog(app, typed)
-        assert typed.query_one(Input).value == host
-        await pilot.press("enter")
-        await until(pilot, lambda: answers == [True], "the host name accepted")
-
-        checklist = ChecklistModal("hardware", "Unplug both PSUs.", ["PSUs unplugged", "cables photographed"])
-        app.push_screen(checklist, answers.append)
-        # A space ticks only once the operator is on an item (one typed before is no answer).
-        await until(pilot, lambda: checklist.focused is not None, "the checklist's first item")
-        evidence = "saw both psu leds dark; photo in ticket ops-42, a quick run"
-        await type_slowly(pilot, " \t \t")  # tick, next item, tick, to the evidence
-        await type_slowly(pilot, evidence)
-        _only_dialog(app, checklist)
-        await pilot.press("ctrl+s")
-        await until(pilot, lambda: len(answers) == 2, "the checklist answered")
-        assert answers[1] == ChecklistReply([True, True], evidence)
-
-        # Abort after the current step: y confirms, then the reason is typed the same way.
-        await pilot.press("a")
-        await until(pilot, lambda: app.screen is not app.screen_stack[0], "the ABORT confirmation")
-        await pilot.press("y")
-        await until(pilot, lambda: isinstance(app.screen, ReasonModal), "the abort reason")
-        modal = app.screen
-        await type_slowly(pilot, ABORT_REASON)
-        _only_dialog(app, modal)
-        await pilot.press("enter")
-        await until(pilot, lambda: app.screen is app.screen_stack[0], "the dialog to close")
-        assert app.busy == "run_next" and "copy" in app.progress, "the step kept running throughout"
-
-        runner.go_on.set()
+        try:
+            await _drive(pilot, app, runner)
+        finally:
+            runner.go_on.set()  # the step ends whatever happened (a failed test must not hang)
         await idle(pilot, app)
+    _check_journal(store, app)
 
+
+async def _drive(pilot: Pilot[Any], app: MigratorApp, runner: Copying) -> None:
+    await pilot.press("n")
+    await until(pilot, lambda: "copy" in app.progress, "the step to run and report progress")
+    assert app.busy == "run_next"
+
+    # Skip a later step: the reason dialog (an input) takes the typed text.
+    app.table.select_step("later")
+    await pilot.pause()
+    await pilot.press("s")
+    await until(pilot, lambda: isinstance(app.screen, ReasonModal), "the reason dialog")
+    modal = app.screen
+    await type_slowly(pilot, REASON)
+    _only_dialog(app, modal)
+    assert modal.query_one(Input).value == REASON
+    await pilot.press("enter")
+    await until(pilot, lambda: app.screen is app.screen_stack[0], "the dialog to close")
+
+    # The engine's dialogs, as the bridge opens them while it runs: a destructive step's
+    # host name, then a manual step's checklist with its evidence.
+    answers: list[Any] = []
+    host = "qa-run-box"  # a host name of run keys: each letter must reach the input
+    typed = TypeNameModal(f"Step wipe is destructive. Type {host}", host)
+    app.push_screen(typed, answers.append)
+    await until(pilot, lambda: app.screen is typed, "the host name dialog")
+    await type_slowly(pilot, host)
+    _only_dialog(app, typed)
+    assert typed.query_one(Input).value == host
+    await pilot.press("enter")
+    await until(pilot, lambda: answers == [True], "the host name accepted")
+
+    checklist = ChecklistModal("hardware", "Unplug both PSUs.", ["PSUs unplugged", "cables photographed"])
+    app.push_screen(checklist, answers.append)
+    # A space ticks only once the operator is on an item (one typed before is no answer).
+    await until(pilot, lambda: checklist.focused is not None, "the checklist's first item")
+    evidence = "saw both psu leds dark; photo in ticket ops-42, a quick run"
+    await type_slowly(pilot, " \t \t")  # tick, next item, tick, to the evidence
+    await type_slowly(pilot, evidence)
+    _only_dialog(app, checklist)
+    await pilot.press("ctrl+s")
+    await until(pilot, lambda: len(answers) == 2, "the checklist answered")
+    assert answers[1] == ChecklistReply([True, True], evidence)
+
+    # Abort after the current step: y confirms, then the reason is typed the same way.
+    await pilot.press("a")
+    await until(pilot, lambda: app.screen is not app.screen_stack[0], "the ABORT confirmation")
+    await pilot.press("y")
+    await until(pilot, lambda: isinstance(app.screen, ReasonModal), "the abort reason")
+    modal = app.screen
+    await type_slowly(pilot, ABORT_REASON)
+    _only_dialog(app, modal)
+    await pilot.press("enter")
+    await until(pilot, lambda: app.screen is app.screen_stack[0], "the dialog to close")
+    assert app.busy == "run_next" and "copy" in app.progress, "the step kept running throughout"
+
+
+def _check_journal(store: Store, app: MigratorApp) -> None:
     run_id = app.run_id
     assert run_id is not None
     journal = store.journal(run_id)

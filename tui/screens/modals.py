@@ -7,20 +7,22 @@ cancel), except where the engine needs an answer (choice, engine reason).
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.reactive import reactive
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from tui.facade import ChecklistReply
 
 
-def keep_early_text(screen: ModalScreen[object], event: events.Key, selector: str) -> None:
+def keep_early_text(screen: Screen[Any], event: events.Key, selector: str) -> None:
     """A character that reaches the dialog itself goes into its input. The input takes (and
     stops) every character typed while it has the focus, so one that reaches the dialog was
     typed before: in the instant the dialog opened, the app routed it to the screen, the focus
