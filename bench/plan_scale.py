@@ -4,7 +4,9 @@ Targets (issue 18, on the project's 2-core machine): validate <= 2 s and <= 150 
 and <= 200 MB. The plan is generated like the real ones: ssh steps with pre/post checks,
 {{ hosts.* }} and {{ params.* }} references, outputs used by later steps, block-scalar
 commands, in-window estimates, against plans/inventory.yaml. Each figure is the median of
---runs whole processes; peak memory is the child's maximum resident set size.
+--runs whole processes; peak memory is the child's maximum resident set size. CPU time (user +
+system, of the child) is printed too: the machine is shared, and CPU time moves far less with
+the load than wall time does.
 
 Usage: python bench/plan_scale.py [--steps 10000] [--runs 3]
 """
@@ -19,6 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -67,8 +70,16 @@ def write_plan(folder: Path, steps: int) -> Path:
     return path
 
 
-def measure(command: list[str], cwd: Path) -> tuple[float, float, int]:
-    """Wall seconds, peak RSS in MB of one child process, and its exit status."""
+class Run(NamedTuple):
+    wall: float  # seconds
+    cpu: float  # user + system seconds of the child
+    user: float
+    rss: float  # peak resident set size, MB
+    code: int
+
+
+def measure(command: list[str], cwd: Path) -> Run:
+    """Wall and CPU seconds, peak RSS in MB of one child process, and its exit status."""
     start = time.perf_counter()
     pid = os.fork()
     if pid == 0:  # the child: become the command, output discarded
@@ -78,7 +89,13 @@ def measure(command: list[str], cwd: Path) -> tuple[float, float, int]:
         os.chdir(cwd)
         os.execvp(command[0], command)
     _, status, usage = os.wait4(pid, 0)
-    return time.perf_counter() - start, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
+    return Run(
+        time.perf_counter() - start,
+        usage.ru_utime + usage.ru_stime,
+        usage.ru_utime,
+        usage.ru_maxrss / 1024,
+        os.waitstatus_to_exitcode(status),
+    )
 
 
 def main() -> None:
@@ -94,13 +111,19 @@ def main() -> None:
         print(f"plan: {args.steps} steps, {path.stat().st_size / 1e6:.1f} MB of YAML")
         for name, extra in (("validate", ["validate", str(path)]), ("plan", ["plan", str(path)])):
             runs = [measure([*base, *extra], folder) for _ in range(args.runs)]
-            codes = {code for _, _, code in runs}
+            codes = {r.code for r in runs}
             if codes != {0}:
                 sys.exit(f"{name} exited {codes}: the generated plan should be valid")
-            wall = statistics.median(r[0] for r in runs)
-            rss = statistics.median(r[1] for r in runs)
-            print(f"{name}: runs={args.runs} min={min(r[0] for r in runs):.2f}s")
-            print(f"{name}_median_s={wall:.2f} {name}_peak_rss_mb={rss:.0f}")
+            wall = statistics.median(r.wall for r in runs)
+            cpu = statistics.median(r.cpu for r in runs)
+            user = statistics.median(r.user for r in runs)
+            rss = statistics.median(r.rss for r in runs)
+            print(f"{name}: runs={args.runs} min={min(r.wall for r in runs):.2f}s")
+            print(
+                f"{name}_median_s={wall:.2f} {name}_cpu_s={cpu:.2f} {name}_user_s={user:.2f} "
+                f"{name}_peak_rss_mb={rss:.0f}"
+            )
+        print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from textual import events
 
-from migrator.cli_tui import EngineSession, PrompterProxy
+from migrator.cli.tui import PrompterProxy, TuiSession
 from migrator.store.db import Store
 from tests.tui.conftest import local_executors, plan_of
 from tui.app import MigratorApp
@@ -38,7 +38,7 @@ async def flood(lines: int) -> tuple[float, float]:
             {"id": "b", "command": "true"},
         ]
         executors = local_executors(Path(tmp), proxy)
-        session = EngineSession.open(store, plan_of(steps), executors, proxy, redactor=executors.redactor)
+        session = TuiSession.open(store, plan_of(steps), executors, proxy, redactor=executors.redactor)
         app = MigratorApp(session)
         worst = 0.0
         async with app.run_test(size=(100, 30)) as pilot:

@@ -8,6 +8,7 @@ boundary with ``raise ... from e``; nothing is swallowed.
 
     MigratorError                    exit 1 unless said otherwise
     ├── UsageError                   exit 2  bad command line, missing file
+    │   └── InventoryChangedError            resume given another inventory than the run's
     ├── PlanError                    exit 2  the plan or inventory does not load or validate
     ├── StoreError                   exit 1  the state database cannot be read or written
     │   ├── SchemaVersionError               the database is newer than this migrator
@@ -16,13 +17,21 @@ boundary with ``raise ... from e``; nothing is swallowed.
     ├── LockHeldError                exit 4  another operator holds the run's lease
     ├── OperatorNeeded               exit 5  the run stopped for a human decision
     ├── RunStateError                exit 1  the run or step is not in a state for this action
+    │   ├── IllegalTransition                a trigger the lifecycle does not allow
+    │   └── PlanChangedError                 the plan changed since the run started
     ├── ExecutorError                exit 3  a step's action could not be carried out
     │   ├── ConnectError                     the host cannot be reached or authenticated
     │   │   ├── HostKeyError                 unknown or changed SSH host key (refused)
-    │   │   └── OutcomeUnknown               lost sight of a started action: it may have run
+    │   │   ├── OutcomeUnknown               lost sight of a started action: it may have run
+    │   │   └── JobLost                      a detached step's host out of reach: may still run
     │   ├── CommandTimeout                   a command ran past its timeout and was stopped
     │   ├── ProxmoxError                     the Proxmox API refused a call
+    │   │   ├── ProxmoxApiError              an HTTP error from the API (status, path, fields)
+    │   │   │   └── NoSuchGuest              the CT or VM is not on that node
     │   │   └── TaskFailed                   a Proxmox task ended with a non-OK status
+    │   │       └── PveTaskError             ... with its UPID, exit status, log tail
+    │   │           ├── TaskTimeout          ran past the timeout (stop asked)
+    │   │           └── TaskCancelled        the operator cancelled (stop asked)
     │   └── SecretError                      a secret reference cannot be resolved
     └── LabError                     exit 1  the rehearsal lab cannot be brought up or down
 
@@ -32,6 +41,7 @@ An unexpected exception (a bug) exits 70 and writes a traceback file.
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import Any
 
 
 class ExitCode(IntEnum):
@@ -70,6 +80,15 @@ class MigratorError(Exception):
 
 class UsageError(MigratorError):
     exit_code = ExitCode.USAGE
+
+
+class InventoryChangedError(UsageError):
+    """Resume was given (or found) another inventory than the run recorded."""
+
+    def __init__(self, message: str, differences: list[str], **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.differences = differences
+        self.problems = differences  # printed one a line by the CLI
 
 
 class PlanError(MigratorError):
@@ -112,6 +131,19 @@ class RunStateError(MigratorError):
     pass
 
 
+class IllegalTransition(RunStateError):
+    """A trigger that the lifecycle does not allow from the current state."""
+
+
+class PlanChangedError(RunStateError):
+    """The plan changed since the run started; resume needs ``--accept-plan-change``."""
+
+    def __init__(self, message: str, diff: Any, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.diff = diff
+        """The :class:`migrator.engine.plandiff.PlanDiff` (steps added, removed, changed)."""
+
+
 class ExecutorError(MigratorError):
     exit_code = ExitCode.EXECUTOR
 
@@ -143,8 +175,58 @@ class ProxmoxError(ExecutorError):
     pass
 
 
+class ProxmoxApiError(ProxmoxError):
+    """The API answered with an HTTP error. ``field_errors`` maps parameter -> PVE's complaint."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        path: str,
+        field_errors: dict[str, str] | None = None,
+        hint: str | None = None,
+        where: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint, where=where)
+        self.status = status
+        self.path = path
+        self.field_errors = field_errors or {}
+
+
+class NoSuchGuest(ProxmoxApiError):
+    """The container or VM does not exist on that node (PVE answers 500, not 404)."""
+
+
 class TaskFailed(ProxmoxError):
     pass
+
+
+class PveTaskError(TaskFailed):
+    """A task that did not end OK. Carries the UPID, exit status and the last log lines."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        upid: str,
+        exitstatus: str | None,
+        log_tail: list[str],
+        hint: str | None = None,
+        where: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint, where=f"{where}, task {upid}" if where else f"task {upid}")
+        self.upid = upid
+        self.exitstatus = exitstatus
+        self.log_tail = log_tail
+
+
+class TaskTimeout(PveTaskError):
+    """The task ran past our timeout; we asked Proxmox to stop it."""
+
+
+class TaskCancelled(PveTaskError):
+    """The operator cancelled; we asked Proxmox to stop the task."""
 
 
 class SecretError(ExecutorError):

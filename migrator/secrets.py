@@ -34,9 +34,14 @@ def fingerprint(value: str) -> str:
 
 
 class Redactor:
-    """Replaces every known secret value by ``***``. Thread-safe; values are never exposed."""
+    """Replaces every known secret value by ``***``. Thread-safe; values are never exposed,
+    except a secret output's (:meth:`remember`) to render a later step's command environment.
+
+    One per process (a CLI run, a TUI session with its runs): it is where the secret values the
+    process learnt live, in memory only."""
 
     def __init__(self) -> None:
+        self._named: dict[tuple[str, str], str] = {}
         self._values: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
         self._lock = threading.Lock()
@@ -51,6 +56,17 @@ class Redactor:
             self._values.add(value)
             ordered = sorted(self._values, key=len, reverse=True)
             self._pattern = re.compile("|".join(re.escape(v) for v in ordered))
+
+    def remember(self, step_id: str, name: str, value: str) -> None:
+        """A secret output: masked from now on, and kept for later steps of the run."""
+        self.add(value)
+        with self._lock:
+            self._named[(step_id, name)] = value
+
+    def outputs(self) -> dict[tuple[str, str], str]:
+        """The secret outputs remembered: ``(step, name) -> value`` (for a command's environment)."""
+        with self._lock:
+            return dict(self._named)
 
     def __call__(self, text: str) -> str:
         pattern = self._pattern

@@ -331,7 +331,13 @@ class MigratorApp(App[None]):
             self._set_status(
                 event.step_id,
                 StepStatus(
-                    event.dest, event.attempt, started, ended, event.reason or old.summary, old.reason
+                    event.dest,
+                    event.attempt,
+                    started,
+                    ended,
+                    event.reason or old.summary,
+                    old.reason,
+                    event.command or old.command,
                 ),
             )
             self._tick()

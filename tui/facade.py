@@ -1,7 +1,8 @@
 """What the TUI needs from the engine, as a protocol and plain frozen records.
 
 The TUI never opens the store nor talks to a host (import-linter forbids it): the CLI builds
-an object that satisfies :class:`Session` (``migrator.cli_tui.EngineSession``) and injects it.
+an object that satisfies :class:`Session` (``migrator.cli.tui.TuiSession``, the engine's
+session core with the plan as the TUI shows it) and injects it.
 Every :class:`Session` method may block (SQLite, SSH), so the app calls them from thread
 workers only; engine events come back through the listener given to :meth:`Session.attach`.
 """
@@ -14,6 +15,20 @@ from datetime import datetime
 from typing import Protocol
 
 from migrator.engine.events import Listener
+
+# The records the session core builds, re-exported for the app.
+from migrator.engine.session.view import CheckLine, ChecklistReply, OperatorPrompter, RunView, StepStatus
+
+__all__ = [
+    "CheckLine",
+    "ChecklistReply",
+    "OperatorPrompter",
+    "PlanInfo",
+    "RunView",
+    "Session",
+    "StepInfo",
+    "StepStatus",
+]
 
 
 @dataclass(frozen=True)
@@ -63,72 +78,6 @@ class PlanInfo:
             if s.id == step_id:
                 return s
         raise KeyError(step_id)
-
-
-@dataclass(frozen=True)
-class StepStatus:
-    state: str
-    attempt: int = 0
-    started_at: datetime | None = None
-    ended_at: datetime | None = None
-    summary: str = ""
-    reason: str = ""
-
-
-@dataclass(frozen=True)
-class CheckLine:
-    stage: str  # pre | post | reconcile | dry-run ...
-    description: str
-    passed: bool
-    observed: str = ""
-    expected: str = ""
-    message: str = ""
-    outcome: str = "holds"  # holds | does_not_hold | cannot_tell (the message says why)
-
-
-@dataclass(frozen=True)
-class RunView:
-    """The run as the store has it now."""
-
-    run_id: int | None
-    status: str
-    steps: Mapping[str, StepStatus] = field(default_factory=dict)
-    checks: Mapping[str, tuple[CheckLine, ...]] = field(default_factory=dict)
-    """The checks of each step's latest attempt, in order."""
-    lease_holder: str | None = None
-    running_output: tuple[str, ...] = ()
-    """Observer mode: stored output of the step that is running (latest attempt)."""
-    ended_at: datetime | None = None
-    """When the run ended for good (completed, aborted): the window clock stops there."""
-    lease_heartbeat_at: datetime | None = None
-    lease_expires_at: datetime | None = None
-    """The lease holder's last heartbeat and when the lease goes stale without another one."""
-
-    @property
-    def started_at(self) -> datetime | None:
-        times = [s.started_at for s in self.steps.values() if s.started_at is not None]
-        return min(times) if times else None
-
-
-@dataclass(frozen=True)
-class ChecklistReply:
-    """A manual step's checklist as the operator left it."""
-
-    confirmed: list[bool]
-    evidence: str = ""
-
-
-class OperatorPrompter(Protocol):
-    """The operator, as the engine asks them (the TUI answers with modals). Called on the
-    runner's thread; each call blocks until the operator answered."""
-
-    def confirm(self, question: str, *, expect: str | None = None) -> bool: ...
-
-    def checklist(self, title: str, instructions: str, items: list[str]) -> ChecklistReply | None: ...
-
-    def choose(self, question: str, choices: list[str]) -> str: ...
-
-    def text(self, question: str) -> str: ...
 
 
 class Session(Protocol):

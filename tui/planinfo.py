@@ -2,7 +2,7 @@
 
 Pure: the loaded plan (``plan``, ``inventory``, ``order``, ``step(id)``, ``phase(id)``, as
 :func:`migrator.plan.load.load_plan` returns it) and the estimates go in, frozen records come
-out. The composition root (``migrator.cli_tui``) calls it once per session.
+out. The composition root (``migrator.cli.tui``) calls it once per session.
 """
 
 from __future__ import annotations

@@ -51,17 +51,37 @@ class Bookkeeper:
     # -- moves ----------------------------------------------------------------------------------
 
     def move(
-        self, step_id: str, trigger: str, why: str = "", *, attempt: int | None = None, **fields: object
+        self,
+        step_id: str,
+        trigger: str,
+        why: str = "",
+        *,
+        attempt: int | None = None,
+        command: str = "",
+        **fields: object,
     ) -> None:
-        """Fire ``trigger`` on the step; ``why`` goes to the journal, ``fields`` to its record."""
+        """Fire ``trigger`` on the step; ``why`` (and ``command``, the one an attempt starts,
+        masked) go to the journal and the event, ``fields`` to its record."""
         source, dest = self.steps[step_id].fire(trigger)
         record = self.records[step_id]
         number = record.attempt if attempt is None else attempt
         self.records[step_id] = replace(record, state=dest, attempt=number, **fields)  # type: ignore[arg-type]
         self._pending.append(
-            Move(self.run_id, step_id, trigger, source, dest, self.actor, now(), why, number, dict(fields))
+            Move(
+                self.run_id,
+                step_id,
+                trigger,
+                source,
+                dest,
+                self.actor,
+                now(),
+                why,
+                number,
+                dict(fields),
+                command,
+            )
         )
-        self.emit(StepChanged(self.run_id, step_id, source, dest, trigger, why, number))
+        self.emit(StepChanged(self.run_id, step_id, source, dest, trigger, why, number, command))
 
     def move_run(self, trigger: str, reason: str = "", **fields: object) -> None:
         source, dest = self.run_fsm.fire(trigger)

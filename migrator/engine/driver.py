@@ -8,7 +8,6 @@ flushed, so the store never lags behind the world (DESIGN rule 4).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +17,7 @@ from migrator.engine.bookkeeping import Bookkeeper
 from migrator.engine.commands import CommandQueue
 from migrator.engine.events import StepWarning
 from migrator.engine.output import OutputRecorder
+from migrator.engine.outputs import RunOutputs
 from migrator.engine.probing import (
     Judged,
     cannot_evaluate,
@@ -43,10 +43,11 @@ from migrator.errors import (
 )
 from migrator.executors.base import ActionOutcome, Prompter, StepContext, StepRunner, is_interactive
 from migrator.executors.checking import probe_target
+from migrator.executors.command import RenderedCommand
 from migrator.executors.detached import job_name
 from migrator.plan.checks import OnFail
 from migrator.plan.model import Step
-from migrator.plan.params import UnknownReference, substitute_outputs
+from migrator.plan.params import UnknownReference
 from migrator.secrets import Redactor, fingerprint
 from migrator.store.dto import OutputValue
 from migrator.store.notes import now
@@ -107,8 +108,8 @@ class StepDriver:
     ) -> None:
         self.book, self.runner, self.prompter = book, runner, prompter
         self.redactor, self.commands, self.settings = redactor, commands, settings
-        self._secret_keys: set[tuple[str, str]] = set()
-        """Secret outputs produced in this process (their values live in the StepRunner only)."""
+        self.outputs = RunOutputs(settings.values, redactor)
+        """Output values and secret outputs of this run: rendered into each attempt once."""
 
     # -- entry points -------------------------------------------------------------------------
 
@@ -350,18 +351,28 @@ class StepDriver:
                 # Write-ahead: the job's name is durable before the job starts.
                 job = job_name(self.settings.plan_name, book.run_id, sid, attempt)
                 reason = f"attempt {attempt}; detached job {job}"
+            # Rendered once per attempt (earlier steps' outputs), before the write-ahead record,
+            # so the journal says which command this attempt runs (secrets masked).
+            try:
+                rendered: tuple[Step, RenderedCommand | None] | UnknownReference = self.outputs.render_action(
+                    step, self.redactor
+                )
+            except UnknownReference as exc:
+                rendered = exc
+            shown = rendered[1].shown if isinstance(rendered, tuple) and rendered[1] is not None else ""
             book.move(
                 sid,
                 trigger,
                 reason or f"attempt {attempt}",
                 attempt=attempt,
+                command=shown,
                 started_at=now(),
                 ended_at=None,
                 exit_code=None,
             )
             book.flush()  # write-ahead: "started attempt N" is durable before the action runs
             try:
-                outcome = self._execute(step, attempt)
+                outcome = self._execute(step, attempt, rendered)
             except NotStarted as exc:
                 if tries <= step.retries and not self.commands.abort_requested.is_set():
                     outcome = ActionOutcome(ok=False, summary=f"could not start: {exc}")
@@ -409,7 +420,9 @@ class StepDriver:
         else:
             self.commands.abort_requested.wait(seconds)
 
-    def _execute(self, step: Step, attempt: int) -> ActionOutcome:
+    def _execute(
+        self, step: Step, attempt: int, rendered: tuple[Step, RenderedCommand | None] | UnknownReference
+    ) -> ActionOutcome:
         book, values = self.book, self.settings.values
         recorder = book.recorder(
             step.id,
@@ -428,13 +441,13 @@ class StepDriver:
             plan=self.settings.plan_name,
             on_progress=progress,
             decide=lambda kind, choice, reason: self._decide_noted(step, kind, choice, reason),
+            command=None if isinstance(rendered, UnknownReference) else rendered[1],
         )
         secrets: dict[str, str] = {}
         try:
-            # A secret output made in this process stays a reference: the StepRunner, which
-            # holds the value, passes it by environment (never in the command text).
-            resolved = substitute_outputs(step, _with_secret_references(values, self._secret_keys))
-            outcome = self.runner.execute(resolved, ctx)
+            if isinstance(rendered, UnknownReference):
+                raise rendered
+            outcome = self.runner.execute(rendered[0], ctx)
         except UnknownReference as exc:
             outcome = ActionOutcome(ok=False, summary=str(exc))
         except JobLost:
@@ -497,36 +510,26 @@ class StepDriver:
     ) -> dict[str, str]:
         """Find the step's secret output values (even of a failed attempt: it may have printed
         them) and register them with the redactor before any held line is shown or stored."""
-        found: dict[str, str] = {}
-        raw = recorder.held_text()
-        for name, spec in step.outputs.items():
-            if not spec.secret:
-                continue
-            value = None if outcome is None else outcome.values.get(name)
-            if value is None and spec.regex:
-                for text in (raw, "" if outcome is None else outcome.stdout):
-                    match = re.search(spec.regex, text, re.MULTILINE)
-                    if match:
-                        value = match.group(1) if match.groups() else match.group(0)
-                        break
-            if value:
-                self.redactor.add(value)
-                found[name] = value
-        return found
+        if not any(spec.secret for spec in step.outputs.values()):
+            return {}
+        found = self.outputs.found(step, outcome, recorder.held_text())
+        secrets = {name: value for name, value in found.items() if step.outputs[name].secret and value}
+        for value in secrets.values():
+            self.redactor.add(value)
+        return secrets
 
     def _capture(self, step: Step, outcome: ActionOutcome, secrets: dict[str, str]) -> None:
         found: list[OutputValue] = []
+        plain = (
+            self.outputs.found(step, outcome, "") if any(not s.secret for s in step.outputs.values()) else {}
+        )
         for name, spec in step.outputs.items():
-            value = secrets.get(name) if spec.secret else outcome.values.get(name)
-            if value is None and spec.regex and not spec.secret:
-                match = re.search(spec.regex, outcome.stdout, re.MULTILINE)
-                if match:
-                    value = match.group(1) if match.groups() else match.group(0)
+            value = secrets.get(name) if spec.secret else plain.get(name)
             if value is None:
                 self.book.emit(StepWarning(self.book.run_id, step.id, f"output '{name}' was not produced"))
                 continue
             if spec.secret:
-                self._secret_keys.add((step.id, name))
+                self.outputs.remember_secret(step.id, name, value)
                 found.append(OutputValue(step.id, name, None, fingerprint(value), True))
             else:
                 self.settings.values.setdefault(step.id, {})[name] = value
@@ -538,8 +541,7 @@ class StepDriver:
 
     def _with_outputs(self, checks: Sequence[Any]) -> list[Any]:
         """Checks may read values earlier steps produced (``{{ outputs.STEP.NAME }}``)."""
-        values = _with_secret_references(self.settings.values, self._secret_keys)
-        return [substitute_outputs(check, values) for check in checks]
+        return self.outputs.checks(list(checks))
 
     def _judge(self, step: Step, checks: Sequence[Any], stage: str, attempt: int) -> list[Judged]:
         """Probe ``checks``, record and announce each; warn about a warn check that does not hold."""
@@ -567,16 +569,3 @@ class StepDriver:
                 self.book.emit(StepWarning(self.book.run_id, step.id, f"{stage}-check warning: {one.text}"))
         self.book.store.add_checks(records)
         return judged
-
-
-def _with_secret_references(
-    values: dict[str, dict[str, str]], secret_keys: set[tuple[str, str]]
-) -> dict[str, dict[str, str]]:
-    """``values`` plus, for each secret output, its own ``{{ outputs.STEP.NAME }}`` reference,
-    so that substitution leaves it in place for the StepRunner."""
-    if not secret_keys:
-        return values
-    merged = {k: dict(v) for k, v in values.items()}
-    for step_id, name in secret_keys:
-        merged.setdefault(step_id, {})[name] = f"{{{{ outputs.{step_id}.{name} }}}}"
-    return merged

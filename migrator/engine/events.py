@@ -32,6 +32,9 @@ class StepChanged:
     trigger: str
     reason: str
     attempt: int
+    command: str = ""
+    """Into ``running``: the command this attempt runs, rendered, secrets masked ("" for a
+    step kind without one)."""
 
 
 @dataclass(frozen=True)

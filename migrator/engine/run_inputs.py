@@ -20,19 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from migrator.errors import UsageError
+from migrator.errors import InventoryChangedError
 from migrator.store.db import Store
 from migrator.store.dto import Decision, RunInfo, RunInputs
 from migrator.store.notes import now
-
-
-class InventoryChangedError(UsageError):
-    """Resume was given (or found) another inventory than the run recorded."""
-
-    def __init__(self, message: str, differences: list[str], **kw: Any) -> None:
-        super().__init__(message, **kw)
-        self.differences = differences
-        self.problems = differences  # printed one a line by the CLI
 
 
 def file_fingerprint(path: Path) -> str:

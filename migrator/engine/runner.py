@@ -21,7 +21,7 @@ from migrator.engine.commands import CommandKind, CommandQueue
 from migrator.engine.driver import Aborted, DriverSettings, StepDriver
 from migrator.engine.events import Listener, RunFinished, RunStarted, RunSummary
 from migrator.engine.lease import LeaseKeeper, operator_name
-from migrator.engine.plandiff import PlanDiff, diff_steps, step_hashes
+from migrator.engine.plandiff import diff_steps, step_hashes
 from migrator.engine.run_inputs import abort_command, resume_command, template
 from migrator.engine.states import (
     RUN_FINAL,
@@ -32,7 +32,15 @@ from migrator.engine.states import (
     next_action,
 )
 from migrator.engine.window import GateVerdict
-from migrator.errors import ExecutorError, JobLost, LockHeldError, OperatorNeeded, RunStateError, UsageError
+from migrator.errors import (
+    ExecutorError,
+    JobLost,
+    LockHeldError,
+    OperatorNeeded,
+    PlanChangedError,
+    RunStateError,
+    UsageError,
+)
 from migrator.estimates import Estimate
 from migrator.executors.base import Prompter, StepRunner
 from migrator.plan.model import Step
@@ -43,14 +51,6 @@ from migrator.store.notes import now
 
 S = StepState
 BAD_FOR_DEPENDENTS = STEP_BAD_FOR_DEPENDENTS
-
-
-class PlanChangedError(RunStateError):
-    """The plan changed since the run started; resume needs ``--accept-plan-change``."""
-
-    def __init__(self, message: str, diff: PlanDiff, **kw: Any) -> None:
-        super().__init__(message, **kw)
-        self.diff = diff
 
 
 @dataclass
@@ -163,7 +163,8 @@ class Runner:
         self._load_values()
         self._apply_resolutions()
         if not (self.options.keep_running and book.run_state is RunState.RUNNING):
-            book.move_run("resume" if resumed else "start", "resumed" if resumed else "")
+            # How the run last stopped no longer holds once it runs again (never stored stale).
+            book.move_run("resume" if resumed else "start", "resumed" if resumed else "", summary="")
         book.emit(RunStarted(self.run_id, self.loaded.plan.name, self.options.mode, len(self.order), resumed))
         stop, position = "", 0
         try:

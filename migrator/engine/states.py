@@ -53,7 +53,9 @@ from typing import Any
 
 from transitions import Machine, MachineError
 
-from migrator.errors import RunStateError
+from migrator.errors import IllegalTransition
+
+__all__ = ["IllegalTransition"]  # defined in migrator.errors (the one exception tree); kept importable here
 
 
 class StepState(StrEnum):
@@ -195,10 +197,6 @@ def next_action(
     return NextAction("done")
 
 
-class IllegalTransition(RunStateError):
-    """A trigger that the lifecycle does not allow from the current state."""
-
-
 def _table(transitions: Iterable[Transition]) -> dict[tuple[str, str], str]:
     return {(source, t.trigger): t.dest for t in transitions for source in t.sources}
 
@@ -336,3 +334,8 @@ def mermaid_all() -> str:
         + "\n"
         + mermaid("Run lifecycle", RUN_TRANSITIONS, R.CREATED)
     )
+
+
+def resumable(mode: str, status: str) -> bool:
+    """Whether a run can go on (``migrator resume``): a live or rehearsal run not final."""
+    return mode != "dry-run" and status not in RUN_FINAL

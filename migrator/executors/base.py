@@ -31,6 +31,7 @@ from migrator.plan.checks import Command
 
 if TYPE_CHECKING:
     from migrator.checks.base import CheckResult
+    from migrator.executors.command import RenderedCommand
     from migrator.executors.progress import Progress
     from migrator.plan.checks import Check
     from migrator.plan.model import Step
@@ -184,6 +185,9 @@ class StepContext:
     decide: Callable[[str, str, str], None] = lambda kind, choice, reason: None
     """Record a decision the operator made during the action (``kind, choice, reason``; a
     new host key accepted): the engine writes it to the journal and the decisions."""
+    command: RenderedCommand | None = None
+    """The step's command as the engine rendered it (once) for this attempt: run exactly this,
+    with its environment. None (a rollback, a direct caller): render ``ctx.outputs`` here."""
 
 
 class StepRunner(Protocol):

@@ -67,7 +67,8 @@ class FollowSettings:
 
 
 class _Output:
-    """The job's output: decoded incrementally, split into lines, redacted, shown, kept (tail)."""
+    """The job's output: decoded incrementally, split into lines, shown (the engine's recorder
+    redacts them), kept (tail)."""
 
     def __init__(self, ctx: StepContext, redactor: Redactor, parser: ProgressParser | None) -> None:
         self._ctx, self._redact, self._parser = ctx, redactor, parser
@@ -101,7 +102,7 @@ class _Output:
                 self._ctx.on_progress(found)
 
     def _line(self, line: str) -> None:
-        self._ctx.on_line("stdout", self._redact(line))
+        self._ctx.on_line("stdout", line)  # the engine's output recorder redacts (once)
         self.kept.append(line)
         self._kept_chars += len(line) + 1
         while self._kept_chars > STDOUT_KEPT and len(self.kept) > 1:

@@ -29,14 +29,16 @@ from urllib.parse import quote, urlsplit
 import requests
 from proxmoxer import AuthenticationError, ProxmoxAPI, ResourceException
 
-from migrator.errors import ConnectError, OutcomeUnknown, PlanError, ProxmoxError, TaskFailed
-from migrator.executors.proxmox_errors import (
-    MISSING_GUEST,
-    ErrorTranslator,
+from migrator.errors import (
+    ConnectError,
     NoSuchGuest,
+    OutcomeUnknown,
+    PlanError,
     ProxmoxApiError,
-    may_have_arrived,
+    ProxmoxError,
+    TaskFailed,
 )
+from migrator.executors.proxmox_errors import MISSING_GUEST, ErrorTranslator, may_have_arrived
 from migrator.executors.pvetasks import is_upid, never, nothing
 from migrator.executors.pvetasks import wait_task as poll_task
 from migrator.executors.pvetls import PinnedCertAdapter, normalise_fingerprint, pin_session, verify_setting

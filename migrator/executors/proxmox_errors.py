@@ -17,36 +17,13 @@ from typing import Any
 import requests
 from proxmoxer import ResourceException
 
-from migrator.errors import ConnectError, ProxmoxError
+from migrator.errors import ConnectError, NoSuchGuest, ProxmoxApiError
 from migrator.plan.inventory import ProxmoxEndpoint
 
 # PVE's answer for a guest that is not on that node (a 500, not a 404).
 MISSING_GUEST = re.compile(
     r"Configuration file 'nodes/(?P<node>[^/]+)/(?P<kind>lxc|qemu-server)/(?P<vmid>\d+)\.conf' does not exist"
 )
-
-
-class ProxmoxApiError(ProxmoxError):
-    """The API answered with an HTTP error. ``field_errors`` maps parameter -> PVE's complaint."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int,
-        path: str,
-        field_errors: dict[str, str] | None = None,
-        hint: str | None = None,
-        where: str | None = None,
-    ) -> None:
-        super().__init__(message, hint=hint, where=where)
-        self.status = status
-        self.path = path
-        self.field_errors = field_errors or {}
-
-
-class NoSuchGuest(ProxmoxApiError):
-    """The container or VM does not exist on that node (PVE answers 500, not 404)."""
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from migrator.errors import ConnectError, ProxmoxError, TaskFailed
+from migrator.errors import ConnectError, ProxmoxError, PveTaskError, TaskCancelled, TaskTimeout
 
 ApiCall = Callable[[str, str, dict[str, Any] | None], Any]
 """``call(method, path, params) -> data``, as :meth:`ProxmoxClient.call`."""
@@ -78,33 +78,6 @@ def parse_upid(text: str) -> Upid:
             hint="a task id looks like UPID:node:0000ABCD:...:vzcreate:101:root@pam:",
         )
     return Upid(text, match["node"], match["type"], match["id"], match["user"])
-
-
-class PveTaskError(TaskFailed):
-    """A task that did not end OK. Carries the UPID, exit status and the last log lines."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        upid: str,
-        exitstatus: str | None,
-        log_tail: list[str],
-        hint: str | None = None,
-        where: str | None = None,
-    ) -> None:
-        super().__init__(message, hint=hint, where=f"{where}, task {upid}" if where else f"task {upid}")
-        self.upid = upid
-        self.exitstatus = exitstatus
-        self.log_tail = log_tail
-
-
-class TaskTimeout(PveTaskError):
-    """The task ran past our timeout; we asked Proxmox to stop it."""
-
-
-class TaskCancelled(PveTaskError):
-    """The operator cancelled; we asked Proxmox to stop the task."""
 
 
 def _with_tail(message: str, tail: list[str]) -> str:

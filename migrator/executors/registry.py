@@ -15,8 +15,9 @@ no raises :class:`HostKeyError` and nothing runs. It happens before an ssh/local
 action, after a manual step's checklist (the person reinstalls first), and inside a wait
 step's loop once the host answers again.
 
-Secret outputs are kept in this object's memory for later steps of the same run and flagged
-in :attr:`ActionOutcome.secret_values` so the store keeps only their fingerprint.
+Secret outputs are flagged in :attr:`ActionOutcome.secret_values`; the engine keeps their
+values in memory for later steps of the run (they come back rendered in ``ctx.command``) and
+stores only their fingerprint.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from migrator.checks import describe
 from migrator.errors import ConnectError, ExecutorError, HostKeyError, RunStateError
 from migrator.executors.base import ActionOutcome, Prompter, StepContext, StepRunner, to_shell
 from migrator.executors.checking import UNREACHABLE, CheckProber, unreachable
+from migrator.executors.command import render
 from migrator.executors.connections import Connections
 from migrator.executors.detached import JOBS_DIR, JOBS_DIR_VAR
 from migrator.executors.hostkeys import (
@@ -40,8 +42,6 @@ from migrator.executors.hostkeys import (
 )
 from migrator.executors.manual import LabHooks, confirm_checklist, run_manual_step
 from migrator.executors.steps import (
-    SecretOutputs,
-    render_command,
     render_value,
     resolve_secrets,
     run_command_step,
@@ -93,7 +93,6 @@ class Executors:
         # stunnel steps name their tunnel file relative to the plan (default: the plans dir)
         self._stunnel_setup = (plan_dir or plans_dir(), stunnel_options)
         self._stunnel: StunnelSteps | None = None  # built by the first stunnel step (~15 ms of imports)
-        self._secret_outputs = SecretOutputs()
         self.follow_settings: FollowSettings | None = None
         """How detached jobs are followed (poll interval, reconnect backoff); None: defaults."""
         self._prober = CheckProber(
@@ -117,9 +116,7 @@ class Executors:
         self._refuse_dry_run(step, ctx, "action")
         if step.expect_new_host_key and step.kind in (StepKind.SSH, StepKind.LOCAL, StepKind.PROXMOX):
             self.accept_new_host_key(step, ctx)
-        outcome = self._actions[step.kind](step, ctx)
-        self._secret_outputs.remember(step.id, outcome)
-        return outcome
+        return self._actions[step.kind](step, ctx)
 
     def rollback(self, step: Step, ctx: StepContext) -> ActionOutcome:
         self._refuse_dry_run(step, ctx, "rollback")
@@ -187,14 +184,20 @@ class Executors:
     def _run_command(self, step: Step, ctx: StepContext, command: Command, target: str) -> ActionOutcome:
         where = f"step {step.id}"
         env, stdin = resolve_secrets(step, self.redactor)
-        rendered, output_env = render_command(command, ctx, self._secret_outputs, where=where)
-        for value in output_env.values():
-            self.redactor.add(value)
+        # Rendered once, by the engine (ctx.command); a rollback renders its own command here.
+        rendered = ctx.command or render(command, ctx.outputs, {}, where=where, redact=self.redactor)
+        output_env = dict(rendered.env)
         if step.detach and step.kind == StepKind.SSH:
-            return self._detached(step, ctx, target, rendered, {**env, **output_env}).run()
+            return self._detached(step, ctx, target, rendered.command, {**env, **output_env}).run()
         transport = self.connections.for_target(target)
         return run_command_step(
-            step, ctx, transport, self.redactor, command=rendered, env={**env, **output_env}, stdin=stdin
+            step,
+            ctx,
+            transport,
+            self.redactor,
+            command=rendered.command,
+            env={**env, **output_env},
+            stdin=stdin,
         )
 
     def _detached(

@@ -9,9 +9,9 @@ when it could not be carried out at all (connection, host key, secret, an API re
 engine records the three differently (see :class:`migrator.executors.base.Outcome`).
 
 Secrets reach the command by environment (``step.secrets``) or stdin (``stdin_secret``),
-never in its text. Every line shown or kept passes the redactor first. When a step declares
-a secret output, its lines are held back until the output is known and registered with the
-redactor, so the value never reaches the screen even once.
+never in its text. Lines go to ``ctx.on_line`` as they come: the engine's output recorder
+(:mod:`migrator.engine.output`) is the one place that redacts them and, when a step declares a
+secret output, holds them back until the value is known, so it never reaches the screen.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ import json
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from migrator.errors import CommandTimeout, ExecutorError, OutcomeUnknown, TaskFailed
 from migrator.executors.base import ActionOutcome, CommandResult, StepContext
+from migrator.executors.command import render
 from migrator.plan.durations import format_duration
 from migrator.secrets import Redactor, resolve
 
@@ -44,67 +44,12 @@ STDOUT_KEPT = 64 * 1024
 CANCEL_POLL = 0.2
 """Seconds between two looks at ``ctx.cancel`` while a wait step sleeps."""
 
-OUTPUT_REF = re.compile(r"\{\{\s*outputs\.([a-z0-9][a-z0-9._-]*)\.([A-Za-z0-9_-]+)\s*\}\}")
-
-
-@dataclass
-class SecretOutputs:
-    """Secret outputs produced during this run, kept in memory only: ``(step, name) -> value``."""
-
-    values: dict[tuple[str, str], str] = field(default_factory=dict)
-
-    def remember(self, step_id: str, outcome: ActionOutcome) -> None:
-        for name in outcome.secret_values:
-            self.values[(step_id, name)] = outcome.values[name]
-
-
-# --------------------------------------------------------------------------- rendering
-
-
-def render_command(
-    command: Command, ctx: StepContext, secrets: SecretOutputs, *, where: str
-) -> tuple[Command, dict[str, str]]:
-    """Replace ``{{ outputs.STEP.NAME }}`` in ``command``; return it and the env it needs.
-
-    A secret output never goes into the command text: in a shell string it becomes a
-    ``${MIGRATOR_OUTPUT_n}`` reference whose value travels in the environment (so write it in
-    double quotes, like any shell variable). An argv list cannot expand variables, so a
-    secret output there is refused.
-    """
-    env: dict[str, str] = {}
-
-    def replace(match: re.Match[str], *, shell: bool) -> str:
-        key = (match.group(1), match.group(2))
-        if key in secrets.values:
-            if not shell:
-                raise ExecutorError(
-                    f"secret output {key[0]}.{key[1]} cannot be passed in an argv command",
-                    where=where,
-                    hint="write the command as a shell string; the value then travels in the environment",
-                )
-            name = f"MIGRATOR_OUTPUT_{len(env) + 1}"
-            env[name] = secrets.values[key]
-            return f"${{{name}}}"
-        value = ctx.outputs.get(key[0], {}).get(key[1])
-        if value is None:
-            raise ExecutorError(
-                f"step {key[0]} has produced no output named '{key[1]}'",
-                where=where,
-                hint="run that step first, or fix the reference",
-            )
-        return value
-
-    if isinstance(command, str):
-        return OUTPUT_REF.sub(lambda m: replace(m, shell=True), command), env
-    return [OUTPUT_REF.sub(lambda m: replace(m, shell=False), arg) for arg in command], env
-
-
 def render_value(value: Any, ctx: StepContext, *, where: str) -> Any:
     """Replace output references in every string of ``value`` (Proxmox call paths and params)."""
     if isinstance(value, str):
-        rendered, env = render_command(value, ctx, SecretOutputs(), where=where)
-        assert not env and isinstance(rendered, str)
-        return rendered
+        rendered = render(value, ctx.outputs, {}, where=where)
+        assert not rendered.env and isinstance(rendered.command, str)
+        return rendered.command
     if isinstance(value, dict):
         return {k: render_value(v, ctx, where=where) for k, v in value.items()}
     if isinstance(value, list):
@@ -195,27 +140,20 @@ def _with_outputs(step: Step, outcome: ActionOutcome, text: str, redactor: Redac
 
 
 class _Lines:
-    """Collects a command's lines; streams them redacted, or holds them back for secret outputs."""
+    """Passes a command's lines on as they come (the engine's output recorder redacts them, and
+    holds them back while a secret output is not known yet: the one place for both) and keeps
+    them for the outcome's stdout."""
 
-    def __init__(self, ctx: StepContext, redactor: Redactor, *, hold: bool) -> None:
+    def __init__(self, ctx: StepContext) -> None:
         self._ctx = ctx
-        self._redact = redactor
-        self._hold = hold
         self.lines: list[tuple[str, str]] = []
 
     def __call__(self, stream: str, line: str) -> None:
         self.lines.append((stream, line))
-        if not self._hold:
-            self._ctx.on_line(stream, self._redact(line))
+        self._ctx.on_line(stream, line)
 
     def stdout(self) -> str:
         return "\n".join(line for stream, line in self.lines if stream == "stdout")
-
-    def release(self) -> None:
-        """Show held lines, now that secret outputs are registered with the redactor."""
-        if self._hold:
-            for stream, line in self.lines:
-                self._ctx.on_line(stream, self._redact(line))
 
 
 def run_command_step(
@@ -229,7 +167,7 @@ def run_command_step(
     stdin: str | None,
 ) -> ActionOutcome:
     """Run the (already rendered) ``command`` of a ssh or local step once."""
-    lines = _Lines(ctx, redactor, hold=any(spec.secret for spec in step.outputs.values()))
+    lines = _Lines(ctx)
     try:
         result = transport.run(
             command,
@@ -240,7 +178,6 @@ def run_command_step(
             on_line=lines,
         )
     except CommandTimeout as exc:
-        lines.release()
         return ActionOutcome(
             ok=False,
             summary=f"stopped after its timeout of {format_duration(step.timeout)}: {redactor(exc.message)}",
@@ -248,7 +185,6 @@ def run_command_step(
             stdout=_tail(redactor(lines.stdout())),
         )
     except OutcomeUnknown as exc:
-        lines.release()
         return ActionOutcome.unknown_outcome(redactor(str(exc)), stdout=_tail(redactor(lines.stdout())))
     stdout = result.stdout if result.stdout else lines.stdout()
     outcome = ActionOutcome(
@@ -257,9 +193,7 @@ def run_command_step(
         exit_code=result.exit_code,
         stdout=_tail(redactor(stdout)),
     )
-    outcome = _with_outputs(step, outcome, stdout, redactor)
-    lines.release()
-    return outcome
+    return _with_outputs(step, outcome, stdout, redactor)
 
 
 def _command_summary(result: CommandResult, redactor: Redactor) -> str:
@@ -284,7 +218,7 @@ def run_proxmox_step(
 
     def on_log(line: str) -> None:
         shown.append(line)
-        ctx.on_line("stdout", redactor(line))
+        ctx.on_line("stdout", line)  # the engine's output recorder redacts (once)
 
     timeout = float(step.timeout or DEFAULT_TASK_TIMEOUT)
     try:

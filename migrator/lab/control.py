@@ -43,7 +43,7 @@ from migrator.lab.marker import marked_env, stop_marked
 from migrator.lab.procs import stop_recorded_daemons
 from migrator.lab.standins import TOOLS, backends
 from migrator.lab.standins.legacy import seed_legacy_rules
-from migrator.lab.upstream import write_infra_repo, write_mirror
+from migrator.lab.upstream import infra_files, write_infra_repo, write_mirror, write_sanoid_repo
 
 PVE_START_TIMEOUT = 20.0
 TOKEN_ID = "root@pam!migrator"
@@ -125,8 +125,11 @@ class Lab:
         self._write_standins()
         if not self.paths.client_key.exists():
             sshd_mod.keygen(self.paths.client_key)
-        write_infra_repo(self.paths.infra_repo, f"{host('off1').vars['ct_prefix']}.102", host("off2").address,
-                         f"{host('off2').vars['ct_prefix']}.122")
+        off1_cts, off2_cts = host("off1").vars["ct_prefix"], host("off2").vars["ct_prefix"]
+        files = infra_files(f"{off1_cts}.102", host("off2").address, f"{off2_cts}.122", host("off1").address,
+                            f"{off2_cts}.121")  # fmt: skip
+        write_infra_repo(self.paths.infra_repo, files)
+        write_sanoid_repo(self.paths.sanoid_repo)
         write_mirror(self.paths.dir / "mirror")
         for lab_host in HOSTS:
             self._prepare_host(lab_host)

@@ -168,7 +168,7 @@ def seed_etc(
         f'VERSION_ID="{release.split(".")[0]}"\nVERSION_CODENAME={codename}\nID=debian\n',
     )
     _write(etc / "apt/sources.list", f"deb http://deb.debian.org/debian {codename} main contrib\n")
-    for directory in ("apt/sources.list.d", "cron.d", "ssh", "default", "systemd/system"):
+    for directory in ("apt/sources.list.d", "cron.d", "ssh", "default", "systemd/system", "sysctl.d"):
         (etc / directory).mkdir(parents=True, exist_ok=True)
 
 

@@ -31,8 +31,9 @@ def inventory_data(paths: LabPaths, token_id: str) -> dict[str, Any]:
         }
         if lab_host.jump:
             entry["jump"] = lab_host.jump
-        # infra_repo: production clones from GitHub; the lab from its local bare repository.
-        entry["vars"] = {**lab_host.vars, "infra_repo": str(paths.infra_repo)}
+        # infra_repo, sanoid_repo: production clones from GitHub; the lab from local bare repositories.
+        repos = {"infra_repo": str(paths.infra_repo), "sanoid_repo": str(paths.sanoid_repo)}
+        entry["vars"] = {**lab_host.vars, **repos}
         hosts[lab_host.name] = entry
         if lab_host.proxmox:
             proxmox[lab_host.name] = {

@@ -32,6 +32,7 @@ HOST_BINDS: tuple[str, ...] = (
     "/zfs-hdd",
     "/zfs-nvme",
     "/mongo",
+    "/opt",  # sanoid-install clones and builds in /opt (docs/sanoid.md): never the machine's
     "/opt/openfoodfacts-infrastructure",
     "/run/stunnel-off",
     "/root/.ssh",  # root's own keys, authorized_keys and known_hosts per host
@@ -51,6 +52,7 @@ CONTAINER_BINDS: tuple[str, ...] = (
     "/mongo",
     "/opt/openfoodfacts-infrastructure",
     "/run/stunnel-off",
+    "/root/.ssh",  # the CT's own root key (its deploy key), not its host's
     "/home",
     "/var/spool/cron",
     "/var/log/mongodb",
@@ -90,6 +92,12 @@ def _free_dc(name: str, site: int, address: str, proxy_ct: str) -> dict[str, str
     }
 
 
+# off2's IPv6 (plans/off2.yaml network-ipv6): documentation and ULA prefixes, written into the
+# lab's interfaces file only (the lab routes no IPv6).
+_OFF2_IPV6 = {"public_ip6": "2001:db8:2::1", "gateway6": "2001:db8:2::fffe", "private_ip6": "fd00:2::1",
+              "private_net6": "fd00:2::/48"}  # fmt: skip
+
+
 HOSTS: tuple[LabHost, ...] = (
     LabHost(
         "off1",
@@ -107,7 +115,7 @@ HOSTS: tuple[LabHost, ...] = (
         True,
         "pve",
         (101, 103, 113),
-        vars={**_free_dc("off2", 2, "127.0.1.2", "127.2.1.101"), "tunnels": _TUNNELS},
+        vars={**_free_dc("off2", 2, "127.0.1.2", "127.2.1.101"), "tunnels": _TUNNELS, **_OFF2_IPV6},
     ),
     LabHost(
         "off3", "127.0.1.3", "mongodb-interim", False, "debian", jump="off2", vars={"mongo_data": "/mongo/db"}
@@ -152,6 +160,11 @@ class LabPaths:
     def infra_repo(self) -> Path:
         """The lab's stand-in for the GitHub infrastructure repository (a local bare repo)."""
         return self.dir / "infra.git"
+
+    @property
+    def sanoid_repo(self) -> Path:
+        """The lab's stand-in for github.com/jimsalterjrs/sanoid (docs/sanoid.md builds its deb)."""
+        return self.dir / "sanoid.git"
 
     @property
     def bin(self) -> Path:

@@ -97,6 +97,9 @@ def ensure_off2_moved(lab: Lab) -> str | None:
         for user in OPERATORS
     )
     script += f"echo {shlex.quote(off1_key)} >> /home/off1operator/.ssh/authorized_keys\n"
+    # plans/off2.yaml infra-repo cloned it (off1's plan links off2's syncoid units from there)
+    repo = "/opt/openfoodfacts-infrastructure"
+    script += f"test -d {repo}/.git || git clone -q {shlex.quote(str(lab.paths.infra_repo))} {repo}\n"
     script += "".join(f"chown -R {user}: /home/{user}/.ssh\n" for user in OPERATORS)
     result = _ssh(lab, "off2", script)
     if result.returncode != 0:

@@ -111,6 +111,57 @@ SYNCOID_ARGS = """\
 --no-sync-snap --no-privilege-elevation --recursive off1operator@{off2}:zfs-hdd/off zfs-hdd/off
 --no-sync-snap --no-privilege-elevation --recursive off1operator@{off2}:zfs-hdd/off-pro zfs-hdd/off-pro
 """
+# off2 pulls off1's PVE volumes and system (confs/off2/sanoid/syncoid-args.conf), off1 by its
+# lab address.
+_PULL = "--no-sync-snap --no-privilege-elevation --recursive"
+OFF2_SYNCOID_ARGS = "## pulling from off1\n" + "".join(
+    f"{_PULL} off2operator@{{off1}}:{source} zfs-hdd/off-backups/{target}\n"
+    for source, target in (
+        ("zfs-hdd/pve", "off1-pve"),
+        ("zfs-nvme/pve", "off1-pve-nvme"),
+        ("rpool", "off1-rpool"),
+    )
+)
+
+# confs/off-memcached/memcached.conf (CT 121): 3584 MB. The real file listens on 0.0.0.0; lab CTs
+# share the machine's loopback, so the lab copy listens on the CT's own lab address.
+OFF_MEMCACHED_CONF = """\
+# memcached.conf for off2's CT 121 (off-memcached)
+-d
+logfile /var/log/memcached.log
+-m 3584
+-p 11211
+-u memcache
+-l {listen}
+"""
+
+# confs/off*/munin/munin-node.conf: the lines that matter (who may ask, where it listens).
+MUNIN_NODE_CONF = """\
+# munin-node.conf ({host}), the repository's lines that matter
+log_level 4
+log_file /var/log/munin/munin-node.log
+pid_file /var/run/munin/munin-node.pid
+background 1
+setsid 1
+user root
+group root
+allow ^127\\.0\\.0\\.1$
+allow ^::1$
+allow ^10\\.0\\.0
+host *
+port 4949
+"""
+
+# github.com/jimsalterjrs/sanoid as docs/sanoid.md builds it: release tags v*, packages/debian
+# with the changelog dpkg-buildpackage names the deb from (the lab inventory's ``sanoid_repo``).
+SANOID_RELEASES = ("2.1.0", "2.2.0")
+SANOID_CHANGELOG = """\
+sanoid ({version}) unstable; urgency=medium
+
+  * migrator lab copy of sanoid's release {version}
+
+ -- migrator lab <lab@localhost>  Tue, 01 Aug 2023 00:00:00 +0000
+"""
 
 # Redis in off2's CT 122 as the repo's confs/off-redis/redis/redis.conf (2024-02-28 report): no
 # protected mode, supervised by systemd. The real file binds every interface; lab CTs share the
@@ -169,13 +220,22 @@ def _git(*args: str, cwd: Path) -> None:
         raise LabError(f"git {' '.join(args)} failed: {result.stderr.strip()}", where=str(cwd))
 
 
-def infra_files(mongodb_address: str, off2_address: str, redis_address: str = "127.0.0.1") -> dict[str, str]:
+def infra_files(
+    mongodb_address: str,
+    off2_address: str,
+    redis_address: str = "127.0.0.1",
+    off1_address: str = "127.0.1.1",
+    memcached_address: str = "127.0.0.1",
+) -> dict[str, str]:
     files = {
         "confs/mongodb/mongod.conf": MONGOD_CONF.format(bind_ip=mongodb_address),
         "confs/off1/sanoid/sanoid.conf": OFF1_SANOID_CONF,
         "confs/off1/sanoid/syncoid-args.conf": SYNCOID_ARGS.format(off2=off2_address),
         "confs/off2/sanoid/sanoid.conf": OFF2_SANOID_CONF,
-        "packages/sanoid_2.1.0_all.deb": "!<arch>\nlab stand-in for the sanoid 2.1.0 package\n",
+        "confs/off2/sanoid/syncoid-args.conf": OFF2_SYNCOID_ARGS.format(off1=off1_address),
+        "confs/off1/munin/munin-node.conf": MUNIN_NODE_CONF.format(host="off1"),
+        "confs/off2/munin/munin-node.conf": MUNIN_NODE_CONF.format(host="off2"),
+        "confs/off-memcached/memcached.conf": OFF_MEMCACHED_CONF.format(listen=memcached_address),
         "README.md": "# openfoodfacts-infrastructure (migrator lab copy)\n",
         "confs/off-redis/redis/redis.conf": OFF_REDIS_CONF.format(bind_ip=redis_address),
         **OFF_REDIS_UNIT_FILES,
@@ -190,12 +250,24 @@ def infra_files(mongodb_address: str, off2_address: str, redis_address: str = "1
     return files
 
 
-def write_infra_repo(
-    bare: Path, mongodb_address: str, off2_address: str, redis_address: str = "127.0.0.1"
-) -> None:
-    """The bare repository ``bare`` (made once; ``lab up`` keeps it while its files are current)."""
-    files = infra_files(mongodb_address, off2_address, redis_address)
-    digest = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
+def write_infra_repo(bare: Path, files: dict[str, str]) -> None:
+    """The bare repository ``bare`` of ``files`` (:func:`infra_files`; made once, kept while current)."""
+    _write_bare(bare, [("", files)])
+
+
+def write_sanoid_repo(bare: Path) -> None:
+    """sanoid's upstream repository: one commit and one tag per release, oldest first."""
+    releases = [
+        {"README.md": f"# sanoid {v} (migrator lab copy)\n",
+         "packages/debian/changelog": SANOID_CHANGELOG.format(version=v)}
+        for v in SANOID_RELEASES
+    ]  # fmt: skip
+    _write_bare(bare, [(f"v{v}", files) for v, files in zip(SANOID_RELEASES, releases, strict=True)])
+
+
+def _write_bare(bare: Path, steps: list[tuple[str, dict[str, str]]]) -> None:
+    """A bare repository: each (tag, files) committed in turn, tagged where a tag is given."""
+    digest = hashlib.sha256(json.dumps(steps, sort_keys=True).encode()).hexdigest()
     marker = bare / "lab-files.sha256"
     if (bare / "HEAD").exists() and marker.exists() and marker.read_text(encoding="utf-8") == digest:
         return
@@ -205,13 +277,16 @@ def write_infra_repo(
     work = bare.with_name(bare.name + ".work")
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    for relative, text in files.items():
-        path = work / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
     _git("init", "-q", "-b", "develop", cwd=work)
-    _git("add", ".", cwd=work)
-    _git("commit", "-q", "-m", "lab copy of the infrastructure repository", cwd=work)
+    for tag, release in steps:
+        for relative, text in release.items():
+            path = work / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        _git("add", ".", cwd=work)
+        _git("commit", "-q", "-m", f"lab copy {tag or 'of the repository'}", cwd=work)
+        if tag:
+            _git("tag", tag, cwd=work)
     _git("clone", "-q", "--bare", str(work), str(bare), cwd=work.parent)
     shutil.rmtree(work)
     marker.write_text(digest, encoding="utf-8")

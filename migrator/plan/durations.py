@@ -10,6 +10,7 @@ engine) may pass plain seconds; the loader tells the two apart by the validation
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer, ValidationInfo, WithJsonSchema
@@ -24,6 +25,7 @@ FILE_CONTEXT = {"file": True}
 _HOW = "write it like 45s, 10m, 1h30m or 2d"
 
 
+@lru_cache(maxsize=4096)  # a plan writes the same few durations on every step (2m, 1h, 10s)
 def parse_duration(text: str) -> int:
     """Return the number of seconds in ``text``; raise ValueError with a readable reason."""
     match = _PATTERN.match(text)
@@ -82,6 +84,7 @@ def _coerce(value: Any, info: ValidationInfo) -> int:
     raise ValueError(f"'{value}' is not a duration: {_HOW}")
 
 
+@lru_cache(maxsize=4096)
 def exact_duration(seconds: int) -> str:
     """Lossless text for a duration (``5415`` -> ``1h30m15s``): dumped steps are re-validated.
 

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from migrator.errors import PlanError, UsageError
 from migrator.plan import graph, probe_from
+from migrator.plan.bulk import gc_paused
 from migrator.plan.durations import FILE_CONTEXT
 from migrator.plan.inventory import Inventory
 from migrator.plan.model import Phase, Plan, Step
@@ -60,11 +61,17 @@ class LoadedPlan:
         return self.plan.phase_of()
 
     def line_of(self, step_id: str) -> int:
-        for pi, phase in enumerate(self.plan.phases):
-            for si, step in enumerate(phase.steps):
-                if step.id == step_id:
-                    return self.source.at(("phases", pi, "steps", si)).line
-        return 0
+        place = self._places.get(step_id)
+        return 0 if place is None else self.source.at(("phases", *place)).line
+
+    @cached_property
+    def _places(self) -> dict[str, tuple[int, str, int]]:
+        """Step id -> (phase index, "steps", step index): `plan --format json` asks for every step."""
+        return {
+            step.id: (pi, "steps", si)
+            for pi, phase in reversed(list(enumerate(self.plan.phases)))
+            for si, step in reversed(list(enumerate(phase.steps)))
+        }
 
 
 def plans_dir() -> Path:
@@ -133,6 +140,11 @@ def _step_id(raw: Any) -> str | None:
 
 def check_plan(path: Path, *, inventory: Path | None = None) -> tuple[LoadedPlan | None, list[Problem]]:
     """Load and validate; return the plan (None when any error) and every problem found."""
+    with gc_paused():
+        return _check_plan(path, inventory)
+
+
+def _check_plan(path: Path, inventory: Path | None) -> tuple[LoadedPlan | None, list[Problem]]:
     data, source, problems = _yaml_problems(path)
     if data is None and problems:  # a syntax error: nothing to validate
         return None, problems
@@ -210,6 +222,8 @@ def check_plan(path: Path, *, inventory: Path | None = None) -> tuple[LoadedPlan
     problems += validate_plan(plan, data, source, inv, raw_ids)
     if errors(problems) or inv is None:
         return None, sort_problems(problems)
+    # The file's values are no longer needed: let a large plan's go before it is resolved.
+    del data, top, raw_phases
     return _resolve(
         plan, inv, path=path, inventory_path=inventory_path, source=source, warnings=problems
     ), sort_problems(problems)
@@ -224,26 +238,41 @@ def _resolve(
     source: SourceMap,
     warnings: list[Problem],
 ) -> LoadedPlan:
+    """The plan with every reference substituted, and its fingerprints.
+
+    ``plan`` is resolved in place, step by step: a validated step is dropped as soon as its
+    resolved copy exists, so a large plan is never held twice.
+    """
     resolver = Resolver(inventory, plan.params)
-    phases = []
     step_prints: dict[str, str] = {}
-    for phase in plan.phases:
-        steps = []
-        for step in phase.steps:
+    # The plan's print is the digest of the document resolved_plan.model_dump(mode="json")
+    # would give, streamed: the plan around its steps, and each step's text where it goes.
+    placeholders = [f"\x00steps of phase {i}\x00" for i in range(len(plan.phases))]
+    around = plan.model_dump(mode="json", exclude={"phases": {"__all__": {"steps"}}})
+    for phase_dump, placeholder in zip(around["phases"], placeholders, strict=True):
+        phase_dump["steps"] = placeholder
+    rest = _text(around)
+    plan_hash = hashlib.sha256()
+    for phase, placeholder in zip(plan.phases, placeholders, strict=True):
+        before, _, rest = rest.partition(_text(placeholder))
+        plan_hash.update(f"{before}[".encode())
+        for i, step in enumerate(phase.steps):
             dumped = resolver.tree(step.model_dump(mode="json", exclude_defaults=True))
             resolved = Step.model_validate(dumped)
-            steps.append(resolved)
-            step_prints[step.id] = _digest(resolved.model_dump(mode="json"))
-        phases.append(phase.model_copy(update={"steps": steps}))
-    resolved_plan = plan.model_copy(update={"phases": phases})
-    deps = graph.effective_deps(resolved_plan.steps())
-    order = graph.execution_order([s.id for s in resolved_plan.steps()], deps)
+            phase.steps[i] = resolved
+            text = _text(resolved.model_dump(mode="json")).encode()
+            step_prints[step.id] = hashlib.sha256(text).hexdigest()
+            plan_hash.update(b", " + text if i else text)
+        plan_hash.update(b"]")
+    plan_hash.update(rest.encode())
+    deps = graph.effective_deps(plan.steps())
+    order = graph.execution_order([s.id for s in plan.steps()], deps)
     return LoadedPlan(
-        plan=resolved_plan,
+        plan=plan,
         inventory=inventory,
         path=path,
         inventory_path=inventory_path,
-        fingerprint=_digest(resolved_plan.model_dump(mode="json")),
+        fingerprint=plan_hash.hexdigest(),
         step_fingerprints=step_prints,
         order=order,
         deps=deps,
@@ -252,8 +281,8 @@ def _resolve(
     )
 
 
-def _digest(value: Any) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+def _text(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
 
 
 def load_plan(path: Path | str, *, inventory: Path | None = None) -> LoadedPlan:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -140,6 +140,9 @@ class Resolver:
     def text(self, text: str, *, outputs: Mapping[str, Mapping[str, str]] | None = None) -> str:
         """Substitute every reference in ``text`` (outputs only when ``outputs`` is given)."""
 
+        if "{{" not in text:  # most strings of a plan: no regular expression to run
+            return text
+
         def replace(match: re.Match[str]) -> str:
             value = self.expression(match.group(1), outputs=outputs)
             return match.group(0) if value is None else value
@@ -157,8 +160,11 @@ class Resolver:
         return value
 
 
-def substitute_outputs(step: ModelT, outputs: Mapping[str, Mapping[str, str]]) -> ModelT:
-    """Replace ``{{ outputs.STEP.NAME }}`` in a resolved step (or one check), at run time.
+def substitute_outputs(
+    step: ModelT, outputs: Mapping[str, Mapping[str, str]], *, only: Iterable[str] | None = None
+) -> ModelT:
+    """Replace ``{{ outputs.STEP.NAME }}`` in a resolved step (or one check), at run time;
+    with ``only``, in those top-level fields only.
 
     Raises UnknownReference when the producing step has not recorded that value.
     """
@@ -182,5 +188,6 @@ def substitute_outputs(step: ModelT, outputs: Mapping[str, Mapping[str, str]]) -
         return value
 
     dumped = step.model_dump(mode="json", exclude_defaults=True)
-    replaced = walk(dumped)
+    fields = set(dumped) if only is None else set(only)
+    replaced = {k: walk(v) if k in fields else v for k, v in dumped.items()}
     return step if replaced == dumped else type(step).model_validate(replaced)

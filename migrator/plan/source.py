@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,17 +34,46 @@ class Position:
         return f"{self.file}:{self.line}:{self.column}"
 
 
-@dataclass
 class SourceMap:
-    """Positions of values (and of mapping keys) by path."""
+    """Positions of values (and of mapping keys) by path.
 
-    file: str
-    values: dict[PathKey, Position] = field(default_factory=dict)
-    keys: dict[PathKey, Position] = field(default_factory=dict)
-    # Last line (1-based) of scalars that span lines (block scalars, folded quotes), and the text:
-    # a mistake inside `command: >` is pointed at its own line, not at the `>`.
-    spans: dict[PathKey, int] = field(default_factory=dict)
-    text: str = ""
+    A file read without a problem gets its positions only when one is asked for (a warning, a
+    step's line in ``plan --step``): it is parsed a second time then. Most files are asked
+    for none, and for a 10,000-step plan the map would be ~400,000 entries held for nothing.
+    """
+
+    def __init__(self, file: str, *, text: str = "", lazy: bool = False) -> None:
+        self.file = file
+        self.text = text
+        self._values: dict[PathKey, Position] | None = None if lazy else {}
+        self._keys: dict[PathKey, Position] = {}
+        # Last line (1-based) of scalars that span lines (block scalars, folded quotes), and the
+        # text: a mistake inside `command: >` is pointed at its own line, not at the `>`.
+        self._spans: dict[PathKey, int] = {}
+
+    def _filled(self) -> dict[PathKey, Position]:
+        if self._values is None:
+            self._values = {}
+            builder = _Builder(self.file, self.text)
+            builder.map = self  # the second reading fills this map
+            node = yaml.compose(self.text, Loader=_CachedLoader)
+            if node is not None:  # an empty file has no positions but the default
+                builder.build(node, ())
+        return self._values
+
+    @property
+    def values(self) -> dict[PathKey, Position]:
+        return self._filled()
+
+    @property
+    def keys(self) -> dict[PathKey, Position]:
+        self._filled()
+        return self._keys
+
+    @property
+    def spans(self) -> dict[PathKey, int]:
+        self._filled()
+        return self._spans
 
     def at(self, path: PathKey, *, key: bool = False) -> Position:
         """The position of ``path``, or of its nearest recorded ancestor."""
@@ -245,6 +274,98 @@ class _Builder:
         return value
 
 
+class _Unusual(Exception):
+    """The fast reading gives way to the full one (with nodes and positions)."""
+
+
+_MAX_DEPTH = 100  # deeper than any plan; the full reading says "nested too deeply" further down
+_NO_KEY = object()
+
+
+def _read_plain(text: str) -> Any:
+    """The document's values straight from the parser's events, with no node tree and no map.
+
+    For files the full reading would accept without a single issue, and only those: anything
+    it would have a word about (an anchor or alias, a tag, a duplicate key, an ambiguous
+    number, a syntax error, a second document) raises :class:`_Unusual`, and the full reading
+    runs instead and says it. The values are the same as the full reading's: this is the same
+    parser, resolver and scalar construction, without the ~30 objects per value it keeps.
+    """
+    loader = _CachedLoader(text)
+    try:
+        return _fold_events(loader)
+    except yaml.YAMLError as exc:
+        raise _Unusual from exc
+    finally:
+        loader.dispose()  # type: ignore[no-untyped-call]
+
+
+def _fold_events(loader: _CachedLoader) -> Any:
+    frames: list[list[Any]] = []  # [dict, pending key] for a mapping, [list] for a sequence
+    root: Any = None
+    count = 0
+    documents = 0
+    resolve = loader.resolve
+    while True:
+        event: Any = loader.get_event()  # type: ignore[no-untyped-call]
+        kind = type(event)
+        if kind is yaml.ScalarEvent:
+            if event.anchor is not None or event.tag is not None:
+                raise _Unusual
+            frame = frames[-1] if frames else None
+            if frame is not None and len(frame) == 2 and frame[1] is _NO_KEY:
+                if event.value in frame[0]:
+                    raise _Unusual  # a duplicate key
+                frame[1] = event.value  # keys stay the text that was written
+                count += 1
+                continue
+            tag = resolve(yaml.ScalarNode, event.value, event.implicit)
+            if tag in (_STR, "tag:yaml.org,2002:timestamp"):
+                value: Any = event.value
+            else:
+                node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+                try:
+                    value = _scalar(node)
+                except (ValueError, TypeError, KeyError, OverflowError, yaml.YAMLError) as exc:
+                    raise _Unusual from exc
+                if _ambiguous_number(node, value) is not None:
+                    raise _Unusual
+        elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+            if event.anchor is not None or event.tag is not None or len(frames) >= _MAX_DEPTH:
+                raise _Unusual
+            if frames and len(frames[-1]) == 2 and frames[-1][1] is _NO_KEY:
+                raise _Unusual  # a mapping or list as a key
+            frames.append([{}, _NO_KEY] if kind is yaml.MappingStartEvent else [[]])
+            count += 1
+            if count > _MAX_NODES:
+                raise _Unusual
+            continue
+        elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+            value = frames.pop()[0]
+        elif kind is yaml.DocumentStartEvent:
+            documents += 1
+            if documents > 1:
+                raise _Unusual  # a second document
+            continue
+        elif kind is yaml.StreamEndEvent:
+            return root
+        elif kind is yaml.AliasEvent:
+            raise _Unusual
+        else:  # stream start, document end
+            continue
+        count += 1
+        if count > _MAX_NODES:
+            raise _Unusual
+        if not frames:
+            root = value
+        elif len(frames[-1]) == 2:
+            frame = frames[-1]
+            frame[0][frame[1]] = value
+            frame[1] = _NO_KEY
+        else:
+            frames[-1][0].append(value)
+
+
 class _Unbuildable(Exception):
     def __init__(self, message: str, node: yaml.Node) -> None:
         super().__init__(message)
@@ -406,10 +527,14 @@ def _conflict_issue(text: str, file: str) -> YamlIssue | None:
 
 def parse_yaml(text: str, file: str) -> tuple[Any, SourceMap, list[YamlIssue]]:
     """Parse one YAML document. Syntax errors come back as issues, never as exceptions."""
-    builder = _Builder(file, text)
     conflict = _conflict_issue(text, file)
     if conflict is not None:
-        return None, builder.map, [conflict]
+        return None, SourceMap(file, text=text), [conflict]
+    try:
+        return _read_plain(text), SourceMap(file, text=text, lazy=True), []
+    except _Unusual:
+        pass  # the full reading below finds what is unusual and says it
+    builder = _Builder(file, text)
     try:
         node = yaml.compose(text, Loader=_CachedLoader)
     except yaml.MarkedYAMLError as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections import Counter
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +70,22 @@ class _Ctx:
         self.problems.append(Problem(severity, message, self.source.at(path, key=key), step, hint))
 
     def plan_step(self, step_id: str) -> Step:
-        return next(s for s in self.plan.steps() if s.id == step_id)
+        return self.steps_by_id[step_id]
+
+    @cached_property
+    def steps_by_id(self) -> dict[str, Step]:
+        found: dict[str, Step] = {}
+        for step in self.plan.steps():
+            found.setdefault(step.id, step)  # the first of duplicates, as a search from the top finds
+        return found
+
+    @cached_property
+    def step_at(self) -> dict[PathKey, str]:
+        """The path of each step -> its id: where a problem deep inside a step belongs."""
+        found: dict[PathKey, str] = {}
+        for step_id, path in self.paths.items():
+            found.setdefault(path, step_id)
+        return found
 
     def step_path(self, step: Step, *rest: str | int) -> PathKey:
         return (*self.paths.get(step.id, ()), *rest)
@@ -409,6 +425,8 @@ def _references(ctx: _Ctx, steps: list[Step]) -> None:
     unknown: dict[tuple[str, str | None], list[_Use]] = {}  # (message, hint) -> uses
     missing: dict[tuple[str, str], list[_Use]] = {}  # (producer, output) -> uses
     wanted: dict[str, set[str]] = {}  # producer -> outputs some step uses
+    ids: list[str] = []
+    guesses: dict[str, str] = {}
     for step in steps:
         path = ctx.paths.get(step.id)
         if path is None:
@@ -423,9 +441,10 @@ def _references(ctx: _Ctx, steps: list[Step]) -> None:
                     producer, output = parts[1], parts[2]
                     wanted.setdefault(producer, set()).add(output)
                     if producer not in declared:
-                        message = f"'{{{{ {expr} }}}}': this plan has no step '{producer}'" + did_you_mean(
-                            producer, sorted(declared)
-                        )
+                        if producer not in guesses:  # difflib over every id: once per name
+                            guesses[producer] = did_you_mean(producer, ids or (ids := sorted(declared)))
+                        guess = guesses[producer]
+                        message = f"'{{{{ {expr} }}}}': this plan has no step '{producer}'" + guess
                         unknown.setdefault(
                             (message, "outputs.STEP.NAME names the step that declares NAME"), []
                         )
@@ -521,10 +540,7 @@ def _secrets_inline(ctx: _Ctx, value: Any, path: PathKey) -> None:
 
 
 def _step_of(ctx: _Ctx, path: PathKey) -> str | None:
-    for step_id, step_path in ctx.paths.items():
-        if path[: len(step_path)] == step_path:
-            return step_id
-    return None
+    return ctx.step_at.get(path[:4])  # step paths are ("phases", i, "steps", j)
 
 
 def validate_inventory(inventory: Inventory, source: SourceMap) -> list[Problem]:

@@ -17,6 +17,7 @@ from rich.cells import cell_len, set_cell_size
 from rich.text import Text
 
 from migrator.estimates import Estimate, WindowSummary, summarize
+from migrator.plan.bulk import gc_paused
 from migrator.plan.model import Phase, Where
 from migrator.render.words import (
     MARKERS,
@@ -75,6 +76,13 @@ def render_terminal(
     step_id: str | None = None,
 ) -> None:
     """Print the plan overview, or with ``step_id`` one step in full."""
+    with gc_paused():
+        _render(loaded, console, estimates, step_id)
+
+
+def _render(
+    loaded: LoadedPlan, console: Console, estimates: Mapping[str, Estimate] | None, step_id: str | None
+) -> None:
     chosen = estimates_or_written(loaded.plan, estimates)
     if step_id is not None:
         from migrator.render.step_view import render_step
@@ -92,12 +100,31 @@ def render_terminal(
         if not phase.steps:
             console.print(Text("  (no steps)", style="dim"))
             continue
-        console.print(_phase_table(phase, chosen, number, widths, console.width, unicode=unicode))
+        _print_table(console, _phase_table(phase, chosen, number, widths, console.width, unicode=unicode))
         number += len(phase.steps)
     console.print()
     console.print(_legend(chosen, unicode=unicode))
     console.print()
     _totals(console, loaded, summary)
+
+
+def _print_table(console: Console, table: Text) -> None:
+    """``console.print(table)``, or the same text written straight out when nothing can differ.
+
+    A plan's table is one line per step; through rich, 10,000 lines cost seconds of splitting,
+    wrapping and segmenting that change nothing when the output has no colours, is not being
+    recorded and every line already fits without a tab to expand.
+    """
+    plain = table.plain
+    if (
+        console.color_system is None
+        and not console.record
+        and "\t" not in plain
+        and all(cell_len(line) <= console.width for line in plain.split("\n"))
+    ):
+        console.file.write(plain + "\n")
+    else:
+        console.print(table)
 
 
 def _header(loaded: LoadedPlan) -> Text:

@@ -10,8 +10,9 @@ can still be rolled back.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 
+from migrator.engine.window import WindowReading, clock_time
 from migrator.estimates import Estimate
 from migrator.plan.durations import format_duration
 from migrator.report.document import Bullets, Code, CodeBlock, Document, Heading, Line, Para, Table, line
@@ -63,7 +64,31 @@ def when(at: datetime | None, *, day: datetime | None = None) -> str:
 
 
 def stamp(at: datetime | None) -> str:
-    return "-" if at is None else at.strftime("%Y-%m-%d %H:%M:%S UTC")
+    """In UTC, whatever zone ``at`` carries (a plan's window start may carry its own)."""
+    if at is None:
+        return "-"
+    return (at.astimezone(UTC) if at.tzinfo is not None else at).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def zoned(at: datetime) -> str:
+    """A time written with a zone (the plan's window start) in that zone, and in UTC."""
+    offset = at.utcoffset()
+    if offset is None or not offset:
+        return stamp(at)
+    z = at.strftime("%z")
+    return f"{at:%Y-%m-%d %H:%M} {z[:3]}:{z[3:]} ({stamp(at)})"
+
+
+def window_figures(r: WindowReading, zone: tzinfo | None) -> str:
+    """One reading of the window clock (engine.window.read), as the TUI's clock words it."""
+    slack = "-" if r.slack is None else signed(r.slack)
+    left = "-" if r.time_left is None else signed(r.time_left).lstrip("+")
+    unknown = f" (+{len(r.unestimated)} step(s) without an estimate)" if r.unestimated else ""
+    return (
+        f"elapsed {format_duration(r.elapsed)}, window left {left}, "
+        f"in-window work left {format_duration(r.work_left)}{unknown}, "
+        f"ETA {clock_time(r.eta, now=r.at, zone=zone)}, slack {slack}"
+    )
 
 
 def log_command(run_id: int, step_id: str) -> str:
@@ -102,9 +127,10 @@ def _summary(doc: Document, f: RunFacts) -> None:
         gap = f" ({signed(f.actual_downtime - f.planned_downtime)} against plan)"
     window = "not set"
     if f.window_length is not None:
-        start = stamp(f.window_start) if f.window_start is not None else "the run's start"
+        start = zoned(f.window_start) if f.window_start is not None else "the run's start"
         window = f"{format_duration(f.window_length)} from {start}"
     env = f" ({f.environment})" if f.environment else ""
+    zone = f.window_start.tzinfo if f.window_start is not None else None
     rows: list[tuple[str, Line]] = [
         (
             "Plan",
@@ -124,6 +150,14 @@ def _summary(doc: Document, f: RunFacts) -> None:
         ("Status", line(f"{f.status}: {f.summary}" if f.summary else f.status)),
         ("Steps", line(", ".join(f"{n} {state}" for state, n in sorted(counts.items())) or "none")),
         ("Window", line(window)),
+        *(
+            (title, line(window_figures(r, zone)))
+            for title, r in (
+                ("Window at the start", f.window_at_start),
+                ("Window at the end", f.window_at_end),
+            )
+            if r is not None
+        ),
         ("Downtime", line(f"planned {planned}, actual {actual}{gap}")),
     ]
     if f.critical_path:
@@ -234,7 +268,13 @@ def _evidence(doc: Document, f: RunFacts) -> None:
         return
     for e in f.evidence:
         section.add(Heading(line(Code(e.step_id), f" {e.title} (attempt {e.attempt})")))
-        section.add(Para(line(f"Confirmed by {e.actor} at {stamp(e.at)}.")))
+        if e.unticked:  # a failed checklist was recorded too: it confirms nothing
+            missing = "; ".join(e.unticked)
+            section.add(
+                Para(line(f"NOT confirmed: {missing} left unticked; recorded by {e.actor} at {stamp(e.at)}."))
+            )
+        else:
+            section.add(Para(line(f"Confirmed by {e.actor} at {stamp(e.at)}.")))
         section.add(CodeBlock(e.text or "(no evidence text)"))
 
 
@@ -301,13 +341,20 @@ def _values(doc: Document, f: RunFacts) -> None:
 
 def _output(doc: Document, f: RunFacts) -> None:
     section = doc.section(SECTIONS[8])
-    shown = [s for s in f.steps if s.output_lines]
+    shown = [s for s in f.steps if s.output_lines or s.commands]
     if not shown:
-        section.add(Para(line("No step wrote any output.")))
+        section.add(Para(line("No step ran a command or wrote any output.")))
         return
     for s in shown:
         of = f", last {len(s.output_tail)} of attempt {s.output_attempt}" if s.output_tail else ""
         section.add(Heading(line(Code(s.id), f" {s.title} ({s.output_lines} line(s){of})")))
+        # What each attempt ran (rendered when it started, secrets masked), not the plan's text.
+        last = None
+        for attempt, command in s.commands:
+            if command != last:
+                section.add(Para(line(f"Attempt {attempt} ran:")))
+                section.add(CodeBlock(command.rstrip("\n")))
+            last = command
         if s.output_tail:
             section.add(CodeBlock("\n".join(s.output_tail)))
         section.add(Para(line("Full log: ", Code(log_command(f.run_id, s.id)))))

@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from migrator.engine.headline import headline
 from migrator.estimates import Estimate, learned, summarize, written
 from migrator.plan.model import StepKind, Where, source_lines
-from migrator.store.dto import JournalEntry, StepRecord
+from migrator.store.dto import JournalEntry, RunInfo, StepRecord
 from migrator.store.durations import measured_durations, pair_attempts
 
 if TYPE_CHECKING:
+    from migrator.engine.window import WindowReading
     from migrator.plan.load import LoadedPlan
     from migrator.store.db import Store
 
@@ -87,6 +89,9 @@ class StepFacts:
     output_attempt: int
     sources: tuple[str, ...] = ()
     """Where the step comes from (the plan's ``source:``), for the record's reader."""
+    commands: tuple[tuple[int, str], ...] = ()
+    """``(attempt, command)``: what each attempt ran, as the journal recorded it when the
+    attempt started (rendered, secrets masked); not the plan's text."""
 
 
 @dataclass(frozen=True)
@@ -132,6 +137,11 @@ class EvidenceFacts:
     actor: str
     text: str
     checklist: tuple[str, ...]
+
+    @property
+    def unticked(self) -> tuple[str, ...]:
+        """Checklist items the operator did not tick (the evidence's ``[ ] item`` lines)."""
+        return tuple(line[4:] for line in self.text.splitlines() if line.startswith("[ ] "))
 
 
 @dataclass(frozen=True)
@@ -185,6 +195,11 @@ class RunFacts:
     tail: int
     notes: tuple[str, ...] = field(default=())
     """What the report could not say (plan file not found, plan changed since)."""
+    window_at_start: WindowReading | None = None
+    """The window clock (:func:`migrator.engine.window.read`) as the run started: nothing done,
+    the estimates of that time; what ``migrator plan`` and the TUI said before the first step."""
+    window_at_end: WindowReading | None = None
+    """The same clock when the run ended (or now, for a run not ended): stopped there."""
 
     def step(self, step_id: str) -> StepFacts | None:
         return next((s for s in self.steps if s.id == step_id), None)
@@ -237,6 +252,7 @@ def collect(
         )
     )
     outputs = _outputs(store, run_id, redact, tail)
+    commands = _commands(journal, redact)
     steps = tuple(
         _step_facts(
             r,
@@ -247,6 +263,7 @@ def collect(
             actions=actions,
             outputs=outputs,
             redact=redact,
+            commands=commands.get(r.step_id, ()),
         )
         for r in records
     )
@@ -260,11 +277,13 @@ def collect(
         plan_path=run.plan_path,
         plan_fingerprint=run.plan_fingerprint,
         inventory=run.inventory_name,
-        environment=loaded.inventory.environment.value if loaded is not None else "",
+        # As recorded when the run started: the plan's own inventory (production) may be all
+        # that is left to load once a lab rehearsal's inventory file is gone.
+        environment=run.environment or (loaded.inventory.environment.value if loaded is not None else ""),
         mode=run.mode,
         operator=run.operator,
         status=run.status,
-        summary=redact(run.summary),
+        summary=redact(headline(run, records)),
         started_at=aware(run.started_at) or run_start,
         ended_at=aware(run.ended_at),
         window_length=int(loaded.plan.window.length) if loaded is not None and loaded.plan.window else None,
@@ -329,10 +348,48 @@ def collect(
         ),
         tail=tail,
         notes=tuple(found_notes),
+        **_window_readings(loaded, estimates, run, records, run_start),
     )
 
 
 # -- pieces ---------------------------------------------------------------------------------------
+
+
+def _window_readings(
+    loaded: LoadedPlan | None,
+    estimates: dict[str, Estimate],
+    run: RunInfo,
+    records: list[StepRecord],
+    run_start: datetime | None,
+) -> dict[str, WindowReading | None]:
+    """The window figures from the one window arithmetic, as the runner's gate and the TUI
+    read them: a live run's window opens at the plan's start, any other at the run's start."""
+    window = loaded.plan.window if loaded is not None else None
+    if loaded is None or window is None:
+        return {}
+    from migrator.engine.window import read, rollback_costs
+
+    plan = loaded.plan
+    opened = aware(run.started_at) or run_start
+    if run.mode == "live" and window.start is not None:
+        opened = window.start
+    if opened is None:
+        return {}
+    in_window = [s.id for p in plan.phases if p.where is Where.WINDOW for s in p.steps]
+    seconds = {sid: estimates[sid].seconds if sid in estimates else None for sid in loaded.order}
+    length, costs = int(window.length), rollback_costs(plan)
+
+    def reading(states: dict[str, str], now: datetime, ended_at: datetime | None) -> WindowReading:
+        return read(
+            order=list(loaded.order), deps=loaded.deps, in_window=in_window, estimates=seconds,
+            states=states, window_length=length, opened=opened, now=now, ended_at=ended_at,
+            rollback_cost=costs,
+        )  # fmt: skip
+
+    start = reading({}, opened, None)
+    ended = aware(run.ended_at)
+    end = reading({r.step_id: r.state for r in records}, ended or datetime.now(UTC), ended)
+    return {"window_at_start": start, "window_at_end": end}
 
 
 def _estimates(store: Store, plan_name: str, run_id: int, loaded: LoadedPlan | None) -> dict[str, Estimate]:
@@ -364,6 +421,17 @@ def _failures(journal: list[JournalEntry]) -> dict[str, int]:
         if e.step_id is not None and e.kind == "transition" and e.trigger in ("again", "fail"):
             counts[e.step_id] = counts.get(e.step_id, 0) + 1
     return counts
+
+
+def _commands(
+    journal: list[JournalEntry], redact: Callable[[str], str]
+) -> dict[str, tuple[tuple[int, str], ...]]:
+    """Step id -> ``(attempt, command)`` of each attempt that recorded the command it ran."""
+    found: dict[str, list[tuple[int, str]]] = {}
+    for e in journal:
+        if e.step_id is not None and e.command:
+            found.setdefault(e.step_id, []).append((e.attempt, redact(e.command)))
+    return {sid: tuple(v) for sid, v in found.items()}
 
 
 def _last(durations: dict[str, list[float]]) -> dict[str, float]:
@@ -420,6 +488,7 @@ def _step_facts(
     actions: dict[str, float],
     outputs: dict[str, tuple[int, tuple[str, ...], int]],
     redact: Callable[[str], str],
+    commands: tuple[tuple[int, str], ...] = (),
 ) -> StepFacts:
     from migrator.render.words import markers_of
 
@@ -452,6 +521,7 @@ def _step_facts(
         output_tail=tail,
         output_attempt=attempt,
         sources=tuple(source_lines(step)) if step is not None else (),
+        commands=commands,
     )
 
 

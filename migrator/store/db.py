@@ -62,6 +62,7 @@ __all__ = ["DEFAULT_DB", "ENV_DB", "Store", "resolve_url"]
 
 _JOURNAL_COLUMNS = (
     "run_id", "step_id", "at", "actor", "kind", "trigger", "from_state", "to_state", "reason", "attempt",
+    "command",
 )  # fmt: skip
 _STEP_COLUMNS = (
     "run_id",
@@ -295,6 +296,7 @@ class Store(LeaseMixin):
                         move.dest,
                         move.reason,
                         move.attempt,
+                        move.command,
                     )
                 )
             conn.executemany(self._journal_insert, journal)
@@ -345,6 +347,15 @@ class Store(LeaseMixin):
             where += " AND step_id IS NULL"
         with self._tx() as conn:
             return [dto.JournalEntry(**row) for row in JOURNAL.read(conn, where, params, order="id")]
+
+    def commands(self, run_id: int) -> dict[str, str]:
+        """Step id -> the command its latest attempt ran (rendered, secrets masked)."""
+        with self._tx() as conn:
+            rows = conn.execute(
+                "SELECT step_id, command FROM journal WHERE run_id = ? AND command != '' ORDER BY id",
+                (run_id,),
+            ).fetchall()
+        return {step_id: command for step_id, command in rows}
 
     # -- output, checks, values -------------------------------------------------------------------
 

@@ -68,6 +68,8 @@ class JournalEntry:
     to_state: str
     reason: str
     attempt: int
+    command: str = ""
+    """An attempt's start: the command it ran, rendered, secrets masked (schema version 4)."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,8 @@ class Move:
     attempt: int = 0
     fields: dict[str, object] = field(default_factory=dict)
     """Other columns of the step/run row to set, e.g. ``exit_code``, ``summary``."""
+    command: str = ""
+    """The journal's ``command``: what an attempt starts, secrets masked."""
 
 
 @dataclass(frozen=True)

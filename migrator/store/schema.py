@@ -24,10 +24,11 @@ from migrator.store.sqlite import Database
 
 Migration = Callable[[sqlite3.Connection], None]
 
-CURRENT_VERSION = 3
+CURRENT_VERSION = 4
 """Version 1: runs, step records, journal, output chunks, checks, values, amendments,
 evidence, decisions, leases. Version 2: a run records its inputs (plan text, inventory path,
-fingerprint and environment, database path). Version 3: a check's three-valued ``outcome``."""
+fingerprint and environment, database path). Version 3: a check's three-valued ``outcome``.
+Version 4: the journal's ``command`` (what an attempt ran, secrets masked)."""
 
 RUN_INPUT_COLUMNS = ("plan_text", "inventory_path", "inventory_fingerprint", "environment", "db_path")
 
@@ -54,7 +55,13 @@ def _to_3(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: dict[int, Migration] = {2: _to_2, 3: _to_3}
+def _to_4(conn: sqlite3.Connection) -> None:
+    """Version 4: ``journal.command``. Attempts recorded before it ran a command not recorded
+    (empty: the change record says so, it does not guess it from today's plan)."""
+    conn.execute("ALTER TABLE journal ADD COLUMN command VARCHAR DEFAULT '' NOT NULL")
+
+
+MIGRATIONS: dict[int, Migration] = {2: _to_2, 3: _to_3, 4: _to_4}
 """``MIGRATIONS[n]`` upgrades a version ``n-1`` database to version ``n``."""
 
 MIGRATOR_TABLES = {"runs", "step_records", "journal"}

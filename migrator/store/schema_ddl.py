@@ -101,6 +101,7 @@ STATEMENTS: tuple[str, ...] = (
     to_state VARCHAR NOT NULL,
     reason VARCHAR NOT NULL,
     attempt INTEGER NOT NULL,
+    command VARCHAR DEFAULT '' NOT NULL,
     CONSTRAINT pk_journal PRIMARY KEY (id),
     CONSTRAINT fk_journal_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (id)
 )""",
@@ -249,6 +250,7 @@ COLUMNS: dict[str, dict[str, str]] = {
         "to_state": "VARCHAR",
         "reason": "VARCHAR",
         "attempt": "INTEGER",
+        "command": "VARCHAR",
     },
     "leases": {
         "plan_name": "VARCHAR",

@@ -95,6 +95,8 @@ class JournalRow(SQLModel, table=True):
     to_state: str
     reason: str = ""
     attempt: int = 0
+    # Schema version 4: an attempt's start records the command it ran (rendered, secrets masked).
+    command: str = Field(default="", sa_column_kwargs={"server_default": ""})
 
 
 class OutputChunkRow(SQLModel, table=True):

@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 
 import pytest
+import yaml
 
 from migrator.cli import _other_threads_working, exit_status
 
@@ -27,7 +28,11 @@ def test_large_output_reaches_a_pipe_whole() -> None:
     result = run_module("plan", "off2", "--format", "json")
     assert result.returncode == 0, result.stderr
     plan = json.loads(result.stdout)
-    assert sum(len(phase["steps"]) for phase in plan["phases"]) == 79
+    # Every step of the plan file arrives, whatever the plan's length is today.
+    source = yaml.safe_load((ROOT / "plans/off2.yaml").read_text())
+    in_file = sum(len(phase["steps"]) for phase in source["phases"])
+    assert in_file > 50
+    assert sum(len(phase["steps"]) for phase in plan["phases"]) == in_file
 
 
 def test_exit_codes_and_the_error_line_survive_the_fast_exit(tmp_path: Path) -> None:
@@ -42,7 +47,7 @@ def test_a_working_thread_is_waited_for() -> None:
     # joins it: its last line must be there.
     code = (
         "import sys, threading, time\n"
-        "import migrator.cli as cli\n"
+        "import migrator.cli.entry as cli\n"
         "def late():\n"
         "    time.sleep(0.3)\n"
         "    print('late line', flush=True)\n"

@@ -86,7 +86,7 @@ def operator_needed(tmp: Path) -> subprocess.CompletedProcess[str]:
 
 def internal(tmp: Path) -> subprocess.CompletedProcess[str]:
     bug = (
-        "import migrator.cli_inspect as m, migrator.cli as c\n"
+        "import migrator.cli.inspect as m, migrator.cli as c\n"
         "def boom(fmt): raise ZeroDivisionError('a bug')\n"
         "m.states_command.callback = boom\n"
         "c.run_and_exit()\n"

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from migrator.cli.printer import Printer
 from migrator.engine import progress as sampling
 from migrator.engine.bookkeeping import Bookkeeper
 from migrator.engine.events import StepOutput, StepProgress
-from migrator.engine.printer import Printer
 from migrator.executors.progress import Progress
 from migrator.store.db import Store
 from migrator.store.progress import samples
@@ -39,7 +39,7 @@ def test_terminal_gets_a_bar_redrawn_in_place_that_gives_way_to_lines() -> None:
 
 def test_a_log_gets_a_percent_line_every_few_seconds_and_the_last(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = iter([0.0, 1.0, 2.0, 6.0, 7.0])
-    monkeypatch.setattr("migrator.engine.printer.time.monotonic", lambda: next(clock))
+    monkeypatch.setattr("migrator.cli.printer.time.monotonic", lambda: next(clock))
     out = io.StringIO()
     monkeypatch.setattr("sys.stdout", out)
     printer = Printer(None)

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from migrator.engine.run_inputs import resume_command
-from migrator.engine.runner import PlanChangedError, RunOptions, prepare_run, resume_run, start_run
-from migrator.errors import LockHeldError, OperatorNeeded, RunStateError
+from migrator.engine.runner import RunOptions, prepare_run, resume_run, start_run
+from migrator.errors import LockHeldError, OperatorNeeded, PlanChangedError, RunStateError
 from migrator.executors.base import ActionOutcome, StepContext
 from migrator.plan.model import Step
 from migrator.store.db import Store

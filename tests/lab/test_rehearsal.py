@@ -141,7 +141,7 @@ def test_off1_rehearsal_completes(off_lab: OffLab) -> None:
     result = off_lab.migrator(*off_lab.run_argv())
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert "completed" in off_lab.status_line()
-    assert "71 succeeded" in result.stdout
+    assert "76 succeeded" in result.stdout
     assert_off1_moved(off_lab)
 
 

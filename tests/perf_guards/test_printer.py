@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from migrator.cli.printer import Printer, styled
 from migrator.engine.events import (
     CheckDone,
     Event,
@@ -22,7 +23,6 @@ from migrator.engine.events import (
     StepVerdict,
     StepWarning,
 )
-from migrator.engine.printer import Printer, styled
 
 ROOT = Path(__file__).resolve().parents[2]
 

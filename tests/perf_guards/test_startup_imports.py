@@ -13,8 +13,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 PROBE = """
 import json, sys
-from migrator.cli_run import _store
-from migrator.engine.printer import Printer
+from migrator.engine.session.compose import open_store as _store
+from migrator.cli.printer import Printer
 from migrator.engine.runner import start_run
 from migrator.executors.registry import Executors
 store = _store(sys.argv[1])

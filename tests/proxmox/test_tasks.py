@@ -6,10 +6,18 @@ from typing import Any
 
 import pytest
 
-from migrator.errors import ConnectError, OutcomeUnknown, ProxmoxError, TaskFailed
+from migrator.errors import (
+    ConnectError,
+    OutcomeUnknown,
+    ProxmoxError,
+    PveTaskError,
+    TaskCancelled,
+    TaskFailed,
+    TaskTimeout,
+)
 from migrator.executors import pvetasks
 from migrator.executors.proxmox import ProxmoxApiError, ProxmoxClient
-from migrator.executors.pvetasks import PveTaskError, TaskCancelled, TaskTimeout, parse_upid, wait_task
+from migrator.executors.pvetasks import parse_upid, wait_task
 from migrator.plan.model import ProxmoxCall
 from tests.proxmox.conftest import SECRET
 

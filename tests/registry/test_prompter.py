@@ -7,8 +7,8 @@ import io
 import pytest
 from rich.console import Console
 
+from migrator.cli.prompter import CliPrompter
 from migrator.errors import ExitCode, OperatorNeeded
-from migrator.prompter import CliPrompter
 
 
 def prompter(answers: str | None = None, *, assume_yes: bool = False) -> tuple[CliPrompter, io.StringIO]:

@@ -72,7 +72,10 @@ def plan_steps(work: Path, *, amended: bool = False) -> dict[str, list[dict[str,
     before = [
         local(
             "prep",
-            f"echo snapshot ready; echo token={SECRET}; touch {work}/prep",
+            # The token is made at run time, as a real tool makes one: the plan text (and the
+            # command the journal records) never holds a secret output's value.
+            f"echo snapshot $(echo ready); printf 'token=%s-%s\\n' {SECRET.rsplit('-', 1)[0]} "
+            f"{SECRET.rsplit('-', 1)[1]}; touch {work}/prep",
             title="Snapshot the data",
             estimate="1m",
             outputs={

@@ -56,6 +56,7 @@ def _version_1_file(db: Path) -> None:
     for column in schema.RUN_INPUT_COLUMNS:
         conn.execute(f"ALTER TABLE runs DROP COLUMN {column}")
     conn.execute("ALTER TABLE check_results DROP COLUMN outcome")  # version 3's
+    conn.execute("ALTER TABLE journal DROP COLUMN command")  # version 4's
     conn.execute("UPDATE schema_version SET version = 1")
     conn.commit()
     conn.close()
@@ -78,6 +79,7 @@ def test_a_version_1_file_is_read_without_writing_and_upgraded_on_write(tmp_path
     assert conn.execute("select version from schema_version").fetchone() == (schema.CURRENT_VERSION,)
     columns = [row[1] for row in conn.execute("pragma table_info(runs)")]
     assert set(schema.RUN_INPUT_COLUMNS) <= set(columns)
+    assert "command" in [row[1] for row in conn.execute("pragma table_info(journal)")]
     assert conn.execute("select plan_name, inventory_path from runs").fetchall() == [("p", "")]
 
 
@@ -184,6 +186,7 @@ def test_version_2_checks_get_their_outcome(tmp_path: Path) -> None:
     store.close()
     conn = sqlite3.connect(db)
     conn.execute("ALTER TABLE check_results DROP COLUMN outcome")  # back to version 2
+    conn.execute("ALTER TABLE journal DROP COLUMN command")  # (version 4's)
     conn.execute("UPDATE schema_version SET version = 2")
     rows = ((1, "exit 0"), (0, "exit 1"), (0, "unreadable output"), (0, "could not probe"),
             (0, "unreachable: connection refused"))  # fmt: skip

@@ -1,4 +1,4 @@
-"""Helpers for the TUI tests: a real SQLite store, the real engine behind EngineSession,
+"""Helpers for the TUI tests: a real SQLite store, the real engine behind TuiSession,
 step runners that are ScriptedExecutor, real local commands (Executors) or the real sshd."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-from migrator.cli_tui import EngineSession, PrompterProxy
+from migrator.cli.tui import PrompterProxy, TuiSession
 from migrator.executors.base import StepRunner
 from migrator.executors.connections import Connections
 from migrator.executors.registry import Executors
@@ -87,18 +87,18 @@ def session_for(
     runner: StepRunner,
     proxy: PrompterProxy | None = None,
     **kw: Any,
-) -> EngineSession:
+) -> TuiSession:
     """A session on ``runner``, masking with the runner's own Redactor when it has one (the
     real Executors), as ``migrator tui`` does."""
     redactor = getattr(runner, "redactor", None) or Redactor()
-    session = EngineSession.open(
+    session = TuiSession.open(
         store, plan, runner, proxy or PrompterProxy(), redactor=redactor, actor="tester@lab", **kw
     )
     OPEN_SESSIONS.append(session)
     return session
 
 
-OPEN_SESSIONS: list[EngineSession] = []
+OPEN_SESSIONS: list[TuiSession] = []
 
 
 @pytest.fixture(autouse=True)
@@ -110,7 +110,7 @@ def _close_sessions(store: Store) -> Iterator[None]:
         OPEN_SESSIONS.pop().close()
 
 
-def power_cut(session: EngineSession) -> None:
+def power_cut(session: TuiSession) -> None:
     """The session's process dies: its lease heartbeat stops, nothing is released or paused,
     and the lease goes stale after its ttl (a test gives the dying session a short one)."""
     import time
@@ -127,7 +127,7 @@ def power_cut(session: EngineSession) -> None:
         time.sleep(0.01)
 
 
-def app_for(session: EngineSession, **kw: Any) -> MigratorApp:
+def app_for(session: TuiSession, **kw: Any) -> MigratorApp:
     return MigratorApp(session, clock=FakeClock(), **kw)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from textual.widgets import OptionList
 
-from migrator.cli_tui import PrompterProxy
+from migrator.cli.tui import PrompterProxy
 from migrator.executors.scripted import Scripted, ScriptedExecutor
 from migrator.plan.inventory import Inventory
 from migrator.store.db import Store

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from migrator.cli_tui import PrompterProxy
+from migrator.cli.tui import PrompterProxy
 from migrator.executors.scripted import Scripted, ScriptedExecutor
 from migrator.store.db import Store
 from tests.tui.conftest import (

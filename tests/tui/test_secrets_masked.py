@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from migrator.cli_run import _load
-from migrator.cli_tui import open_session
+from migrator.cli.tui import open_tui_session
+from migrator.engine.session.compose import load
 from migrator.secrets import MASK
 from migrator.store.db import Store
 from tests.tui.conftest import OPEN_SESSIONS, app_for, enter_text, idle, press_and_idle, until
+from tests.tui.screen import shows, widget_lines
 from tui.screens.modals import ConfirmModal
 
 PLAN = """\
@@ -44,7 +45,7 @@ async def test_a_secret_echoed_by_the_action_and_the_rollback_is_masked(
     work.mkdir()
     (tmp_path / "inventory.yaml").write_text("name: lab\nenvironment: lab\nhosts: {}\n")
     (tmp_path / "plan.yaml").write_text(PLAN.format(work=work))
-    session = open_session(store, _load(str(tmp_path / "plan.yaml"), None))
+    session = open_tui_session(store, load(str(tmp_path / "plan.yaml"), None))
     OPEN_SESSIONS.append(session)
     run_id = session.run_id
     assert run_id is not None
@@ -75,3 +76,60 @@ async def test_a_secret_echoed_by_the_action_and_the_rollback_is_masked(
         path = tmp_path / f"state.db{suffix}"
         if path.exists():
             assert token.encode() not in path.read_bytes()
+
+
+COMMAND_PLAN = """\
+name: command-tui
+title: The command as run, in the detail pane
+inventory: inventory.yaml
+phases:
+- id: ph
+  title: Ph
+  where: window
+  steps:
+  - id: mint
+    title: Name a host and mint a token
+    kind: local
+    command: 'echo "host: web-$(echo 42)"; echo "token: $(cat {work}/token_source)"'
+    outputs:
+      host: {{regex: "host: (\\\\S+)"}}
+      token: {{regex: "token: (\\\\S+)", secret: true}}
+  - id: use
+    title: Use both
+    kind: local
+    secrets: {{TOKEN: "env:MIGRATOR_TUI_TOKEN"}}
+    command: >-
+      printf '%s %s %s' {{{{ outputs.mint.host }}}} "$TOKEN" "{{{{ outputs.mint.token }}}}" > {work}/got
+"""
+
+
+async def test_the_detail_pane_shows_the_command_as_run_with_secrets_masked(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not the plan's text with ``{{ outputs... }}`` unresolved: the command the engine
+    rendered for the attempt, the plain output's value in it, the secret output as ***."""
+    token, minted = "tok-" + os.urandom(12).hex(), "min-" + os.urandom(12).hex()
+    monkeypatch.setenv("MIGRATOR_TUI_TOKEN", token)
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "token_source").write_text(minted)
+    (tmp_path / "inventory.yaml").write_text("name: lab\nenvironment: lab\nhosts: {}\n")
+    (tmp_path / "plan.yaml").write_text(COMMAND_PLAN.format(work=work))
+    session = open_tui_session(store, load(str(tmp_path / "plan.yaml"), None))
+    OPEN_SESSIONS.append(session)
+    app = app_for(session)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await idle(pilot, app)
+        await press_and_idle(pilot, app, "n")
+        await press_and_idle(pilot, app, "n")
+        assert app.statuses["use"].state == "succeeded"
+        app.table.select_step("use")
+        await idle(pilot, app)
+        ran = f"""printf '%s %s %s' web-42 "$TOKEN" "{MASK}" > {work}/got"""
+        assert shows(app, app.detail, "action as run (attempt 1)")
+        assert shows(app, app.detail, ran)
+        pane = "".join(widget_lines(app, app.detail))
+    session.close()
+    assert (work / "got").read_text() == f"web-42 {token} {minted}"
+    assert "{{ outputs" not in pane and token not in pane and minted not in pane
+    store.close()

@@ -56,7 +56,9 @@ def describe(
 
     if step.description:
         out += ["", escape(step.description)]
-    if step.action:
+    if status is not None and status.command:  # what ran, outputs resolved, secrets masked
+        out += ["", f"[b]action as run[/] (attempt {status.attempt})", escape(status.command)]
+    elif step.action:
         out += ["", "[b]action[/]", escape(step.action)]
     if step.checks:
         out += ["", "[b]checks[/]"] + [f"  {escape(c)}" for c in step.checks]

@@ -25,6 +25,7 @@ TOOLS: tuple[str, ...] = (
     "apt",
     "crontab",
     "iptables",
+    "ip6tables",  # off2 plan network-ipv6 (2024-09-05 report): netfilter.py, IPv6 tables
     "mongosh",
     "redis-cli",
     "journalctl",
@@ -42,4 +43,5 @@ TOOLS: tuple[str, ...] = (
     "dig",  # off2 plan: dns.py
     "postconf",  # off2 plan ct_postinstall: mail.py
     "newaliases",
+    "dpkg-buildpackage",  # sanoid-install builds sanoid's deb (docs/sanoid.md): build.py
 )

@@ -12,6 +12,7 @@ from migrator.lab.standins.context import Context, ToolError, make_context
 def _handlers() -> dict[str, Callable[[Context], int]]:
     # Imported here so each call loads only what dispatching needs.
     from migrator.lab.standins import (
+        build,
         clients,
         cron,
         dns,
@@ -44,6 +45,7 @@ def _handlers() -> dict[str, Callable[[Context], int]]:
         "apt": system.apt_get,
         "crontab": cron.crontab,
         "iptables": netfilter.iptables,
+        "ip6tables": netfilter.iptables,
         "mongosh": clients.mongosh,
         "redis-cli": clients.redis_cli,
         "journalctl": units.journalctl,
@@ -61,6 +63,7 @@ def _handlers() -> dict[str, Callable[[Context], int]]:
         "ifreload": system.ifreload,
         "postconf": mail.postconf,
         "newaliases": mail.newaliases,
+        "dpkg-buildpackage": build.dpkg_buildpackage,
     }
 
 

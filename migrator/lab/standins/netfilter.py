@@ -25,8 +25,8 @@ BUILTIN_CHAINS = {
 _PROC_SYS = re.compile(r"echo\s+(\S+)\s*>\s*/proc/sys/(\S+)")
 
 
-def _apply(state: dict[str, Any], args: list[str]) -> list[str]:
-    """Run iptables ``args`` on the state; the lines to print."""
+def _apply(state: dict[str, Any], args: list[str], family: str = "iptables") -> list[str]:
+    """Run iptables ``args`` (``family`` ip6tables: the IPv6 tables) on the state; the lines to print."""
     table = "filter"
     if "-t" in args:
         at = args.index("-t")
@@ -34,7 +34,7 @@ def _apply(state: dict[str, Any], args: list[str]) -> list[str]:
         args = args[:at] + args[at + 2 :]
     if table not in BUILTIN_CHAINS:
         raise ToolError(f"iptables v1.8.7 (nf_tables): table '{table}' does not exist", 1)
-    rules: list[str] = state.setdefault("iptables", {}).setdefault(table, [])
+    rules: list[str] = state.setdefault(family, {}).setdefault(table, [])
     if not args:
         raise ToolError("iptables v1.8.7 (nf_tables): no command specified", 2)
     command, rest = args[0], args[1:]
@@ -69,7 +69,7 @@ def _apply(state: dict[str, Any], args: list[str]) -> list[str]:
 
 def iptables(ctx: Context) -> int:
     with ctx.locked() as state:
-        lines = _apply(state, list(ctx.args))
+        lines = _apply(state, list(ctx.args), "ip6tables" if ctx.tool == "ip6tables" else "iptables")
     if lines:
         out("\n".join(lines))
     return 0
@@ -80,9 +80,9 @@ def run_hook_line(state: dict[str, Any], line: str) -> None:
     command = line.split(None, 1)[1] if len(line.split(None, 1)) > 1 else ""
     if match := _PROC_SYS.search(command):
         state.setdefault("sysctl", {})[match.group(2).replace("/", ".")] = match.group(1)
-    elif command.startswith("iptables "):
+    elif command.startswith(("iptables ", "ip6tables ")):
         try:
-            _apply(state, shlex.split(command)[1:])
+            _apply(state, shlex.split(command)[1:], command.split()[0])
         except ToolError as exc:  # ifupdown reports a failing hook and goes on: so does the lab
             sys.stderr.write(f"{exc.message}\n")
 

@@ -246,7 +246,7 @@ def _reload_network(state: dict[str, Any]) -> None:
         return
     from migrator.lab.standins.netfilter import run_hook_line
 
-    routes, iface = [], ""
+    routes, routes6, iface, family = [], [], "", "inet"
     lines = [raw.strip() for raw in path.read_text().splitlines()]
     for line in lines:  # a restart: every interface goes down (post-down), then up (post-up)
         if line.startswith("post-down "):
@@ -256,6 +256,14 @@ def _reload_network(state: dict[str, Any]) -> None:
             run_hook_line(state, line)
         if line.startswith("iface "):
             iface = line.split()[1]
+            family = line.split()[2] if len(line.split()) > 2 else "inet"
+        elif line.startswith("address ") and "/" in line and family == "inet6":
+            import ipaddress
+
+            net6 = ipaddress.ip_network(line.split()[1], strict=False)  # the kernel lists no src for v6
+            routes6.append(f"{net6} dev {iface} proto kernel metric 256 pref medium")
+        elif line.startswith("gateway ") and family == "inet6":
+            routes6.insert(0, f"default via {line.split()[1]} dev {iface} metric 1024 onlink pref medium")
         elif line.startswith("address ") and "/" in line:
             address, bits = line.split()[1].split("/")
             import ipaddress
@@ -269,13 +277,14 @@ def _reload_network(state: dict[str, Any]) -> None:
         ):
             routes.append(f"{m.group(1)} {m.group(2)}")
     state["routes"] = routes
+    state["routes6"] = routes6  # `ip -6 route` (inet6 stanzas, 2024-09-05 report)
 
 
 def ip(ctx: Context) -> int:
     words = [a for a in ctx.args if a not in ("-4", "-6")]
     if words and words[0] in ("route", "r", "ro") and (len(words) == 1 or words[1] in ("list", "show", "ls")):
-        routes = ctx.load().get("routes")
-        if routes is None and ctx.in_container:  # from its netN lines on the host, as PVE sets it up
+        routes = ctx.load().get("routes6" if "-6" in ctx.args else "routes")
+        if routes is None and ctx.in_container and "-6" not in ctx.args:  # its netN lines (PVE's)
             from migrator.lab.standins.ct_network import container_routes
 
             routes = container_routes(ctx)
@@ -475,7 +484,11 @@ PACKAGE_FILES = {
         "/etc/mongod.conf": "storage:\n  dbPath: /var/lib/mongodb\n  journal:\n    enabled: true\n"
         "systemLog:\n  destination: file\n  logAppend: true\n  path: /var/log/mongodb/mongod.log\n"
         "net:\n  port: 27017\n  bindIp: 127.0.0.1\nprocessManagement:\n  timeZoneInfo: /usr/share/zoneinfo\n"
-    }
+    },
+    # Debian's munin-node.conf (the monitoring steps replace it by a link to the repository's)
+    "munin-node": {
+        "/etc/munin/munin-node.conf": "# Debian munin-node.conf\nallow ^127\\.0\\.0\\.1$\nhost *\nport 4949\n"
+    },
 }
 
 
@@ -489,7 +502,8 @@ def _postinst(package: str) -> None:
             capture_output=True,
         )
     for path, text in PACKAGE_FILES.get(package, {}).items():
-        if not Path(path).exists():
+        if not Path(path).exists() and not Path(path).is_symlink():
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
             Path(path).write_text(text, encoding="utf-8")
 
 

@@ -1,15 +1,11 @@
-"""``migrator tui``: build the engine and the store, inject them into the Textual app.
+"""A long-lived engine session that a front end drives one action at a time (the TUI).
 
-This module is the TUI's composition root (harlequin's ``cli.py``): the app itself may not
-import the store or the executors (import-linter), so :class:`EngineSession` wraps them
-behind the :class:`tui.facade.Session` protocol. Every method here may block; the app only
-calls them from thread workers. Textual is imported only when the command runs.
-
-A driving session holds the plan's lease from opening to closing (heartbeat thread), not only
-while a step runs: a second ``migrator tui`` on the plan becomes an observer and ``migrator
-run``/``resume`` is refused with the holder named. It drives the run with ``keep_running``: the
-run stays ``running`` between the operator's actions (no pause/resume pair per keypress) and
-is paused once, when the session ends.
+It holds the plan's lease from opening to closing (heartbeat thread), not only while a step
+runs: a second session on the plan becomes an observer and ``migrator run``/``resume`` is
+refused with the holder named. It drives the run with ``keep_running``: the run stays
+``running`` between the operator's actions (no pause/resume pair per keypress) and is paused
+once, when the session ends. Every method may block (SQLite, SSH): a front end calls them
+from worker threads; events come back through the listener given to :meth:`attach`.
 """
 
 from __future__ import annotations
@@ -18,15 +14,14 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Self
 
-import click
-
-from migrator.cli_run import _load, _store, _tools, confirm_manual_option, db_option, inventory_option
 from migrator.engine.commands import CommandKind, OperatorCommand
 from migrator.engine.events import Event, Listener
 from migrator.engine.lease import LeaseKeeper, operator_name
 from migrator.engine.runner import Runner, RunOptions, find_run, prepare_resume, prepare_run
+from migrator.engine.session.compose import Flags, Front, build_tools, load, run_mode
+from migrator.engine.session.view import CheckLine, OperatorPrompter, RunView, StepStatus
 from migrator.engine.states import RUN_FINAL
 from migrator.errors import ExecutorError, LockHeldError, OperatorNeeded, RunStateError, UsageError
 from migrator.executors.base import ChecklistAnswer, StepRunner
@@ -34,11 +29,10 @@ from migrator.secrets import Redactor
 from migrator.store.db import Store
 from migrator.store.durations import measured_durations
 
-if TYPE_CHECKING:
-    from tui.facade import OperatorPrompter, RunView
-
 FINAL = frozenset(str(state) for state in RUN_FINAL)
 STAGES = {"pre": 0, "reconcile": 1, "post": 2}
+_SHOWS_OUTPUT = ("running", "verifying")
+"""States of the step whose stored output an observer is shown."""
 
 
 def _ignore(event: Event) -> None:
@@ -74,7 +68,8 @@ class PrompterProxy:
 
 
 class EngineSession:
-    """Implements :class:`tui.facade.Session` with the real engine and store."""
+    """The engine and the store behind one plan's run, for a front end (the TUI's
+    ``tui.facade.Session`` is this plus the plan as the TUI shows it)."""
 
     def __init__(
         self,
@@ -90,9 +85,6 @@ class EngineSession:
         actor: str | None = None,
         lease: LeaseKeeper | None = None,
     ) -> None:
-        from migrator.estimates import learned
-        from tui.planinfo import plan_info
-
         self.store, self.loaded, self.step_runner, self.proxy = store, loaded, step_runner, proxy
         self.redactor, self.mode, self._run_id = redactor, mode, run_id
         self.actor = actor or operator_name()
@@ -106,8 +98,11 @@ class EngineSession:
         """An engine action (a run or a rollback) is in progress: one at a time."""
         self._lock = threading.Lock()
         self._closed = False
-        estimates = learned(loaded.plan, measured_durations(loaded.plan.name, store.url, before_run=run_id))
-        self.plan = plan_info(loaded, mode=mode, operator=self.actor, estimates=estimates)
+        from migrator.estimates import learned
+
+        measured = measured_durations(loaded.plan.name, store.url, before_run=run_id)
+        self.estimates: Mapping[str, Any] = learned(loaded.plan, measured)
+        """Each step's estimate, learned from the durations of earlier runs of the plan."""
 
     # -- building -------------------------------------------------------------------------------
 
@@ -126,11 +121,10 @@ class EngineSession:
         actor: str | None = None,
         take_over_reason: str | None = None,
         lease_ttl: float = 30.0,
-    ) -> EngineSession:
+    ) -> Self:
         """Start or resume the plan's run (or open ``run_id``) and take the plan's lease for
         the session; watch it read-only when asked to, when it is finished, or when another
         operator holds the lease. ``redactor`` must be the one the executors mask with."""
-        lab = loaded.inventory.environment.value == "lab"
         if dry_run:
             return cls(store, loaded, step_runner, proxy, redactor=redactor, mode="dry-run", run_id=None,
                        actor=actor)  # fmt: skip
@@ -140,7 +134,7 @@ class EngineSession:
             except UsageError:
                 if observe:
                     raise
-                options = RunOptions(mode="rehearsal" if lab else "live", actor=actor or operator_name())
+                options = RunOptions(mode=run_mode(loaded), actor=actor or operator_name())
                 run_id = prepare_run(store, loaded, step_runner, proxy, options).run_id
         run = store.run(run_id)
         if run.plan_name != loaded.plan.name:
@@ -174,15 +168,14 @@ class EngineSession:
         self.proxy.target = prompter
 
     def snapshot(self, *, with_output: bool = False) -> RunView:
-        from tui.facade import CheckLine, RunView, StepStatus
-
         if self._run_id is None:
             return RunView(None, "not started")
         run = self.store.run(self._run_id)
         records = self.store.steps(run.id)
+        ran = self.store.commands(run.id)  # what each step's last attempt ran, secrets masked
         steps = {
             r.step_id: StepStatus(
-                r.state, r.attempt, r.started_at, r.ended_at, r.summary, r.reason
+                r.state, r.attempt, r.started_at, r.ended_at, r.summary, r.reason, ran.get(r.step_id, "")
             )
             for r in records
         }
@@ -190,7 +183,7 @@ class EngineSession:
         found = self.store.checks(run.id)
         for c in found:
             latest[c.step_id] = max(latest.get(c.step_id, 0), c.attempt)
-        checks: dict[str, list[Any]] = {}
+        checks: dict[str, list[CheckLine]] = {}
         for c in sorted(found, key=lambda c: (STAGES.get(c.stage, 3), c.position)):
             if c.attempt == latest[c.step_id]:
                 line = CheckLine(
@@ -200,7 +193,7 @@ class EngineSession:
         lease = self.store.lease(run.plan_name)
         holder = lease.holder if lease is not None and lease.run_id == run.id else None
         output: tuple[str, ...] = ()
-        running = [r.step_id for r in records if r.state in ("running", "verifying")]
+        running = [r.step_id for r in records if r.state in _SHOWS_OUTPUT]
         if with_output and running:
             output = tuple(self.output(running[0], limit=10_000))
         held = lease if holder is not None else None
@@ -388,83 +381,50 @@ def _held_by(store: Store, plan_name: str, exc: LockHeldError) -> str:
     return f"the lease of {lease.holder} went stale: migrator tui --take-over --reason TEXT"
 
 
+def session_plan(
+    store: Store, plan: str | None, inventory: str | None, *, run_id: int | None, observe: bool
+) -> Any:
+    """The plan a session opens: ``plan`` (with ``inventory``), or run ``run_id``'s own plan
+    and inventory as recorded (issue 15: never the plan's default inventory). Driving a run
+    binds it to that inventory (a changed inventory is refused, see ``run_inputs``)."""
+    from migrator.engine import run_inputs
+
+    if plan is None:
+        if run_id is None:
+            raise UsageError("say which plan (migrator tui PLAN) or which run (--run ID)")
+        plan_path, recorded = run_inputs.resume_paths(store.run(run_id), None, inventory)
+        plan, inventory = str(plan_path), str(recorded) if recorded else None
+    loaded = load(plan, inventory)
+    if run_id is not None and not observe:
+        run_inputs.bind(store, store.run(run_id), loaded, actor=operator_name(), accept_reason=None)
+    return loaded
+
+
 def open_session(
     store: Store,
     loaded: Any,
     *,
+    front: Front | None = None,
     confirm_manual: bool = False,
     dry_run: bool = False,
     run_id: int | None = None,
     observe: bool = False,
     take_over_reason: str | None = None,
+    session_class: type[EngineSession] | None = None,
 ) -> EngineSession:
-    """What ``migrator tui`` opens: the executors built as for ``migrator run`` (one Redactor
-    shared with the engine, lab hooks, plan directory), the TUI answering their questions."""
+    """Open a session: the executors built as for ``migrator run`` (one Redactor shared with
+    the engine, lab hooks, plan directory), the front end answering their questions through
+    a :class:`PrompterProxy` once it attaches. ``session_class``: the front end's subclass."""
     proxy = PrompterProxy()
-    _, executors, redactor = _tools(
-        loaded, None, yes=False, i_mean_it=False, confirm_manual=confirm_manual, prompter=proxy
-    )
+    front = front or Front()
+    tools = build_tools(loaded, Front(prompter=proxy, lab_hooks=front.lab_hooks),
+                        Flags(confirm_manual=confirm_manual))  # fmt: skip
+    cls = session_class or EngineSession
     try:
-        return EngineSession.open(
-            store, loaded, executors, proxy, redactor=redactor, dry_run=dry_run, run_id=run_id,
+        return cls.open(
+            store, loaded, tools.executors, proxy, redactor=tools.redactor, dry_run=dry_run, run_id=run_id,
             observe=observe, take_over_reason=take_over_reason,
         )  # fmt: skip
     except BaseException:
-        executors.close()
+        tools.executors.close()
         raise
-
-
-@click.command("tui")
-@click.argument("plan", required=False)
-@inventory_option
-@click.option("--dry-run", is_flag=True, help="Checks only: say what would happen, never act.")
-@click.option("--run", "run_id", type=int, metavar="ID", help="Open this run (resume or watch it).")
-@click.option("--observe", is_flag=True, help="Watch read-only (polls the store).")
-@confirm_manual_option
-@click.option("--take-over", is_flag=True, help="Take over a stale lease (needs --reason).")
-@click.option("--reason", help="Why (for --take-over; recorded in the journal).")
-@db_option
-def tui_command(
-    *,
-    plan: str | None,
-    inventory: str | None,
-    dry_run: bool,
-    run_id: int | None,
-    observe: bool,
-    confirm_manual: bool,
-    take_over: bool,
-    reason: str | None,
-    db: str | None,
-) -> None:
-    """The maintenance-window TUI: start or resume PLAN's run, or open --run ID."""
-    if plan is None and run_id is None:
-        raise UsageError("say which plan (migrator tui PLAN) or which run (--run ID)")
-    if take_over and not reason:
-        raise UsageError("--take-over needs --reason TEXT")
-    store = _store(db)
-    try:
-        from migrator.engine import run_inputs
-
-        if plan is None:
-            assert run_id is not None
-            # The run's own plan and inventory (issue 15): never the plan's default inventory.
-            plan_path, recorded = run_inputs.resume_paths(store.run(run_id), None, inventory)
-            plan, inventory = str(plan_path), str(recorded) if recorded else None
-        loaded = _load(plan, inventory)
-        if run_id is not None and not observe:
-            run_inputs.bind(store, store.run(run_id), loaded, actor=operator_name(), accept_reason=None)
-        session = open_session(
-            store, loaded, confirm_manual=confirm_manual, dry_run=dry_run, run_id=run_id, observe=observe,
-            take_over_reason=reason if take_over else None,
-        )  # fmt: skip
-        try:
-            from tui.app import MigratorApp
-
-            app = MigratorApp(session)
-            app.run()
-            if app.return_code:  # ended by a signal (the terminal was restored first)
-                raise SystemExit(app.return_code)
-        finally:
-            session.close()
-    finally:
-        store.close()

@@ -4,8 +4,8 @@ verdict and outcome comes from the engine (:mod:`migrator.engine.dryrun`)."""
 
 from __future__ import annotations
 
+from migrator.cli.printer import VERDICT_STYLE, Piece
 from migrator.engine.dryrun import CheckReport
-from migrator.engine.printer import VERDICT_STYLE, Piece
 
 MAX_CELL = 90
 

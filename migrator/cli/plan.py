@@ -8,11 +8,12 @@ from pathlib import Path
 
 import click
 
+from migrator.cli.options import db_option, format_option, inventory_option
 from migrator.errors import PlanError
 from migrator.plan.load import check_plan, find_plan, load_inventory, load_plan, plans_dir
 from migrator.plan.problems import Problem, errors, sort_problems
 
-FORMATS = ("terminal", "markdown", "json", "mermaid")
+FORMATS = ("text", "markdown", "json", "mermaid")
 
 
 def _console() -> object:
@@ -23,28 +24,13 @@ def _console() -> object:
 
 @click.command("plan")
 @click.argument("name")
-@click.option(
-    "--inventory",
-    "-i",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Inventory file (default: the one the plan names).",
-)
+@inventory_option()
 @click.option("--step", "step_id", help="Show one step in full.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="terminal",
-    show_default=True,
-    help="terminal; markdown (a printable runbook); json; mermaid (dependency graph).",
+@format_option(
+    FORMATS, help="text (the terminal view); markdown (a printable runbook); json; mermaid (the graph)."
 )
-@click.option(
-    "--db",
-    envvar="MIGRATOR_DB",
-    default=None,
-    help="State store for measured estimates (default: state.db if it exists).",
-)
-def plan_command(name: str, inventory: Path | None, step_id: str | None, fmt: str, db: str | None) -> None:
+@db_option("State store for measured estimates (default: $MIGRATOR_DB, else state.db if it exists).")
+def plan_command(name: str, inventory: str | None, step_id: str | None, fmt: str, db: str | None) -> None:
     """Show what plan NAME will do, where, in what order, and how long the downtime is.
 
     NAME is plans/NAME.yaml or a path. Needs no network, no hosts and no state.
@@ -52,7 +38,7 @@ def plan_command(name: str, inventory: Path | None, step_id: str | None, fmt: st
     from migrator import render
     from migrator.estimates import learned
 
-    loaded = load_plan(find_plan(name), inventory=inventory)
+    loaded = load_plan(find_plan(name), inventory=Path(inventory) if inventory else None)
     if step_id is not None and step_id not in loaded.order:
         from migrator.plan.schema_errors import did_you_mean
 
@@ -61,7 +47,7 @@ def plan_command(name: str, inventory: Path | None, step_id: str | None, fmt: st
             hint="see the ids in `migrator plan " + name + "`",
         )
     estimates = learned(loaded.plan, _measured_durations(loaded.plan.name, db))
-    if fmt == "terminal":
+    if fmt == "text":
         render.render_terminal(loaded, _console(), estimates=estimates, step_id=step_id)  # type: ignore[arg-type]
     elif fmt == "markdown":
         click.echo(render.render_markdown(loaded, estimates=estimates))
@@ -102,14 +88,9 @@ def _validate_one(path: Path, inventory: Path | None) -> list[Problem]:
 
 @click.command("validate")
 @click.argument("files", nargs=-1, type=click.Path(path_type=Path))
-@click.option(
-    "--inventory",
-    "-i",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Validate plans against this inventory instead of the one they name.",
-)
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def validate_command(files: tuple[Path, ...], inventory: Path | None, fmt: str) -> None:
+@inventory_option("Validate plans against this inventory instead of the one they name.")
+@format_option(["text", "json"])
+def validate_command(files: tuple[Path, ...], inventory: str | None, fmt: str) -> None:
     """Check plans (and inventories, tunnel files) and report every problem with file:line:column.
 
     With no FILES, every YAML file in plans/. Exit 0 when clean (warnings allowed), 1 on errors.
@@ -119,7 +100,7 @@ def validate_command(files: tuple[Path, ...], inventory: Path | None, fmt: str) 
         path = find_plan(str(target)) if not target.suffix else target
         if not path.is_file():
             raise click.UsageError(f"no such file: {path}")
-        results[str(path)] = sort_problems(_validate_one(path, inventory))
+        results[str(path)] = sort_problems(_validate_one(path, Path(inventory) if inventory else None))
     all_problems = [p for found in results.values() for p in found]
     failed = bool(errors(all_problems))
     if fmt == "json":

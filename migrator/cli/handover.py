@@ -7,12 +7,12 @@ from pathlib import Path
 
 import click
 
-from migrator.cli_run import db_option
+from migrator.cli.options import db_option
 
 
 @click.command("backup")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@db_option
+@db_option()
 def backup_command(file: Path, db: str | None) -> None:
     """Write a consistent single-file copy of the state database to FILE.
 
@@ -46,7 +46,7 @@ def backup_command(file: Path, db: str | None) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="A new or empty directory.",
 )
-@db_option
+@db_option()
 def handover_command(run_id: int, to: Path, db: str | None) -> None:
     """Write what a teammate needs to continue RUN on another machine into --to DIR.
 

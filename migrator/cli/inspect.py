@@ -2,7 +2,7 @@
 
 They open the store read-only and print (``--format json`` for scripts); none takes a lease,
 loads a plan or touches a host, and none creates or writes the database. Split from
-:mod:`migrator.cli_run`, which registers them (and still answers their names), so that
+:mod:`migrator.cli.run`, which registers them (and still answers their names), so that
 module keeps the commands that drive a run.
 """
 
@@ -16,16 +16,12 @@ from typing import Any
 
 import click
 
-from migrator.cli_run import db_option
+from migrator.cli.options import db_option, format_option
 from migrator.errors import UsageError
 
-format_option = click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="table: a box table at a terminal, plain columns when piped; json: one document for scripts.",
+TABLE_OR_JSON = format_option(
+    ["text", "json"],
+    help="text: a box table at a terminal, plain columns when piped; json: one document for scripts.",
 )
 
 
@@ -38,7 +34,7 @@ def _reader(db: str | None) -> Any:
 
 
 def _terminal() -> bool:
-    from migrator.engine.printer import styled
+    from migrator.cli.printer import styled
 
     return styled(sys.stdout)
 
@@ -81,17 +77,15 @@ def run_document(run: Any) -> dict[str, Any]:
     return data
 
 
-def _ongoing(run: Any) -> bool:
-    return run.mode != "dry-run" and run.status not in ("completed", "aborted")
-
-
 @click.command("status")
 @click.argument("run_id", required=False, type=int)
-@db_option
-@format_option
+@db_option()
+@TABLE_OR_JSON
 def status_command(run_id: int | None, db: str | None, fmt: str) -> None:
     """Steps of RUN (default: the newest run) with their state."""
+    from migrator.engine.headline import headline
     from migrator.engine.run_inputs import resume_command
+    from migrator.engine.states import resumable
 
     store = _reader(db)
     try:
@@ -105,7 +99,7 @@ def status_command(run_id: int | None, db: str | None, fmt: str) -> None:
         run = runs[0]
         steps = store.steps(run.id)
         lease = store.lease(run.plan_name)
-        next_command = resume_command(store, run.id) if _ongoing(run) else None
+        next_command = resume_command(store, run.id) if resumable(run.mode, run.status) else None
         if fmt == "json":
             _emit_json(
                 {
@@ -120,7 +114,7 @@ def status_command(run_id: int | None, db: str | None, fmt: str) -> None:
         env = f" on {run.inventory_name}" + (f" ({run.environment})" if run.environment else "")
         click.echo(
             f"run {run.id} {run.plan_name} {run.mode} {run.status} by {run.operator}{env} "
-            f"since {run.created_at:%Y-%m-%d %H:%M} UTC {run.summary}".rstrip()
+            f"since {run.created_at:%Y-%m-%d %H:%M} UTC {headline(run, steps)}".rstrip()
         )
         rows = [
             [
@@ -143,10 +137,12 @@ def status_command(run_id: int | None, db: str | None, fmt: str) -> None:
 
 
 @click.command("runs")
-@db_option
-@format_option
+@db_option()
+@TABLE_OR_JSON
 def runs_command(db: str | None, fmt: str) -> None:
     """Every run in the database, newest first."""
+    from migrator.engine.headline import headline
+
     store = _reader(db)
     try:
         runs = store.runs()
@@ -162,7 +158,7 @@ def runs_command(db: str | None, fmt: str) -> None:
                 r.operator,
                 r.inventory_name + (f" ({r.environment})" if r.environment else ""),
                 f"{r.created_at:%Y-%m-%d %H:%M}",
-                r.summary,
+                headline(r, store.steps(r.id)),
             ]
             for r in runs
         ]
@@ -174,8 +170,8 @@ def runs_command(db: str | None, fmt: str) -> None:
 @click.command("log")
 @click.argument("run_id", type=int)
 @click.option("--step", "step_id", metavar="ID", help="Only this step.")
-@db_option
-@format_option
+@db_option()
+@TABLE_OR_JSON
 def log_command(run_id: int, step_id: str | None, db: str | None, fmt: str) -> None:
     """The journal and stored output of RUN."""
     store = _reader(db)
@@ -201,6 +197,8 @@ def log_command(run_id: int, step_id: str | None, db: str | None, fmt: str) -> N
             what = e.step_id or f"run {run_id}"
             move = f"{e.from_state} -> {e.to_state}" if e.kind == "transition" else e.trigger
             click.echo(f"{e.at:%Y-%m-%d %H:%M:%S} {e.actor} {what} {move} ({e.trigger}) {e.reason}".rstrip())
+            for i, line in enumerate(e.command.rstrip("\n").splitlines()):  # the command as run
+                click.echo(("    $ " if i == 0 else "      ") + line)
         for chunk in output:
             for line in chunk.lines:
                 click.echo(f"{chunk.step_id}#{chunk.attempt} {chunk.stream} | {line}")
@@ -209,13 +207,23 @@ def log_command(run_id: int, step_id: str | None, db: str | None, fmt: str) -> N
 
 
 @click.command("states")
-@click.option("--format", "fmt", type=click.Choice(["text", "mermaid"]), default="text")
+@format_option(
+    ["text", "json", "mermaid"], help="text: a line per transition; json: the tables; mermaid: two drawings."
+)
 def states_command(fmt: str) -> None:
     """The step and run lifecycles (mermaid: two stateDiagram-v2 drawings)."""
     from migrator.engine import states
 
     if fmt == "mermaid":
         click.echo(states.mermaid_all(), nl=False)
+        return
+    tables = (("step", states.STEP_TRANSITIONS), ("run", states.RUN_TRANSITIONS))
+    if fmt == "json":
+        _emit_json({
+            title: [{"trigger": t.trigger, "from": [str(s) for s in t.sources], "to": str(t.dest)}
+                    for t in table]
+            for title, table in tables
+        })  # fmt: skip
         return
     for title, table in (("step", states.STEP_TRANSITIONS), ("run", states.RUN_TRANSITIONS)):
         click.echo(f"{title} lifecycle:")

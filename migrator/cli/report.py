@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from migrator.cli.options import FormatChoice, db_option
 from migrator.errors import PlanError, SecretError, UsageError
 
 if TYPE_CHECKING:
@@ -26,12 +27,12 @@ FORMATS = ("markdown", "json", "html")
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(FORMATS),
+    type=FormatChoice(FORMATS),
     default="markdown",
     show_default=True,
     help="markdown (a change record to file with the post-mortems); json; html (one page).",
 )
-@click.option("--db", envvar="MIGRATOR_DB", default=None, help="State store (default: state.db).")
+@db_option()
 @click.option(
     "-o",
     "--output",

@@ -27,6 +27,7 @@ from migrator.engine.events import (
     StepVerdict,
     StepWarning,
 )
+from migrator.executors.command import first_lines
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -108,6 +109,9 @@ class Printer:
                 self.line(
                     (STYLE.get(event.dest, ""), f"{event.dest:>11}"), ("", f" {event.step_id}{attempt}{why}")
                 )
+                if event.command:  # what this attempt runs (secrets masked), its first lines
+                    for text in first_lines(event.command):
+                        self.line(("dim", f"{'$':>11} {text}"), highlight=False)
         elif isinstance(event, StepOutput):
             if self.show_output:
                 self.line(("dim", f"{event.host} |"), ("", f" {event.line}"), highlight=False)

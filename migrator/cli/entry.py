@@ -19,32 +19,105 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NamedTuple, NoReturn
 
 import click
 
 from migrator.errors import ExitCode, MigratorError
 
-# command name -> "module:attribute"; modules are imported on first use only.
-LAZY_COMMANDS: dict[str, str] = {
-    "plan": "migrator.cli_plan:plan_command",
-    "validate": "migrator.cli_plan:validate_command",
-    "schema": "migrator.cli_plan:schema_command",
-    "status": "migrator.cli_inspect:status_command",
-    "runs": "migrator.cli_inspect:runs_command",
-    "log": "migrator.cli_inspect:log_command",
-    "states": "migrator.cli_inspect:states_command",
-    "backup": "migrator.cli_handover:backup_command",
-    "handover": "migrator.cli_handover:handover_command",
+
+class Lazy(NamedTuple):
+    """A command in the table: where it is, and its one-line summary for ``migrator --help``
+    (the first sentence of its docstring; tests/cli/test_command_table.py keeps them equal)."""
+
+    target: str  # "module:attribute"
+    summary: str
+
+
+# The one command table. A command's module is imported only when that command runs (or
+# its own --help is shown): `migrator --help` lists the summaries and imports none of them.
+COMMANDS: dict[str, Lazy] = {
+    "plan": Lazy(
+        "migrator.cli.plan:plan_command",
+        'Show what plan NAME will do, where, in what order, and how long the downtime is.',
+    ),
+    "validate": Lazy(
+        "migrator.cli.plan:validate_command",
+        'Check plans (and inventories, tunnel files) and report every problem with file:line:column.',
+    ),
+    "schema": Lazy(
+        "migrator.cli.plan:schema_command",
+        'Print the JSON Schema of plan files (or inventories, tunnel files) for editors and CI.',
+    ),
+    "run": Lazy(
+        "migrator.cli.run:run_command",
+        'Run PLAN (a name in plans/ or a path) from the start.',
+    ),
+    "resume": Lazy(
+        "migrator.cli.run:resume_command",
+        'Resume RUN (default: the newest unfinished run) where it stopped.',
+    ),
+    "verify": Lazy(
+        "migrator.cli.run:verify_command",
+        'Re-run the post-checks of the steps the latest run completed, to detect drift.',
+    ),
+    "preflight": Lazy(
+        "migrator.cli.run:preflight_command",
+        "Check every step now and print a go/no-go sheet: NO-GO (exit 1) when a halt check of a"
+        " step still to run does not hold or cannot tell.",
+    ),
+    "abort": Lazy(
+        "migrator.cli.run:abort_command",
+        'End RUN for good (it cannot be resumed afterwards).',
+    ),
+    "rollback": Lazy(
+        "migrator.cli.run:rollback_command",
+        'Run the rollback of STEP_ID in RUN (a succeeded, failed or in-doubt step).',
+    ),
+    "status": Lazy(
+        "migrator.cli.inspect:status_command",
+        'Steps of RUN (default: the newest run) with their state.',
+    ),
+    "runs": Lazy(
+        "migrator.cli.inspect:runs_command",
+        'Every run in the database, newest first.',
+    ),
+    "log": Lazy(
+        "migrator.cli.inspect:log_command",
+        'The journal and stored output of RUN.',
+    ),
+    "states": Lazy(
+        "migrator.cli.inspect:states_command",
+        'The step and run lifecycles (mermaid: two stateDiagram-v2 drawings).',
+    ),
+    "backup": Lazy(
+        "migrator.cli.handover:backup_command",
+        'Write a consistent single-file copy of the state database to FILE.',
+    ),
+    "handover": Lazy(
+        "migrator.cli.handover:handover_command",
+        'Write what a teammate needs to continue RUN on another machine into --to DIR.',
+    ),
+    "report": Lazy(
+        "migrator.cli.report:report_command",
+        "Write the change record of run RUN: timeline planned vs actual, deviations with their"
+        " reasons, decisions, evidence, amendments, checks, output tails and rollback readiness.",
+    ),
+    "tui": Lazy(
+        "migrator.cli.tui:tui_command",
+        "The maintenance-window TUI: start or resume PLAN's run, or open --run ID.",
+    ),
+    # Groups of subpackages that a trimmed install may lack: listed only when present.
+    "stunnel": Lazy(
+        "migrator.stunnel.cli:stunnel_group",
+        'stunnel TLS-PSK tunnels: render configs, check the January 2024 invariants.',
+    ),
+    "lab": Lazy(
+        "migrator.lab.cli:lab_group",
+        'The rehearsal lab: every host as a real sshd on 127.0.1.x, fakepve, stand-in tools (needs root).',
+    ),
 }
-# Commands contributed by other modules through a register(cli) function.
-REGISTRARS: tuple[str, ...] = ("migrator.cli_run",)
-OPTIONAL_GROUPS: dict[str, str] = {
-    "stunnel": "migrator.stunnel.cli:stunnel_group",
-    "lab": "migrator.lab.cli:lab_group",
-    "tui": "migrator.cli_tui:tui_command",
-    "report": "migrator.cli_report:report_command",
-}
+OPTIONAL = frozenset({"stunnel", "lab"})
 
 
 def _exists(module: str) -> bool:
@@ -58,35 +131,42 @@ def _exists(module: str) -> bool:
 class LazyGroup(click.Group):
     """A click group whose subcommands are imported when they are first used."""
 
-    def _lazy(self) -> dict[str, str]:
-        table = dict(LAZY_COMMANDS)
-        for name, target in OPTIONAL_GROUPS.items():
-            if _exists(target.split(":")[0]):
-                table[name] = target
-        return table
-
-    def _registrar_commands(self) -> None:
-        if getattr(self, "_registered", False):
-            return
-        self._registered = True
-        for module_name in REGISTRARS:
-            if _exists(module_name):
-                importlib.import_module(module_name).register(self)
+    def _table(self) -> dict[str, Lazy]:
+        return {
+            name: lazy
+            for name, lazy in COMMANDS.items()
+            if name not in OPTIONAL or _exists(lazy.target.split(":")[0])
+        }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        self._registrar_commands()
-        return sorted(set(super().list_commands(ctx)) | set(self._lazy()))
+        return sorted(set(super().list_commands(ctx)) | set(self._table()))
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        target = self._lazy().get(name)
-        if target is not None:
-            module_name, attr = target.split(":")
-            command: click.Command = getattr(importlib.import_module(module_name), attr)
-        else:
-            self._registrar_commands()
-            command = super().get_command(ctx, name)  # type: ignore[assignment]
+        lazy = self._table().get(name)
+        if lazy is None:
+            return super().get_command(ctx, name)
+        module_name, attr = lazy.target.split(":")
+        command: click.Command = getattr(importlib.import_module(module_name), attr)
         _imports_done()
         return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list of ``migrator --help`` from the table: no command module imported."""
+        table = self._table()
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = []
+        for name in names:
+            if name in table:
+                rows.append((name, click.Command(name, help=table[name].summary).get_short_help_str(limit)))
+            else:
+                command = self.get_command(ctx, name)
+                if command is not None and not command.hidden:
+                    rows.append((name, command.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
 
 @contextmanager
