@@ -50,7 +50,7 @@ from migrator.engine.states import (
 from migrator.engine.window import clock_time
 from migrator.errors import MigratorError
 from tui.bridge import EngineBridge, ModalFactory
-from tui.clock import Clock, clock_line, go_no_go, reading, span, system_clock
+from tui.clock import Clock, clock_line, eta_left, go_no_go, reading, span, system_clock
 from tui.commands import ActionCommands
 from tui.facade import CheckLine, PlanInfo, RunView, Session, StepStatus
 from tui.messages import ActionDone, EngineEvent, OutputBatch, SnapshotLoaded, StoredOutput
@@ -74,6 +74,8 @@ ENGINE_ACTIONS = frozenset({"run_next", "run_until", "retry", "rollback"})
 WHILE_RUNNING = frozenset({"pause", "abort", "skip", "mark_done", "rollback"})
 """Queued to the runner, applied between steps (a rollback then pauses the run)."""
 OPERATOR_ACTIONS = ENGINE_ACTIONS | WHILE_RUNNING
+UNDER_A_MODAL = OPERATOR_ACTIONS | {"help", "quit_app"}
+"""The app's keys that a modal greys out: its own keys answer it (escape first, then q)."""
 
 CRASHED = "was {state} when the process running it stopped: it may have run"
 RETRY_QUESTION = "Retry step {step}: why is it safe to run it again?"
@@ -157,6 +159,8 @@ class MigratorApp(App[None]):
         self.checks: dict[str, list[CheckLine]] = {}
         self.progress: dict[str, StepProgress] = {}
         """The latest progress of each running step (from its tool's output: rsync, zfs send ...)."""
+        self.progress_seen: dict[str, datetime] = {}
+        """When each step's latest progress came (its ETA counts down from there)."""
         self.busy: str | None = None
         """The engine action in progress (run_next, retry ...), None when idle."""
         self.output_step: str | None = None
@@ -257,13 +261,22 @@ class MigratorApp(App[None]):
 
     def _tick(self) -> None:
         now = self.clock()
-        self.clock_widget.update(clock_line(self.plan, reading(self.plan, self.view(), now), now))
+        self._show_clock(now)
         table = self.table
         for sid, status in self.statuses.items():
             if sid in self.progress:  # a step that says how far it is shows that, not its age
                 table.set_progress(sid, self.progress[sid].fraction)
             elif status.state in STEP_WORKING and status.started_at is not None:
                 table.set_time(sid, span(max(0, int((now - status.started_at).total_seconds()))), True)
+
+    def _show_clock(self, now: datetime) -> None:
+        r = reading(self.plan, self.view(), now, self._eta_left(now))
+        self.clock_widget.update(clock_line(self.plan, r, now))
+
+    def _eta_left(self, now: datetime) -> dict[str, int]:
+        """Running steps' own ETAs (the window clock counts those, not their estimates)."""
+        seen = self.progress_seen
+        return eta_left({sid: (p.eta, seen.get(sid, now)) for sid, p in self.progress.items()}, now)
 
     def _set_status(self, sid: str, status: StepStatus) -> None:
         self.statuses[sid] = status
@@ -314,6 +327,7 @@ class MigratorApp(App[None]):
                 ended = now
             if event.dest != StepState.RUNNING:  # the bar is for a running action only
                 self.progress.pop(event.step_id, None)
+                self.progress_seen.pop(event.step_id, None)
             self._set_status(
                 event.step_id,
                 StepStatus(
@@ -341,7 +355,9 @@ class MigratorApp(App[None]):
                 self._show_detail()
         elif isinstance(event, StepProgress):
             self.progress[event.step_id] = event
+            self.progress_seen[event.step_id] = now
             self.table.set_progress(event.step_id, event.fraction)
+            self._show_clock(now)  # the window clock follows the step's own ETA
             if event.step_id == self.selected_step():
                 self._show_detail()
         elif isinstance(event, StepWarning):
@@ -568,10 +584,12 @@ class MigratorApp(App[None]):
     # -- actions ---------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in OPERATOR_ACTIONS | {"help"} and self.screen is not self.screen_stack[0]:
+        if action in UNDER_A_MODAL and self.screen is not self.screen_stack[0]:
             # A modal is open: its keys are answers, never run shortcuts (an "a" typed in a
-            # dialog once opened ABORT). App bindings would otherwise still fire under it.
-            return False
+            # dialog once opened ABORT; a "q" would quit). App bindings would otherwise still
+            # fire under it. None, not False: the footer keeps them, greyed (Quit, Abort and
+            # Help are always on screen; the dialog's own keys are written in it).
+            return None
         return self._allowed(action)
 
     def _allowed(self, action: str) -> bool | None:
@@ -751,7 +769,8 @@ class MigratorApp(App[None]):
             for sid, state in self.bridge.states.items():  # the runner is ahead of our messages
                 states[sid] = replace(states.get(sid, StepStatus(state)), state=state)
             view = replace(self.view(), steps=states)
-            lines = go_no_go(self.plan, view, self.clock()).lines()
+            now = self.clock()
+            lines = go_no_go(self.plan, view, now, self._eta_left(now)).lines()
             return GoNoGoModal(question, lines + self._what_runs(step_id, question))
         return ConfirmModal(question, details=self._what_runs(step_id, question))
 

@@ -5,7 +5,7 @@ words the result. A clock is injected into the app so snapshots never see the re
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -24,9 +24,12 @@ def _aware(at: datetime) -> datetime:
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
-def reading(plan: PlanInfo, run: RunView, now: datetime) -> WindowReading:
+def reading(
+    plan: PlanInfo, run: RunView, now: datetime, eta_left: Mapping[str, int] | None = None
+) -> WindowReading:
     """The window clock for ``run`` at ``now``. A live run's window opens at the plan's start
-    (as the runner's gate has it); otherwise at the run's first step."""
+    (as the runner's gate has it); otherwise at the run's first step. ``eta_left``: seconds
+    left of running steps by their own progress (:func:`eta_left`)."""
     started = _aware(run.started_at) if run.started_at is not None else None
     opened = plan.window_start if plan.mode == "live" and plan.window_start is not None else started
     states = {s.id: (run.steps[s.id].state if s.id in run.steps else "pending") for s in plan.steps}
@@ -51,7 +54,19 @@ def reading(plan: PlanInfo, run: RunView, now: datetime) -> WindowReading:
         spent=spent,
         ended_at=_aware(ended) if ended is not None else None,
         rollback_cost={s.id: s.rollback_seconds for s in plan.steps if s.rollback_seconds},
+        eta_left={sid: eta for sid, eta in (eta_left or {}).items() if states.get(sid) in STEP_WORKING},
     )
+
+
+def eta_left(progress: Mapping[str, tuple[float | None, datetime]], now: datetime) -> dict[str, int]:
+    """Seconds left of each step that said so: ``progress`` maps a step to its tool's last ETA
+    and when it came. The time since counts down from it: a tool that stops redrawing (a
+    stalled copy) does not hold the clock still."""
+    return {
+        sid: max(0, round(eta - (now - _aware(seen)).total_seconds()))
+        for sid, (eta, seen) in progress.items()
+        if eta is not None
+    }
 
 
 def span(seconds: int | None) -> str:
@@ -106,5 +121,7 @@ class GoNoGo:
         return out
 
 
-def go_no_go(plan: PlanInfo, run: RunView, now: datetime) -> GoNoGo:
-    return GoNoGo(reading(plan, run, now))
+def go_no_go(
+    plan: PlanInfo, run: RunView, now: datetime, eta_left: Mapping[str, int] | None = None
+) -> GoNoGo:
+    return GoNoGo(reading(plan, run, now, eta_left))

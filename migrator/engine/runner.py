@@ -247,7 +247,8 @@ class Runner:
     def _conclude(self, stop: str) -> RunReport:
         summary = self.book.summary(self.order)
         if stop == "abort":
-            return self._finish("abort", "aborted by the operator")
+            why = getattr(self, "_abort_reason", "")
+            return self._finish("abort", "aborted by the operator" + (f": {why}" if why else ""))
         if all(self.book.state(s) in STEP_DONE for s in self.order):
             return self._finish("complete", "all steps done")
         if stop == "failed" or summary.failed or summary.blocked or summary.in_doubt:
@@ -435,6 +436,8 @@ class Runner:
         for command in self.commands.drain():
             if command.kind in (CommandKind.PAUSE, CommandKind.ABORT):
                 stop = "abort" if command.kind is CommandKind.ABORT or stop == "abort" else "pause"
+                if command.kind is CommandKind.ABORT and command.reason:
+                    self._abort_reason = command.reason  # the journal says why, as typed
             elif command.kind is CommandKind.ROLLBACK and command.step_id is not None:
                 if self._rollback(command.step_id, command.reason) and stop != "abort":
                     stop = "pause"

@@ -66,8 +66,9 @@ class WindowReading:
     window_end: datetime | None
     time_left: int | None
     work_left: int
-    """Critical path through the in-window steps not done; a running step counts what is
-    left of its estimate."""
+    """Critical path through the in-window steps not done; a running step counts what its
+    own progress says is left (its tool's ETA) when it says so, else what is left of its
+    estimate."""
     unestimated: tuple[str, ...]
     eta: datetime
     slack: int | None
@@ -97,19 +98,22 @@ def read(
     spent: Mapping[str, int] | None = None,
     ended_at: datetime | None = None,
     rollback_cost: Mapping[str, int] | None = None,
+    eta_left: Mapping[str, int] | None = None,
 ) -> WindowReading:
     """The one window arithmetic, on plain data (``plan`` before a run gives the same slack:
-    nothing done, nothing elapsed). ``spent``: seconds already spent on running steps."""
+    nothing done, nothing elapsed). ``spent``: seconds already spent on running steps.
+
+    ``eta_left``: seconds left of running steps by their own progress (rsync's, zfs send's
+    ETA: :class:`migrator.engine.events.StepProgress`). The tool measures this run on this
+    data; the estimate was written (or learned) before, so a step that says how far it is
+    counts what it says, even past its estimate or without one."""
     at = ended_at if ended_at is not None else now
     elapsed = max(0, int((at - opened).total_seconds())) if opened is not None else 0
     finished = {sid for sid in order if states.get(sid, "pending") in STEP_DONE}
     window_ids = set(in_window)
     todo = [sid for sid in order if sid in window_ids and sid not in finished]
-    used = spent or {}
-    seconds = {
-        sid: (max(0, est - used.get(sid, 0)) if (est := estimates.get(sid)) is not None else None)
-        for sid in todo
-    }
+    used, told = spent or {}, eta_left or {}
+    seconds = {sid: _left(estimates.get(sid), used.get(sid, 0), told.get(sid)) for sid in todo}
     path = critical_path(todo, deps, seconds)
     time_left = window_length - elapsed if window_length is not None else None
     end = (
@@ -131,6 +135,14 @@ def read(
         slack=time_left - path.seconds if time_left is not None else None,
         rollback_cost=back,
     )
+
+
+def _left(estimate: int | None, spent: int, eta: int | None) -> int | None:
+    """What is left of one step: its own ETA when it has one, else its estimate less the time
+    already spent on it (never below 0: a late step is not done early); None: unknown."""
+    if eta is not None:
+        return max(0, eta)
+    return max(0, estimate - spent) if estimate is not None else None
 
 
 def clock_time(at: datetime, *, now: datetime, zone: tzinfo | None) -> str:

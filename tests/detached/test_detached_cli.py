@@ -243,6 +243,10 @@ def test_the_connections_sshd_killed_mid_step_migrator_reconnects_and_follows_it
     assert "reconnecting in" in out and "reconnected to box" in out, out
     assert pid_file.with_suffix(".rc").read_text().strip() == "0"
     assert setup.marker.read_text() == "line\n"
+    # The job's real exit status is what the step records, and nobody was asked anything.
+    journal = setup.journal()
+    assert any(e.startswith("action_ok") and "exit 0 (detached job" in e for e in journal), journal
+    assert not [d for d in setup.decisions() if d.startswith("in_doubt")], "no operator decision"
 
 
 def test_abort_of_a_crashed_run_stops_its_detached_job_on_the_host(setup: Setup) -> None:

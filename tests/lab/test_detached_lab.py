@@ -58,6 +58,8 @@ def test_a_detached_rsync_shows_a_moving_percentage_and_stores_samples(
     percents = [int(p) for p in re.findall(r"progress presync (\d+)%", result.stdout)]
     assert len(set(percents)) >= 3, result.stdout
     assert percents == sorted(percents) and percents[-1] == 100
+    # ... and rsync's own time left, while it runs (the final line's time is the elapsed one)
+    assert re.search(r"progress presync \d+% .*ETA \d", result.stdout), result.stdout[-3000:]
     assert "job migrator-detached-lab-r1-presync-a1 started on off2 (setsid)" in result.stdout
     store = Store.open(str(db))
     try:

@@ -106,6 +106,45 @@ async def test_footer_shows_quit_abort_help_idle_and_running() -> None:
             assert key in text, text
 
 
+@pytest.mark.parametrize("scene", ["destructive", "go-no-go", "checklist", "in-doubt", "reason", "help"])
+async def test_footer_shows_quit_abort_help_under_a_dialog(scene: str) -> None:
+    """Under every dialog of the real off1 plan at 80x24 the footer still shows Quit, Abort and
+    Help, greyed: the dialog's own keys answer it, so none of them fires (on main before this,
+    the footer showed only Quit under a dialog, and q quit from under it)."""
+    from tests.tui.scenes import SCENES
+    from tui.screens.modals import HelpModal, ReasonModal
+
+    if scene == "reason":
+        app = _app(view=RUNNING)
+        build: Any = lambda: ReasonModal("Skip step hardware: why?")  # noqa: E731
+    elif scene == "help":
+        app = _app(view=RUNNING)
+        build = lambda: HelpModal(["[b]q[/]  Quit"])  # noqa: E731
+    else:
+        app, before = SCENES[scene]()
+        build = None
+    async with app.run_test(size=SIZE) as pilot:
+        if build is None:
+            await before(pilot)
+        else:
+            await _settle(pilot)
+            app.push_screen(build())
+            await _settle(pilot)
+        modal = app.screen
+        assert modal is not app.screen_stack[0]
+        text = "".join(widget_lines(app, app.screen_stack[0].query_one(Footer)))
+        assert "".join(screen_lines(app)).count("q Quit") == 1  # on screen, not only in the tree
+        for key in ("q Quit", "a Abort", "? Help"):
+            assert key in text, text
+        # Greyed: what the footer draws from says each is shown and disabled.
+        shown = app.screen_stack[0].active_bindings
+        assert [shown[k].enabled for k in ("q", "a", "question_mark")] == [False] * 3
+        if scene != "help":  # the help closes on q and ? (its own keys)
+            await pilot.press("q", "a", "question_mark")
+            await _settle(pilot)
+            assert app.is_running and app.screen is modal and len(app.screen_stack) == 2
+
+
 async def test_help_lists_the_keys() -> None:
     app = _app()
     async with app.run_test(size=SIZE) as pilot:

@@ -7,17 +7,35 @@ cancel), except where the engine needs an answer (choice, engine reason).
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.reactive import reactive
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from tui.facade import ChecklistReply
+
+
+def keep_early_text(screen: Screen[Any], event: events.Key, selector: str) -> None:
+    """A character that reaches the dialog itself goes into its input. The input takes (and
+    stops) every character typed while it has the focus, so one that reaches the dialog was
+    typed before: in the instant the dialog opened, the app routed it to the screen, the focus
+    landing on the input a moment later. It was lost, or reached the app's own keys (a "q"
+    quit from under the dialog). Only text: an enter typed before the dialog was on screen
+    answers nothing."""
+    if not event.is_printable or event.character is None:
+        return
+    target = screen.query_one(selector, Input)
+    event.stop()
+    event.prevent_default()
+    target.insert_text_at_cursor(event.character)
+    target.focus()
 
 
 class ConfirmModal(ModalScreen[bool]):
@@ -72,6 +90,9 @@ class TypeNameModal(ModalScreen[bool]):
 
     def on_mount(self) -> None:
         self.query_one("#typed", Input).focus()
+
+    def on_key(self, event: events.Key) -> None:
+        keep_early_text(self, event, "#typed")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -215,6 +236,9 @@ class ReasonModal(ModalScreen[str | None]):
 
     def on_mount(self) -> None:
         self.query_one("#reason", Input).focus()
+
+    def on_key(self, event: events.Key) -> None:
+        keep_early_text(self, event, "#reason")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
