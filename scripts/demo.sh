@@ -17,6 +17,18 @@ else
 fi
 migrator() { "$PY" -m migrator "$@"; }
 
+# The lab lives in a network namespace of its own, `migrator-lab` (kept between demos): its
+# 127.x addresses, routes and listening ports never touch the machine's own network, and a
+# second lab (the tests') never collides with it. The set-up above ran outside it (PyPI).
+NETNS=migrator-lab
+if [ "${MIGRATOR_DEMO_NETNS:-}" != "$NETNS" ]; then
+  if [ ! -e "/run/netns/$NETNS" ]; then
+    ip netns add "$NETNS" || { echo "demo: cannot create the network namespace $NETNS (ip netns add)" >&2; exit 2; }
+  fi
+  ip -n "$NETNS" link set lo up || exit 2
+  exec env MIGRATOR_DEMO_NETNS="$NETNS" ip netns exec "$NETNS" bash "$0" "$@"
+fi
+
 LAB=.lab
 DB="$LAB/state.db"
 # A rehearsal starts from the world before off1's move: the first time `lab reset` only brings
@@ -43,7 +55,9 @@ migrator status --db "$DB"
 
 echo
 if [ "$run_status" = 0 ]; then
-  echo "demo: the off1 rehearsal completed. The lab keeps running: \`migrator lab down --dir $LAB\` stops it."
+  echo "demo: the off1 rehearsal completed. The lab keeps running in the network namespace $NETNS:"
+  echo "      \`ip netns exec $NETNS .venv/bin/migrator tui off1 --inventory $LAB/inventory.yaml --db $DB\`"
+  echo "      drives it; \`.venv/bin/migrator lab down --dir $LAB\` stops it."
 else
   echo "demo: the off1 rehearsal stopped (exit $run_status): the summary above says where and why."
   echo "      \`migrator log --db $DB\` has the journal; \`migrator lab down --dir $LAB\` stops the lab."
