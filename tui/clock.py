@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from migrator.engine.states import RUN_FINAL, STEP_WORKING
 from migrator.engine.window import WindowReading, clock_time, read
+from migrator.plan.durations import format_duration
 from tui.facade import PlanInfo, RunView
 
 Clock = Callable[[], datetime]
@@ -70,17 +71,9 @@ def eta_left(progress: Mapping[str, tuple[float | None, datetime]], now: datetim
 
 
 def span(seconds: int | None) -> str:
-    """``1h05m``, ``12m``, ``45s``, ``-20m``; ``-`` for unknown."""
-    if seconds is None:
-        return "-"
-    sign, rest = ("-", -seconds) if seconds < 0 else ("", seconds)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{sign}{hours}h{minutes:02d}m"
-    if minutes:
-        return f"{sign}{minutes}m{secs:02d}s" if minutes < 10 and secs else f"{sign}{minutes}m"
-    return f"{sign}{secs}s"
+    """A duration as every reader sees it (:func:`migrator.plan.durations.format_duration`);
+    the TUI's cells show ``-`` for unknown."""
+    return format_duration(seconds, unknown="-")
 
 
 def clock_line(plan: PlanInfo, r: WindowReading, now: datetime) -> str:

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 
 from migrator.engine.states import STEP_DONE
 from migrator.estimates import Estimate, PlanWithDeps
-from migrator.plan.durations import format_duration
+from migrator.plan.durations import format_duration as span
 from migrator.plan.graph import critical_path
 from migrator.plan.model import Plan, Step, Where
 
@@ -233,17 +233,13 @@ def gate(
     unknown = f"; {len(unestimated)} step(s) without an estimate count 0" if unestimated else ""
     if ok:
         message = (
-            f"{_span(time_left)} left in the window covers {_span(left_work)} of remaining work "
-            f"+ {_span(back)} to roll back (slack {_span(time_left - needed)}){unknown}"
+            f"{span(time_left)} left in the window covers {span(left_work)} of remaining work "
+            f"+ {span(back)} to roll back (slack {span(time_left - needed)}){unknown}"
         )
     else:
         message = (
-            f"only {_span(time_left)} left in the window (ends {end.isoformat(timespec='minutes')}), "
-            f"needed {_span(needed)}: {_span(left_work)} of remaining work + {_span(back)} to roll "
-            f"back what is done; short by {_span(needed - time_left)}{unknown}"
+            f"only {span(time_left)} left in the window (ends {end.isoformat(timespec='minutes')}), "
+            f"needed {span(needed)}: {span(left_work)} of remaining work + {span(back)} to roll "
+            f"back what is done; short by {span(needed - time_left)}{unknown}"
         )
     return GateVerdict(ok, time_left, needed, left_work, back, message, tuple(unestimated))
-
-
-def _span(seconds: int) -> str:
-    return ("-" + format_duration(-seconds)) if seconds < 0 else format_duration(seconds)

@@ -55,11 +55,16 @@ def _capped(seconds: int, written: object) -> int:
     return seconds
 
 
-def format_duration(seconds: float | None) -> str:
-    """``5400`` -> ``1h30m``; ``None`` -> ``?``."""
+def format_duration(seconds: float | None, unknown: str = "?") -> str:
+    """``5400`` -> ``1h30m``, ``-1200`` -> ``-20m``, ``None`` -> ``unknown``.
+
+    The one spelling of a duration for every reader (CLI, TUI, report, messages): the two
+    largest units, written as a plan writes them, so a figure can be pasted into a plan."""
     if seconds is None:
-        return "?"
+        return unknown
     total = round(seconds)
+    if total < 0:
+        return "-" + format_duration(-total)
     if total < 60:
         return f"{total}s"
     parts = []

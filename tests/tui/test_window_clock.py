@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from tests.tui.scenes import ROOT, FrozenSession, _settle, at, make_app, real_plan
 from tests.tui.screen import shows
+from migrator.plan.durations import format_duration
 from tui.clock import go_no_go, reading, span
 from tui.facade import RunView, StepStatus
 
@@ -37,10 +38,9 @@ async def test_tui_slack_is_plan_slack_before_the_first_step() -> None:
             summary["slack_seconds"],
         )
         assert r.slack is not None and r.slack > 0
-        # The plan's own slack (4h39m when written) in the TUI's spelling (1h05m, zero-padded):
-        # no fixed figure, so the test follows the plan's estimates and still fails if the TUI
-        # computes its own.
-        slack = span(int(str(summary["slack_seconds"])))
+        # The plan's own slack (4h39m when written), spelt as the CLI spells it: no fixed figure,
+        # so the test follows the plan's estimates and still fails if the TUI computes its own.
+        slack = format_duration(int(str(summary["slack_seconds"])))
         assert shows(app, app.clock_widget, f"slack +{slack}")
         # The go/no-go says the same.
         lines = go_no_go(app.plan, app.view(), app.clock()).lines()
@@ -68,3 +68,12 @@ def test_a_time_not_today_has_a_date_and_the_plans_zone() -> None:
     eta_local = r.eta.astimezone(plan.window_start.tzinfo)
     if eta_local.date() != at(1).astimezone(plan.window_start.tzinfo).date():
         assert f"{eta_local:%a %d %b}" in line
+
+
+def test_one_spelling_of_a_duration_for_the_tui_the_cli_and_the_gate() -> None:
+    # Two rules disagreed: the TUI wrote 1h05m where plan/report/the gate wrote 1h5m, and 12m
+    # where they wrote 12m30s; a negative slack went through a third helper in the gate.
+    for seconds in (0, 45, 65, 600, 750, 3900, 5400, 90061, -1200, -3900):
+        assert span(seconds) == format_duration(seconds)
+    assert (span(3900), span(-1200), span(90061)) == ("1h5m", "-20m", "1d1h")
+    assert (span(None), format_duration(None)) == ("-", "?")
