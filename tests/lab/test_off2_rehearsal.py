@@ -297,8 +297,10 @@ def staged_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NetnsLab]:
         assert staged.returncode == 0, staged.stdout + staged.stderr
         yield lab
     finally:
-        lab.cli("lab", "down", "--dir", str(lab.dir))
-        subprocess.run(["ip", "netns", "del", lab.netns], check=False)
+        try:
+            lab.cli("lab", "down", "--dir", str(lab.dir))
+        finally:  # a `lab down` past its timeout (raises) must not leave the named netns behind
+            subprocess.run(["ip", "netns", "del", lab.netns], check=False)
 
 
 @pytest.fixture(scope="module")

@@ -113,8 +113,10 @@ def off_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OffLab]:
         assert up.returncode == 0, up.stdout + up.stderr
         yield lab
     finally:
-        lab.migrator("lab", "down", "--dir", str(lab.dir))
-        subprocess.run(["ip", "netns", "del", netns], check=False)
+        try:
+            lab.migrator("lab", "down", "--dir", str(lab.dir))
+        finally:  # a `lab down` past its timeout (raises) must not leave the named netns behind
+            subprocess.run(["ip", "netns", "del", netns], check=False)
 
 
 def assert_off1_moved(lab: OffLab) -> None:

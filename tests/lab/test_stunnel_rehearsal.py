@@ -139,8 +139,10 @@ def rehearsal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rehearsal]:
                       "--reason", "lab: the squatter on the stunnel ports is gone")  # fmt: skip
         yield Rehearsal(netns, directory, faulted, status, journal, resumed)
     finally:
-        cli("lab", "down", *lab)
-        subprocess.run(["ip", "netns", "del", netns], check=False)
+        try:
+            cli("lab", "down", *lab)
+        finally:  # a `lab down` past its timeout (raises) must not leave the named netns behind
+            subprocess.run(["ip", "netns", "del", netns], check=False)
 
 
 def test_port_busy_stops_the_plan_at_the_server_restart(rehearsal: Rehearsal) -> None:
