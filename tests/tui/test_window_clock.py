@@ -11,9 +11,9 @@ import subprocess
 import sys
 from datetime import timedelta
 
+from migrator.plan.durations import format_duration
 from tests.tui.scenes import ROOT, FrozenSession, _settle, at, make_app, real_plan
 from tests.tui.screen import shows
-from migrator.plan.durations import format_duration
 from tui.clock import go_no_go, reading, span
 from tui.facade import RunView, StepStatus
 
