@@ -23,6 +23,7 @@ from typing import Any, NamedTuple, NoReturn
 
 import click
 
+from migrator import interrupts
 from migrator.errors import ExitCode, MigratorError
 
 
@@ -222,6 +223,7 @@ def main(argv: list[str] | None = None) -> Any:
     # entry points on the first model (~15 ms of every start). An explicit setting wins.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     gc.disable()  # re-enabled by _imports_done once the command's modules are loaded
+    interrupts.install()
     try:
         return cli.main(args=argv, prog_name="migrator", standalone_mode=False)
     except MigratorError as exc:
@@ -238,9 +240,12 @@ def main(argv: list[str] | None = None) -> Any:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        click.echo("migrator: interrupted; what was recorded is kept (see `migrator status`)", err=True)
-        sys.exit(130)
+        _interrupted()
     except Exception as exc:
+        if interrupts.interrupted():
+            # Ctrl-C, then an error: a library wrapped the KeyboardInterrupt in its own
+            # exception (pydantic's SchemaError does, mid-import). Not a bug: the interruption.
+            _interrupted(f" ({type(exc).__name__} on the way out)")
         path = _write_crash_report(exc)
         click.echo(f"migrator: internal error: {type(exc).__name__}: {exc}", err=True)
         click.echo(f"  this is a bug; the traceback is in {path} - please attach it to an issue", err=True)
@@ -248,6 +253,11 @@ def main(argv: list[str] | None = None) -> Any:
     finally:
         if not gc.isenabled():  # --help, --version: no command was loaded
             gc.enable()
+
+
+def _interrupted(how: str = "") -> NoReturn:
+    click.echo(f"migrator: interrupted{how}; what was recorded is kept (see `migrator status`)", err=True)
+    sys.exit(130)
 
 
 def run_and_exit() -> NoReturn:

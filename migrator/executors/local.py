@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import IO
 
+from migrator import interrupts
 from migrator.errors import CommandTimeout, ExecutorError
 from migrator.executors.base import CommandResult, LineSink, no_output
 from migrator.executors.shellwrap import (
@@ -100,36 +101,40 @@ class LocalTransport:
     ) -> CommandResult:
         start = time.monotonic()
         out = OutputCollector(self.redact, on_line)
-        try:
-            proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                env=env,
-                start_new_session=True,
-                bufsize=0,
-            )
-        except FileNotFoundError:
-            # What a shell does: exit 127 with a message, so checks judge it like any failure.
-            out.emit("stderr", [f"{argv[0]}: command not found"])
-            return CommandResult(127, "", out.text("stderr"), time.monotonic() - start)
-        except OSError as exc:
-            raise ExecutorError(
-                f"cannot start {argv[0]}: {exc.strerror}", where=self.target, hint="check the command"
-            ) from exc
-        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
-        chunks: queue.Queue[_Chunk] = queue.Queue()
-        threads = [
-            threading.Thread(target=_pump_out, args=("stdout", proc.stdout, chunks), daemon=True),
-            threading.Thread(target=_pump_out, args=("stderr", proc.stderr, chunks), daemon=True),
-            threading.Thread(target=_pump_in, args=(proc.stdin, stdin), daemon=True),
-        ]
-        for thread in threads:
-            thread.start()
-        deadline = None if timeout is None else start + timeout
+        proc: subprocess.Popen[bytes] | None = None
         finished = False
         try:
+            # From the fork until this try's finally can stop the child, a Ctrl-C would leave
+            # it running in its own session, unwatched: it is held until the section ends.
+            with interrupts.held():
+                try:
+                    proc = subprocess.Popen(
+                        argv,
+                        stdin=subprocess.PIPE,
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE,
+                        env=env,
+                        start_new_session=True,
+                        bufsize=0,
+                    )
+                except FileNotFoundError:
+                    # What a shell does: exit 127 with a message, so checks judge it like any failure.
+                    out.emit("stderr", [f"{argv[0]}: command not found"])
+                    return CommandResult(127, "", out.text("stderr"), time.monotonic() - start)
+                except OSError as exc:
+                    raise ExecutorError(
+                        f"cannot start {argv[0]}: {exc.strerror}", where=self.target, hint="check the command"
+                    ) from exc
+                assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+                chunks: queue.Queue[_Chunk] = queue.Queue()
+                threads = [
+                    threading.Thread(target=_pump_out, args=("stdout", proc.stdout, chunks), daemon=True),
+                    threading.Thread(target=_pump_out, args=("stderr", proc.stderr, chunks), daemon=True),
+                    threading.Thread(target=_pump_in, args=(proc.stdin, stdin), daemon=True),
+                ]
+                for thread in threads:
+                    thread.start()
+            deadline = None if timeout is None else start + timeout
             finished = _collect(chunks, out, deadline) and _wait(proc, deadline)
             if not finished:
                 _stop(proc)
@@ -139,7 +144,7 @@ class LocalTransport:
                     hint="raise the step's timeout if the command is just slow",
                 )
         finally:
-            if not finished and proc.poll() is None:
+            if proc is not None and not finished and proc.poll() is None:
                 _stop(proc)  # interrupted (Ctrl-C): do not leave the process group behind
             if finished:
                 for thread in threads:

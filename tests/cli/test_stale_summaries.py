@@ -18,6 +18,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from migrator.store.db import Store
 from migrator.store.dto import Evidence, Move
 
@@ -107,6 +109,7 @@ def test_status_of_a_run_running_again_does_not_say_how_it_last_stopped(tmp_path
     assert resume.returncode == 0, out + err
 
 
+@pytest.mark.usefixtures("ctrl_c_reaches_children")  # else, run with SIGINT ignored, it hung (CI)
 def test_status_after_ctrl_c_says_what_the_store_holds_not_the_last_question(tmp_path: Path) -> None:
     work, env = _paused_for_a_confirmation(tmp_path)
     resume = _background("resume", "1", "--yes", env=env)
