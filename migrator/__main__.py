@@ -14,7 +14,7 @@ def console() -> NoReturn:
         from migrator.cli import run_and_exit
     except KeyboardInterrupt:
         sys.stderr.write("migrator: interrupted before it started; nothing was done\n")
-        raise SystemExit(130) from None
+        raise SystemExit(130) from None  # ExitCode.INTERRUPTED: importing it could be interrupted too
     run_and_exit()
 
 

@@ -54,6 +54,7 @@ class ExitCode(IntEnum):
     LOCK_HELD = 4  # another operator holds the lease on this plan
     OPERATOR_NEEDED = 5  # stopped for a decision: manual step, in-doubt step, go/no-go
     INTERNAL = 70  # a bug in migrator: a traceback file was written
+    INTERRUPTED = 130  # Ctrl-C (SIGINT): what was recorded is kept, the step's processes stopped
 
 
 class MigratorError(Exception):

@@ -202,7 +202,7 @@ def cli() -> None:
     """Plan and drive the Open Food Facts infrastructure moves: off1/off2 to Proxmox VE, stunnel.
 
     Start with `migrator plan off1`. Exit codes: 0 done, 1 failed, 2 usage or plan error,
-    3 could not execute, 4 lock held, 5 operator needed, 70 internal error.
+    3 could not execute, 4 lock held, 5 operator needed, 70 internal error, 130 interrupted.
     """
 
 
@@ -231,9 +231,8 @@ def main(argv: list[str] | None = None) -> Any:
         for problem in getattr(exc, "problems", [])[:20]:
             click.echo(f"  {problem}", err=True)
         sys.exit(int(exc.exit_code))
-    except click.exceptions.Abort:
-        click.echo("migrator: interrupted", err=True)
-        sys.exit(130)
+    except click.exceptions.Abort:  # click's own KeyboardInterrupt (and EOF at a prompt)
+        _interrupted()
     except click.ClickException as exc:
         exc.show()
         sys.exit(ExitCode.USAGE if exc.exit_code == 2 else exc.exit_code)
@@ -257,7 +256,7 @@ def main(argv: list[str] | None = None) -> Any:
 
 def _interrupted(how: str = "") -> NoReturn:
     click.echo(f"migrator: interrupted{how}; what was recorded is kept (see `migrator status`)", err=True)
-    sys.exit(130)
+    sys.exit(ExitCode.INTERRUPTED)
 
 
 def run_and_exit() -> NoReturn:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -96,6 +98,27 @@ def internal(tmp: Path) -> subprocess.CompletedProcess[str]:
                           capture_output=True, timeout=60, check=False)  # fmt: skip
 
 
+def interrupted(tmp: Path) -> subprocess.CompletedProcess[str]:
+    """The operator's Ctrl-C while a step runs (the terminal sends SIGINT to the process)."""
+    started = tmp / "started"
+    path = plan(tmp, "long", f"    kind: local\n    command: 'touch {started}; sleep 60'")
+    environment = {k: v for k, v in os.environ.items() if k != "MIGRATOR_DB"}
+    before = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # so the child gets SIGINT at its default
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "migrator", "run", path, "--db", "s.db"], cwd=tmp,
+                                env=environment, text=True, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)  # fmt: skip
+    finally:
+        signal.signal(signal.SIGINT, before)
+    deadline = time.monotonic() + 60
+    while not started.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
 SCENARIOS: dict[int, Callable[[Path], subprocess.CompletedProcess[str]]] = {
     0: done,
     1: failed,
@@ -103,6 +126,7 @@ SCENARIOS: dict[int, Callable[[Path], subprocess.CompletedProcess[str]]] = {
     4: lock_held,
     5: operator_needed,
     70: internal,
+    130: interrupted,
 }
 
 
