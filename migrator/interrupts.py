@@ -54,6 +54,13 @@ def install() -> bool:
     return True
 
 
+def uninstall() -> None:
+    """Give SIGINT back to Python's default handler, if it is still ours (main thread only):
+    a caller that runs commands in its own process (tests) is left as it was."""
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is _handler:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def interrupted() -> bool:
     """Whether a Ctrl-C reached this process since :func:`install`."""
     return _received

@@ -250,6 +250,7 @@ def main(argv: list[str] | None = None) -> Any:
         click.echo(f"  this is a bug; the traceback is in {path} - please attach it to an issue", err=True)
         sys.exit(ExitCode.INTERNAL)
     finally:
+        interrupts.uninstall()
         if not gc.isenabled():  # --help, --version: no command was loaded
             gc.enable()
 
