@@ -20,7 +20,7 @@ from migrator.lab import sshd as sshd_mod
 from migrator.lab.control import Lab
 from migrator.lab.layout import HOSTS, host, read_json, write_json
 from migrator.lab.marker import marked_env
-from migrator.lab.standins import devnodes, postgresql
+from migrator.lab.standins import apache, devnodes, postgresql
 
 FAULTS: dict[str, str] = {
     "degraded-pool": "a disk of each redundant pool is FAULTED (zpool status DEGRADED)",
@@ -36,6 +36,8 @@ FAULTS: dict[str, str] = {
     "counts on that vdev's and the pool's rows (not the disks'), `errors: 3 data errors`",
     "pg-hba-reject": "PostgreSQL's pg_hba.conf (the image's, and any installed) refuses every non-loopback "
     "host before the lines a plan appends",
+    "apache-config-broken": "apache2.conf in the host's CTs (off's CT 113) uses mod_rewrite without loading "
+    "it: the real apache2 refuses it (configtest fails); the running one goes on, its next (re)start fails",
 }
 
 SQUATTER = (
@@ -94,6 +96,8 @@ def set_fault(lab: Lab, name: str, fault: str) -> str:
         _squat(lab, name)
     elif fault == postgresql.FAULT:
         _rewrite_hba(lab, name, postgresql.with_fault)
+    elif fault == apache.FAULT:
+        _rewrite_apache(lab, name, apache.with_fault)
     write_json(lab.paths.faults(name), [*faults, fault])
     devnodes.sync_host(lab.paths.dir, name)  # missing-nvme: its /dev/nvme* go too
     return f"{fault} set on {name}: {FAULTS[fault]}"
@@ -134,6 +138,17 @@ def _rewrite_hba(lab: Lab, name: str, change: Callable[[str], str]) -> None:
         hba.write_text(change(hba.read_text(encoding="utf-8")), encoding="utf-8")
 
 
+def _rewrite_apache(lab: Lab, name: str, change: Callable[[str], str]) -> None:
+    """The apache2.conf the lab wrote on the host and in its CTs (a later one: services.seed_apache).
+    A running apache2 goes on with the config it read; its next start or reload reads this one."""
+    root = lab.paths.root(name)
+    for conf in [*root.glob("etc/apache2/apache2.conf"),
+                 *root.glob("var/lib/migrator-lab/ct/*/root/etc/apache2/apache2.conf")]:  # fmt: skip
+        text = conf.read_text(encoding="utf-8")
+        if text.startswith(apache.HEADER):
+            conf.write_text(change(text), encoding="utf-8")
+
+
 def clear_fault(lab: Lab, name: str, fault: str | None = None) -> list[str]:
     _check(name, fault)
     faults = active_faults(lab, name)
@@ -149,6 +164,8 @@ def clear_fault(lab: Lab, name: str, fault: str | None = None) -> list[str]:
             lab.stop_extra(f"squatter:{name}")
         elif item == postgresql.FAULT:
             _rewrite_hba(lab, name, postgresql.without_fault)
+        elif item == apache.FAULT:
+            _rewrite_apache(lab, name, apache.without_fault)
     write_json(lab.paths.faults(name), [f for f in faults if f not in cleared])
     devnodes.sync_host(lab.paths.dir, name)
     return cleared

@@ -10,7 +10,7 @@ off1's move happens after off2's: off2 already runs Proxmox and its CT 113 serve
 apache2 (off-facts 3). ``verify-off`` asks that apache2 there, so the lab gives CT 113 an
 apache2 configuration (its own /etc/apache2, listening on the CT's address) and starts the
 unit the way an operator would, through the host's sshd: ``pct exec 113 -- systemctl start
-apache2`` (the stand-in runs a tiny HTTP responder, see ``standins/apache.py``).
+apache2``, which runs Debian's real apache2 on that config (``standins/apache.py``).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from migrator.errors import LabError
 from migrator.lab import state as host_state
 from migrator.lab.layout import SSH_PORT, host
+from migrator.lab.standins import apache
 
 if TYPE_CHECKING:
     from migrator.lab.control import Lab
@@ -31,6 +32,7 @@ FLAVORS = ("off", "off-pro", "obf", "opf", "opff")
 OFF2_SNAPSHOT = "autosnap_2024-01-15_00:00:01_daily"  # what off2's sanoid took before off1's window
 OPERATORS = ("off1operator", "ovh3operator")
 OFF_SITE = "world.openfoodfacts.org"
+OFF_PORT = 80  # plans/off1.yaml verify-off: http_status on http://CT113/
 SSH_TIMEOUT = 30
 
 
@@ -45,21 +47,10 @@ def _ssh(lab: Lab, name: str, command: str) -> subprocess.CompletedProcess[str]:
 
 
 def seed_apache(lab: Lab, name: str, ctid: int, address: str) -> None:
-    """The CT's /etc/apache2: ``Listen ADDRESS:80`` and off's virtual host (written once)."""
-    etc = lab.paths.state_dir(name) / "ct" / str(ctid) / "root/etc/apache2"
-    ports = etc / "ports.conf"
-    listen = f"Listen {address}:80\n"
-    # The CT's /etc starts as a copy of the machine's: where the machine has apache2 installed its
-    # ports.conf says "Listen 80" (0.0.0.0:80, taken by another lab host), so existence is no test.
-    if ports.exists() and ports.read_text(encoding="utf-8") == listen:
-        return
-    (etc / "sites-enabled").mkdir(parents=True, exist_ok=True)
-    ports.write_text(listen, encoding="utf-8")
-    (etc / "sites-enabled/off.conf").write_text(
-        f"<VirtualHost {address}:80>\n\tServerName {OFF_SITE}\n\tServerAlias *.openfoodfacts.org\n"
-        "\tDocumentRoot /srv/off/html\n</VirtualHost>\n",
-        encoding="utf-8",
-    )
+    """The CT's /etc/apache2 (``standins/apache.py``): ``Listen ADDRESS:80`` and off's virtual
+    host (written once; with the host's fault apache-config-broken if it is set)."""
+    root = lab.paths.state_dir(name) / "ct" / str(ctid) / "root"
+    apache.write_config(root, address, OFF_PORT, OFF_SITE, host_state.faults_of(lab.paths.dir, name))
 
 
 def ensure_off_running(lab: Lab) -> str | None:
@@ -74,11 +65,14 @@ def ensure_off_running(lab: Lab) -> str | None:
         return f"off   {name}/ct:{ctid} apache2 already running"
     result = _ssh(lab, name, f"pct exec {ctid} -- systemctl start apache2")
     if result.returncode != 0:
+        if apache.FAULT in host_state.faults_of(lab.paths.dir, name):  # what the fault is for
+            return f"off   {name}/ct:{ctid} apache2 failed to start (fault {apache.FAULT})"
         raise LabError(
             f"apache2 did not start in {name} CT {ctid}: {(result.stderr or result.stdout).strip()}",
             where=f"{name}/ct:{ctid}",
+            hint=f"see its log: ssh to {name}, then pct exec {ctid} -- journalctl -u apache2",
         )
-    return f"off   {name}/ct:{ctid} apache2 on {address}:80"
+    return f"off   {name}/ct:{ctid} apache2 on {address}:{OFF_PORT}"
 
 
 def ensure_off2_moved(lab: Lab) -> str | None:

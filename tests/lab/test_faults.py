@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +15,7 @@ import pytest
 from migrator.errors import HostKeyError
 from migrator.lab.faults import FAULTS, active_faults, clear_fault, set_fault
 from migrator.lab.sshd import free_port
+from migrator.plan.load import load_plan
 from tests.lab.conftest import RunningLab
 
 HEALTHY_HDD = {"kind": "zpool_healthy", "pool": "zfs-hdd"}
@@ -37,7 +41,7 @@ def fault(lab: RunningLab) -> Iterator[object]:
 def test_every_fault_is_listed_with_a_test() -> None:
     tested = {"degraded-pool", "pool-full", "stale-rpool", "missing-nvme", "zfs-labels", "stunnel-port-busy",
               "route-missing", "host-key-changed", "cluster-no-quorum", "pg-hba-reject",
-              "checksum-errors"}  # fmt: skip
+              "checksum-errors", "apache-config-broken"}  # fmt: skip
     assert set(FAULTS) == tested
 
 
@@ -294,3 +298,75 @@ def test_checksum_errors_are_counted_on_the_vdev_and_pool_rows(lab: RunningLab, 
     result = lab.check("off2", case["check"])
     assert not result.passed and case["expect"]["message_contains"] in result.message
     assert "zfs-hdd" in lab.run("off2", "zpool status -x").stdout
+
+
+OFF_CT, OFF_ADDRESS = "off2/ct:113", "127.2.0.113"  # off's web CT (plans/off1.yaml verify-off)
+RUN_PID = "/var/lib/migrator-lab/apache2/run/apache2.pid"  # as CT 113 sees it
+
+
+def test_off_s_apache2_in_ct_113_is_debian_s_real_apache2(lab: RunningLab) -> None:
+    """issue 16.5: CT 113's apache2 was a Python responder; `lab up` now starts the machine's
+    /usr/sbin/apache2 on the CT's own /etc/apache2, and systemctl and apache2ctl act on it."""
+    assert lab.run(OFF_CT, "systemctl is-active apache2").stdout == "active\n"
+    head = lab.run(OFF_CT, f"curl -sI --max-time 5 -H 'Host: world.openfoodfacts.org' http://{OFF_ADDRESS}/")
+    assert head.stdout.startswith("HTTP/1.1 200 OK"), head.stdout
+    assert re.search(r"^Server: Apache/2\.4\.\d+ \(Debian\)\r?$", head.stdout, re.M), head.stdout
+    other = lab.run(
+        OFF_CT, f"curl -s -o /dev/null -w '%{{http_code}}' -H 'Host: example.org' http://{OFF_ADDRESS}/"
+    )
+    assert other.stdout.strip() == "404"  # the default virtual host: not off's name
+    # The machine's process behind the CT's socket is the apache2 binary (the test shares the lab's netns).
+    listeners = subprocess.run(["ss", "-ltnpH", "src", f"{OFF_ADDRESS}:80"], capture_output=True, text=True,
+                               check=True).stdout  # fmt: skip
+    pids = {int(p) for p in re.findall(r"pid=(\d+)", listeners)}
+    assert pids and all(os.readlink(f"/proc/{pid}/exe") == "/usr/sbin/apache2" for pid in pids)
+    test = lab.run(OFF_CT, "apache2ctl configtest")
+    assert (test.exit_code, test.stderr.strip()) == (0, "Syntax OK")
+    # its pid file, locks and log in the CT's own lab state, not the machine's /run or /var/log
+    ct_state = lab.lab.paths.state_dir("off2") / "ct/113/root/var/lib/migrator-lab/state.json"
+    state = json.loads(ct_state.read_text())
+    shown = lab.run(OFF_CT, f"tr '\\0' ' ' < /proc/$(cat {RUN_PID})/cmdline").stdout
+    assert shown.strip() == " ".join(state["units"]["apache2"]["argv"])
+    # reload: the same master (graceful, SIGUSR1); stop and start: a new one
+    master = state["units"]["apache2"]["pid"]
+    assert lab.run(OFF_CT, "systemctl reload apache2").ok
+    assert lab.run(OFF_CT, f"cat {RUN_PID}").stdout.strip() == str(master)
+    assert lab.run(OFF_CT, "systemctl stop apache2").ok
+    assert lab.run(OFF_CT, "systemctl is-active apache2").stdout == "inactive\n"
+    assert not lab.check(OFF_CT, {"kind": "tcp_open", "address": OFF_ADDRESS, "port": 80}).passed
+    assert lab.run(OFF_CT, "systemctl start apache2").ok
+    assert lab.check(OFF_CT, {"kind": "tcp_open", "address": OFF_ADDRESS, "port": 80}).passed
+
+
+def test_apache_config_broken_fails_the_plan_s_verify_off_as_in_production(lab: RunningLab, fault) -> None:  # type: ignore[no-untyped-def]
+    """issue 16.5: with a config the real apache2 refuses, off1's plan's own verify-off step
+    (`systemctl is-active apache2` and its http_status post-check) fails once apache2 is
+    restarted (repoint-consumers: "apache2 restarted"); a reload is refused and the running
+    server goes on, as Debian's apachectl graceful does. Without the fault the step passes."""
+    plan = load_plan(Path(__file__).parents[2] / "plans/off1.yaml", inventory=lab.lab.paths.inventory)
+    step = plan.step("verify-off")
+    assert step.host == OFF_CT
+    http = next(c for c in step.post if c.kind == "http_status")
+
+    def verify_off() -> bool:
+        command = lab.run(OFF_CT, str(step.command))
+        return command.ok and lab.check(OFF_CT, http.model_dump(mode="json")).passed
+
+    assert lab.run(OFF_CT, "systemctl restart apache2").ok
+    assert verify_off()
+    fault("off2", "apache-config-broken")
+    test = lab.run(OFF_CT, "apache2ctl configtest")
+    assert test.exit_code != 0
+    assert "Invalid command 'RewriteEngine'" in test.stderr
+    assert not lab.run(OFF_CT, "systemctl reload apache2").ok
+    assert verify_off()  # the running apache2 kept the config it had read
+    restart = lab.run(OFF_CT, "systemctl restart apache2")
+    assert restart.exit_code == 1
+    assert "Job for apache2.service failed" in restart.stderr
+    assert lab.run(OFF_CT, str(step.command)).stdout == "failed\n"
+    assert not verify_off()
+    assert "Invalid command 'RewriteEngine'" in lab.run(OFF_CT, "journalctl -u apache2").stdout
+    clear_fault(lab.lab, "off2", "apache-config-broken")
+    assert lab.run(OFF_CT, "apache2ctl configtest").ok
+    assert lab.run(OFF_CT, "systemctl restart apache2").ok
+    assert verify_off()

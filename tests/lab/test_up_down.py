@@ -81,6 +81,13 @@ def test_down_stops_every_process_it_started(lab: RunningLab) -> None:
     ).stdout
     machine_pid = int(re.findall(r"pid=(\d+)", listeners)[0])
     assert cmdline(machine_pid) == stunnel["argv"]
+    # off's real apache2 in off2's CT 113 (`up` started it): found by this lab's Define in its argv
+    apache2 = ["pgrep", "-f", f"^/usr/sbin/apache2 .* Define MIGRATOR_LAB_DIR {lab.dir}$"]
+
+    def apache2_pids() -> list[str]:
+        return subprocess.run(apache2, capture_output=True, text=True, check=False).stdout.split()
+
+    assert apache2_pids()
     lab.connections.close_all()
 
     stopped = lab.lab.down()
@@ -92,6 +99,10 @@ def test_down_stops_every_process_it_started(lab: RunningLab) -> None:
     while cmdline(machine_pid) == stunnel["argv"] and time.monotonic() < deadline:
         time.sleep(0.02)
     assert cmdline(machine_pid) != stunnel["argv"]
+    deadline = time.monotonic() + 5
+    while apache2_pids() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert apache2_pids() == []  # no apache2 left
     assert lab_processes(lab.dir) == []
     lab.lab.up()  # the module fixture tears down what it finds running
     lab.reconnect()

@@ -1,4 +1,4 @@
-"""The redis-server, postgresql and memcached units of off's CTs 122, 120 and 121: real daemons.
+"""The redis-server, postgresql, memcached and apache2 units of off's CTs: real daemons.
 
 ``apt-get install redis-server|postgresql|memcached`` writes Debian's default config (each
 listens on localhost only) and starts the unit; ``systemctl restart`` re-reads the config. A
@@ -14,6 +14,8 @@ config in the CT's mount namespace:
 * postgresql is the machine's ``postgres`` on /etc/postgresql/VERSION/main as the CT's postgres
   user: ``listen_addresses`` and pg_hba.conf decide who gets in (``postgresql.py``).
 * memcached reads /etc/memcached.conf as Debian's unit does (one option a line).
+* apache2 (CT 113's, off's web server) reads the /etc/apache2 ``migrator lab up`` writes the CT
+  (``apache.py``; no package install in the plans).
 
 Only IPv4 addresses are bound (``-::1`` in redis.conf is optional in Redis too).
 """
@@ -30,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from migrator.lab.procs import cmdline, pid_namespace
-from migrator.lab.standins import postgresql
+from migrator.lab.standins import apache, postgresql
 from migrator.lab.standins.context import Context
 
 REDIS_CONF = Path("/etc/redis/redis.conf")
@@ -69,7 +71,7 @@ PACKAGE_FILES = {
 PACKAGE_USERS = {"memcached": "memcache"}
 PACKAGE_UNITS = {"redis-server": "redis-server", "redis": "redis-server", "postgresql": "postgresql",
                  "memcached": "memcached"}  # fmt: skip
-UNITS = set(PACKAGE_UNITS.values())
+UNITS = set(PACKAGE_UNITS.values()) | {"apache2"}  # apache2: CT 113's, config from `lab up` (apache.py)
 
 
 def _ipv4(address: str) -> str | None:
@@ -94,6 +96,8 @@ def _memcached_options() -> list[str]:
 
 def listen_addresses(unit: str) -> list[str]:
     """``ADDRESS:PORT`` the unit's config names (Debian's defaults where it names none)."""
+    if unit == "apache2":
+        return apache.listen_addresses()
     if unit == "redis-server":
         text = REDIS_CONF.read_text(encoding="utf-8") if REDIS_CONF.exists() else ""
         binds = re.findall(r"^\s*bind\s+(.+)$", text, re.M)
@@ -167,6 +171,10 @@ def _command(ctx: Context, unit: str) -> tuple[list[str], dict[str, Any]]:
         if not Path(REDIS_SERVER).exists():
             raise _CannotStart(f"{REDIS_SERVER} not on the lab machine: apt-get install redis-server")
         return _redis_argv(ctx), {}
+    if unit == "apache2":
+        if not Path(apache.APACHE2).exists():
+            raise _CannotStart(f"{apache.APACHE2} not on the lab machine: apt-get install apache2")
+        return apache.argv(ctx), {}  # as root; its children drop to the config's User www-data
     if unit == "memcached":
         if not Path(MEMCACHED).exists():
             raise _CannotStart(f"{MEMCACHED} not on the lab machine: apt-get install memcached")

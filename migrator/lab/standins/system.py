@@ -179,6 +179,10 @@ def systemctl(ctx: Context) -> int:
                     code = _start(ctx, state, unit) or code
                 elif now:
                     _stop(state, unit)
+            elif unit == "apache2" and verb == "reload":  # Debian's unit: apachectl graceful
+                from migrator.lab.standins import apache
+
+                code = apache.reload(ctx, state) or code
             elif verb in ("start", "restart", "reload", "try-restart"):
                 if verb != "start" or unit_state(ctx, state, unit)[0] != "active":
                     _stop(state, unit)
@@ -227,10 +231,6 @@ def _start(ctx: Context, state: dict[str, Any], unit: str) -> int:
 
     if unit in datastores.UNITS:
         return datastores.start(ctx, state, unit, bool(state["units"].get(unit, {}).get("enabled", False)))
-    if unit == "apache2":
-        from migrator.lab.standins.apache import start_apache2
-
-        return start_apache2(ctx, state, bool(state["units"].get(unit, {}).get("enabled", False)))
     else:
         enabled = state["units"].get(unit, {}).get("enabled", False)
         state["units"][unit] = {"state": "active", "since": time.time(), "enabled": enabled}
