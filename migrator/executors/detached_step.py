@@ -53,7 +53,11 @@ if TYPE_CHECKING:
 PREFIX = "[migrator]"
 FIRST_POLL = 0.05
 CALL_TIMEOUT = 60.0
-"""One start/poll/cancel call; a host that does not answer in this long counts as lost."""
+"""One start or stop call; a host that does not answer in this long counts as lost."""
+POLL_TIMEOUT = 5.0
+"""One poll, or five poll intervals if that is longer. A poll reads a few bytes of status and
+the output since the last one: a host that is slow but there answers it in well under a second,
+so no answer in this long is a lost connection (said at once, while the job goes on)."""
 
 
 @dataclass
@@ -224,11 +228,12 @@ class DetachedJob:
         """Run one snippet; on a lost connection reconnect with backoff until the host answers
         or :attr:`FollowSettings.give_up` passes (then :class:`JobLost`)."""
         s = self.settings
+        timeout = max(POLL_TIMEOUT, 5 * s.poll) if what == "poll" else CALL_TIMEOUT
         lost_at: float | None = None
         tries = 0
         while True:
             try:
-                result = self._transport().run(script, timeout=CALL_TIMEOUT, sudo=self.step.sudo)
+                result = self._transport().run(script, timeout=timeout, sudo=self.step.sudo)
                 if result.exit_code is None or (what == "poll" and BEGIN_OUTPUT not in result.stdout
                                                 and "state=absent" not in result.stdout):  # fmt: skip
                     # The session died under the call (sshd killed, connection cut): no answer.
