@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -65,9 +66,18 @@ class FollowSettings:
     poll: float = 1.0
     backoff: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
     give_up: float = 3600.0
-    """Seconds without the host before the run stops (the job goes on; resume reattaches)."""
+    """Seconds without the host before the run stops (the job goes on; resume reattaches); a
+    step's ``reconnect_for`` sets it."""
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
+
+
+def follow_settings(base: FollowSettings | None, step: Step) -> FollowSettings:
+    """``base`` (None: the defaults) with the step's own ``reconnect_for``, if it has one."""
+    settings = base or FollowSettings()
+    if step.reconnect_for is None:
+        return settings
+    return dataclasses.replace(settings, give_up=float(step.reconnect_for))
 
 
 class _Output:

@@ -359,3 +359,36 @@ def test_the_network_cut_longer_than_the_step_the_job_ends_unseen_and_its_real_s
     journal = setup.journal()
     assert any(e.startswith("action_ok") and "exit 0 (detached job" in e for e in journal), journal
     assert not [d for d in setup.decisions() if d.startswith("in_doubt")], "no operator decision"
+
+
+def test_a_cut_longer_than_reconnect_for_pauses_the_run_and_resume_records_the_real_status(
+    setup: Setup,
+) -> None:
+    plan = setup.dir / "plan.yaml"
+    patient = "    detach: true\n    reconnect_for: 5s\n"
+    plan.write_text(plan.read_text().replace("    detach: true\n", patient))
+    started = time.monotonic()
+    proc = setup.start_run()
+    out = _Lines(proc)
+    pid_file = setup.wait_job_started(started - KILL_AFTER + 1)  # cut 1 s after the start
+    cut_at = time.monotonic()
+    with _network_cut(setup.server):
+        # Out of reach past reconnect_for: the run pauses (exit 3), the job goes on, the step
+        # stays running (nothing is concluded from the silence) and the way on is said.
+        proc.wait(timeout=STEP_SECONDS + 60)
+        text = out.join()
+        assert proc.returncode == 3, text
+        assert "reconnecting in" in text and "lost box for" in text, text
+        assert "`migrator resume` reattaches" in text, text
+        status = setup.migrator("status", "1")
+        assert "long-append" in status.stdout and "running" in status.stdout, status.stdout
+        setup.wait_job_ended(pid_file)  # the job ends on the host, unseen
+        time.sleep(max(0.0, cut_at + STEP_SECONDS + 1 - time.monotonic()))  # cut longer than the step
+    resumed = setup.migrator("resume", "1")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "already exists" in resumed.stdout and "reattaching" in resumed.stdout, resumed.stdout
+    assert "box | finished" in resumed.stdout  # the job's own output, read from the host's file
+    assert setup.marker.read_text() == "line\n", "the job ran again"
+    journal = setup.journal()
+    assert any(e.startswith("action_ok") and "exit 0 (detached job" in e for e in journal), journal
+    assert not [d for d in setup.decisions() if d.startswith("in_doubt")], "no operator decision"
