@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -70,6 +70,7 @@ class Setup:
     dir: Path
     server: SshdServer
     env: dict[str, str]
+    runs: list[subprocess.Popen[str]] = field(default_factory=list)
 
     @property
     def jobs(self) -> Path:
@@ -98,7 +99,8 @@ class Setup:
         )
 
     def start_run(self) -> subprocess.Popen[str]:
-        return subprocess.Popen(
+        """``migrator run`` in the background (killed after the test if a failure left it running)."""
+        proc = subprocess.Popen(
             self.argv("run", str(self.dir / "plan.yaml"), "--inventory", str(self.dir / "inventory.yaml")),
             env=self.env,
             cwd=REPO,
@@ -107,6 +109,8 @@ class Setup:
             stdin=subprocess.DEVNULL,
             text=True,
         )
+        self.runs.append(proc)
+        return proc
 
     def wait_job_started(self, started: float) -> Path:
         """The job's pid file once it exists, then wait until KILL_AFTER s after ``started``."""
@@ -143,7 +147,7 @@ class Setup:
 
 
 @pytest.fixture
-def setup(tmp_path: Path, sshd_factory: SshdFactory) -> Setup:
+def setup(tmp_path: Path, sshd_factory: SshdFactory) -> Iterator[Setup]:
     server = sshd_factory.start()
     work = tmp_path / "work"
     work.mkdir()
@@ -159,7 +163,12 @@ def setup(tmp_path: Path, sshd_factory: SshdFactory) -> Setup:
         )
     )
     env = {**os.environ, "MIGRATOR_CRASH_DIR": str(tmp_path), "COLUMNS": "200"}
-    return Setup(tmp_path, server, env)
+    setup = Setup(tmp_path, server, env)
+    yield setup
+    for proc in setup.runs:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
 
 
 def _descendants(pid: int) -> list[int]:
