@@ -11,10 +11,11 @@ host depends on the SSH session staying up:
 * **Follow.** Each poll returns the job's state and the output written since the last one.
   Lines ended by ``\\r`` (progress redraws) feed the progress parser only; ``\\n`` lines are
   output like a foreground command's.
-* **Lost connection.** A poll that fails reconnects with backoff (1, 2, 4 ... 30 s) and says
-  "reconnecting"; the step stays running. After :attr:`FollowSettings.give_up` seconds without
-  the host, :class:`JobLost` is raised: the job may still run, the step is left running and a
-  resume reattaches.
+* **Lost connection.** A poll that fails, or has no answer in :data:`POLL_TIMEOUT` (a network cut
+  drops packets silently), reconnects with backoff (1, 2, 4 ... 30 s) and says "reconnecting";
+  the step stays running. After :attr:`FollowSettings.give_up` seconds without the host (the
+  step's ``reconnect_for``, default 1 h), :class:`JobLost` is raised: the job may still run, the
+  step is left running and a resume reattaches.
 * **Stop.** An abort (``ctx.cancel``) or the step timeout stops the job on the host
   (``systemctl stop`` / TERM then KILL of its process group) and says so.
 """
