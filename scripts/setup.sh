@@ -5,18 +5,19 @@
 # redis-server, postgresql, memcached, nginx-light, apache2 (the lab's CTs run the real daemons
 # on their own configs; the packages' own system services are neither needed nor started:
 # a policy-rc.d refuses them during the install), redis-tools and postgresql-client (the real
-# redis-cli and psql the plans' checks run).
+# redis-cli and psql the plans' checks run), nftables (tests cut a host's network silently: nft
+# drop rules inside the test's own network namespace).
 # Python: a venv in .venv with the package and extras.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EXTRAS="${1:-test}"
 
 APT_PACKAGES=(openssh-server openssh-client stunnel4 rsync iproute2 netcat-openbsd curl procps iputils-ping
-  redis-server redis-tools postgresql postgresql-client memcached nginx-light apache2)
+  redis-server redis-tools postgresql postgresql-client memcached nginx-light apache2 nftables)
 need_apt=()
 for bin in /usr/sbin/sshd /usr/bin/ssh-keygen /usr/bin/stunnel4 /usr/bin/rsync /usr/bin/ss /usr/bin/nc /usr/bin/curl \
   /usr/bin/ping /usr/bin/redis-server /usr/bin/redis-cli /usr/bin/psql /usr/bin/memcached /usr/sbin/nginx \
-  /usr/sbin/apache2; do
+  /usr/sbin/apache2 /usr/sbin/nft; do
   [ -x "$bin" ] || need_apt+=("$bin")
 done
 compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || need_apt+=(postgres)

@@ -11,10 +11,11 @@ host depends on the SSH session staying up:
 * **Follow.** Each poll returns the job's state and the output written since the last one.
   Lines ended by ``\\r`` (progress redraws) feed the progress parser only; ``\\n`` lines are
   output like a foreground command's.
-* **Lost connection.** A poll that fails reconnects with backoff (1, 2, 4 ... 30 s) and says
-  "reconnecting"; the step stays running. After :attr:`FollowSettings.give_up` seconds without
-  the host, :class:`JobLost` is raised: the job may still run, the step is left running and a
-  resume reattaches.
+* **Lost connection.** A poll that fails, or has no answer in :data:`POLL_TIMEOUT` (a network cut
+  drops packets silently), reconnects with backoff (1, 2, 4 ... 30 s) and says "reconnecting";
+  the step stays running. After :attr:`FollowSettings.give_up` seconds without the host (the
+  step's ``reconnect_for``, default 1 h), :class:`JobLost` is raised: the job may still run, the
+  step is left running and a resume reattaches.
 * **Stop.** An abort (``ctx.cancel``) or the step timeout stops the job on the host
   (``systemctl stop`` / TERM then KILL of its process group) and says so.
 """
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -53,7 +55,11 @@ if TYPE_CHECKING:
 PREFIX = "[migrator]"
 FIRST_POLL = 0.05
 CALL_TIMEOUT = 60.0
-"""One start/poll/cancel call; a host that does not answer in this long counts as lost."""
+"""One start or stop call; a host that does not answer in this long counts as lost."""
+POLL_TIMEOUT = 5.0
+"""One poll, or five poll intervals if that is longer. A poll reads a few bytes of status and
+the output since the last one: a host that is slow but there answers it in well under a second,
+so no answer in this long is a lost connection (said at once, while the job goes on)."""
 
 
 @dataclass
@@ -61,9 +67,18 @@ class FollowSettings:
     poll: float = 1.0
     backoff: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
     give_up: float = 3600.0
-    """Seconds without the host before the run stops (the job goes on; resume reattaches)."""
+    """Seconds without the host before the run stops (the job goes on; resume reattaches); a
+    step's ``reconnect_for`` sets it."""
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
+
+
+def follow_settings(base: FollowSettings | None, step: Step) -> FollowSettings:
+    """``base`` (None: the defaults) with the step's own ``reconnect_for``, if it has one."""
+    settings = base or FollowSettings()
+    if step.reconnect_for is None:
+        return settings
+    return dataclasses.replace(settings, give_up=float(step.reconnect_for))
 
 
 class _Output:
@@ -224,11 +239,12 @@ class DetachedJob:
         """Run one snippet; on a lost connection reconnect with backoff until the host answers
         or :attr:`FollowSettings.give_up` passes (then :class:`JobLost`)."""
         s = self.settings
+        timeout = max(POLL_TIMEOUT, 5 * s.poll) if what == "poll" else CALL_TIMEOUT
         lost_at: float | None = None
         tries = 0
         while True:
             try:
-                result = self._transport().run(script, timeout=CALL_TIMEOUT, sudo=self.step.sudo)
+                result = self._transport().run(script, timeout=timeout, sudo=self.step.sudo)
                 if result.exit_code is None or (what == "poll" and BEGIN_OUTPUT not in result.stdout
                                                 and "state=absent" not in result.stdout):  # fmt: skip
                     # The session died under the call (sshd killed, connection cut): no answer.

@@ -203,7 +203,7 @@ class Executors:
     def _detached(
         self, step: Step, ctx: StepContext, target: str, command: Command, env: dict[str, str]
     ) -> DetachedJob:
-        from migrator.executors.detached_step import DetachedJob
+        from migrator.executors.detached_step import DetachedJob, follow_settings
 
         if env:
             raise ExecutorError(
@@ -222,7 +222,7 @@ class Executors:
             self.redactor,
             command=to_shell(command),
             jobs_dir=str(jobs_dir),
-            settings=self.follow_settings,
+            settings=follow_settings(self.follow_settings, step),
         )
 
     def stop_job(self, step: Step, ctx: StepContext, why: str) -> str:

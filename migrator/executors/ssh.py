@@ -48,7 +48,7 @@ from migrator.executors.shellwrap import (
     kill_group_command,
     sudo_prefix,
 )
-from migrator.executors.ssh_session import PGID_MARKER, CommandSession
+from migrator.executors.ssh_session import PGID_MARKER, CommandSession, request_exec
 from migrator.executors.sshconfig import DEFAULT_SSH_CONFIG, Endpoint, load_ssh_config, resolve_endpoint
 from migrator.plan.checks import Command
 from migrator.plan.inventory import Host
@@ -366,11 +366,16 @@ class SSHTransport:
         (never a failure), and the command is left alone (killing it could leave its work
         half done; the engine settles the step by its post-checks)."""
         start = time.monotonic()
+        deadline = None if timeout is None else start + timeout
         channel = self._open_channel()
         try:
-            channel.exec_command(remote)
+            # The command's timeout bounds the wait for sshd's answer too (a silent cut).
+            request_exec(channel, remote, None if deadline is None else max(0.0, deadline - time.monotonic()))
         except (paramiko.SSHException, EOFError, OSError) as exc:
             channel.close()
+            if isinstance(exc, TimeoutError):
+                with self._lock:
+                    self._drop()  # no answer: the connection is dead; the next command reconnects
             raise OutcomeUnknown(
                 f"{self.describe()} did not confirm the command's start: {exc or type(exc).__name__}",
                 where=self.target,
@@ -378,7 +383,6 @@ class SSHTransport:
             ) from exc
         session = CommandSession(channel, stdin, self.redact, on_line)  # (sends EOF when no stdin)
         self._open_spare()
-        deadline = None if timeout is None else start + timeout
         finished = stopped = lost = False
         try:
             finished = session.pump(deadline)
@@ -439,7 +443,7 @@ class SSHTransport:
     def _signal(self, command: str) -> None:
         channel = self._open_channel()
         try:
-            channel.exec_command(command)
+            request_exec(channel, command, self.connect_timeout)
             channel.status_event.wait(self.connect_timeout)
         finally:
             channel.close()

@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 
 import paramiko
+from paramiko.common import cMSG_CHANNEL_REQUEST
+from paramiko.message import Message
 
 from migrator.executors.base import LineSink
 from migrator.executors.shellwrap import LineSplitter, OutputCollector
@@ -20,6 +22,34 @@ from migrator.executors.shellwrap import LineSplitter, OutputCollector
 EOF_GRACE = 2.0  # how long output may trail the exit status (see CommandSession.pump)
 PGID_MARKER = "__migrator_pgid__="
 _CHUNK = 65536
+
+
+def request_exec(channel: paramiko.Channel, command: str, timeout: float | None) -> None:
+    """Send ``command``'s exec request on ``channel`` and wait for sshd's answer, at most
+    ``timeout`` s (None: as long as the connection lives).
+
+    paramiko's ``Channel.exec_command`` sends the same message and waits for the answer with no
+    limit: over a network cut silently (packets dropped, no reset) that is until TCP gives up,
+    ~15 min, whatever timeout the command has. Raises :class:`TimeoutError` when no answer came
+    (the command may or may not have started), :class:`paramiko.SSHException` when sshd refused
+    it or the connection died."""
+    transport = channel.get_transport()
+    if channel.closed or not channel.active or transport is None:
+        raise paramiko.SSHException("Channel is not open")
+    m = Message()
+    m.add_byte(cMSG_CHANNEL_REQUEST)
+    m.add_int(channel.remote_chanid)
+    m.add_string("exec")
+    m.add_boolean(True)  # want a reply
+    m.add_string(command)
+    channel.event.clear()  # paramiko's Channel._event_pending
+    channel.event_ready = False
+    transport._send_user_message(m)  # type: ignore[attr-defined]  # as exec_command sends it
+    if not channel.event.wait(timeout):
+        raise TimeoutError(f"no answer from sshd to the exec request in {timeout:.3g} s")
+    if channel.event_ready:
+        return
+    raise transport.get_exception() or paramiko.SSHException("Channel closed.")
 
 
 class CommandSession:

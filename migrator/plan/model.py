@@ -176,6 +176,12 @@ class Step(_Strict):
         "(a transient systemd unit, else setsid) and follow it; a lost connection or a crash of "
         "migrator does not stop it, and a resume reattaches to it. For steps longer than a few minutes.",
     )
+    reconnect_for: Duration | None = Field(
+        None,
+        description="detach: how long migrator keeps reconnecting to a host out of reach while it "
+        "follows the job before the run pauses (exit 3; the job goes on, `migrator resume` "
+        "reattaches). Default 1h.",
+    )
     progress: Literal["rsync", "zfs-send", "zfs-receive", "pv", "syncoid", "zpool", "none"] | None = Field(
         None,
         description="ssh/local: how to read the command's progress from its output (default: guessed "

@@ -224,6 +224,14 @@ def _step_rules(ctx: _Ctx, step: Step) -> None:
             key=True,
             hint="remove detach:, or make it an ssh step",
         )
+    if step.reconnect_for is not None and not step.detach:
+        ctx.add(
+            "reconnect_for applies to detached steps (how long to follow a job through a lost connection)",
+            at(step, "reconnect_for"),
+            step=step.id,
+            key=True,
+            hint="add detach: true, or remove reconnect_for:",
+        )
     if step.detach and (step.secrets or step.stdin_secret):
         ctx.add(
             "a detached step cannot take secrets yet: the job outlives the session that carries them",

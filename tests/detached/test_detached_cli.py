@@ -11,10 +11,13 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -67,6 +70,7 @@ class Setup:
     dir: Path
     server: SshdServer
     env: dict[str, str]
+    runs: list[subprocess.Popen[str]] = field(default_factory=list)
 
     @property
     def jobs(self) -> Path:
@@ -95,7 +99,8 @@ class Setup:
         )
 
     def start_run(self) -> subprocess.Popen[str]:
-        return subprocess.Popen(
+        """``migrator run`` in the background (killed after the test if a failure left it running)."""
+        proc = subprocess.Popen(
             self.argv("run", str(self.dir / "plan.yaml"), "--inventory", str(self.dir / "inventory.yaml")),
             env=self.env,
             cwd=REPO,
@@ -104,6 +109,8 @@ class Setup:
             stdin=subprocess.DEVNULL,
             text=True,
         )
+        self.runs.append(proc)
+        return proc
 
     def wait_job_started(self, started: float) -> Path:
         """The job's pid file once it exists, then wait until KILL_AFTER s after ``started``."""
@@ -140,7 +147,7 @@ class Setup:
 
 
 @pytest.fixture
-def setup(tmp_path: Path, sshd_factory: SshdFactory) -> Setup:
+def setup(tmp_path: Path, sshd_factory: SshdFactory) -> Iterator[Setup]:
     server = sshd_factory.start()
     work = tmp_path / "work"
     work.mkdir()
@@ -156,7 +163,12 @@ def setup(tmp_path: Path, sshd_factory: SshdFactory) -> Setup:
         )
     )
     env = {**os.environ, "MIGRATOR_CRASH_DIR": str(tmp_path), "COLUMNS": "200"}
-    return Setup(tmp_path, server, env)
+    setup = Setup(tmp_path, server, env)
+    yield setup
+    for proc in setup.runs:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
 
 
 def _descendants(pid: int) -> list[int]:
@@ -262,3 +274,132 @@ def test_abort_of_a_crashed_run_stops_its_detached_job_on_the_host(setup: Setup)
     assert "run aborted: window cancelled" in pid_file.with_suffix(".stopped").read_text()
     assert not pid_file.with_suffix(".rc").exists()
     assert not setup.marker.exists()
+
+
+# -- the network cut ------------------------------------------------------------------------
+# A real network cut is silent: packets vanish, nothing answers, no reset. nft drops them
+# (both directions of the host's sshd port), in the test's own network namespace only.
+
+NFT = Path("/usr/sbin/nft")
+
+
+def _nft(*args: str) -> None:
+    done = subprocess.run([str(NFT), *args], capture_output=True, text=True, timeout=10, check=False)
+    assert done.returncode == 0, f"nft {' '.join(args)}: {done.stderr}"
+
+
+@contextlib.contextmanager
+def _network_cut(server: SshdServer) -> Iterator[None]:
+    """Drop every packet to and from ``server``'s sshd until the block ends."""
+    if not NFT.exists():
+        pytest.fail("nft not found: install the Debian package nftables (scripts/setup.sh)", pytrace=False)
+    if [name for _, name in socket.if_nameindex()] != ["lo"]:  # a namespace of loopback alone
+        pytest.fail(
+            "this test cuts the network with nft rules: run it in a private network namespace "
+            "(unshare -n, or pytest -n N: each worker has its own)",
+            pytrace=False,
+        )
+    table = f"migrator_cut_{server.port}"
+    _nft("add", "table", "inet", table)
+    try:
+        _nft("add", "chain", "inet", table, "in", "{ type filter hook input priority 0; }")
+        for side in ("daddr", "saddr"):  # to sshd, and from it
+            port = "dport" if side == "daddr" else "sport"
+            _nft("add", "rule", "inet", table, "in", f"ip {side} {server.host} tcp {port} {server.port} drop")
+        yield
+    finally:
+        _nft("delete", "table", "inet", table)
+
+
+class _Lines:
+    """The run's output, read as it comes (a thread), so the test can wait for a line."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stdout is not None
+        self._stream, self.lines = proc.stdout, list[str]()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        for line in self._stream:
+            self.lines.append(line)
+
+    def text(self) -> str:
+        return "".join(self.lines)
+
+    def wait_for(self, needle: str, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if needle in self.text():
+                return True
+            time.sleep(0.1)
+        return False
+
+    def join(self) -> str:
+        self._thread.join(timeout=30)
+        return self.text()
+
+
+def test_the_network_cut_longer_than_the_step_the_job_ends_unseen_and_its_real_status_is_recorded(
+    setup: Setup,
+) -> None:
+    started = time.monotonic()
+    proc = setup.start_run()
+    out = _Lines(proc)
+    pid_file = setup.wait_job_started(started - KILL_AFTER + 1)  # cut 1 s after the start
+    cut_at = time.monotonic()
+    with _network_cut(setup.server):
+        # The host stops answering; migrator notices (a cut between two polls: in ~6 s; one in
+        # the middle of a poll: ~15 s, the poll's stop is tried first) and says so, and the step
+        # stays running (nothing is concluded from the silence). The old code said nothing for
+        # minutes: paramiko's exec request waited for sshd's answer with no limit.
+        assert out.wait_for("reconnecting in", timeout=45), out.text()
+        status = setup.migrator("status", "1")
+        assert "long-append" in status.stdout and "running" in status.stdout, status.stdout
+        setup.wait_job_ended(pid_file)  # the job ends on the host, unseen
+        time.sleep(max(0.0, cut_at + STEP_SECONDS + 1 - time.monotonic()))  # cut longer than the step
+        assert "box | finished" not in out.text(), "output seen through a cut network?"
+        assert proc.poll() is None, out.text()
+    proc.wait(timeout=60)
+    text = out.join()
+    assert proc.returncode == 0, text
+    assert "reconnected to box" in text, text
+    assert "box | finished" in text  # the job's own output, read after the cut
+    assert pid_file.with_suffix(".rc").read_text().strip() == "0"
+    assert setup.marker.read_text() == "line\n", "the job ran again"
+    journal = setup.journal()
+    assert any(e.startswith("action_ok") and "exit 0 (detached job" in e for e in journal), journal
+    assert not [d for d in setup.decisions() if d.startswith("in_doubt")], "no operator decision"
+
+
+def test_a_cut_longer_than_reconnect_for_pauses_the_run_and_resume_records_the_real_status(
+    setup: Setup,
+) -> None:
+    plan = setup.dir / "plan.yaml"
+    patient = "    detach: true\n    reconnect_for: 5s\n"
+    plan.write_text(plan.read_text().replace("    detach: true\n", patient))
+    started = time.monotonic()
+    proc = setup.start_run()
+    out = _Lines(proc)
+    pid_file = setup.wait_job_started(started - KILL_AFTER + 1)  # cut 1 s after the start
+    cut_at = time.monotonic()
+    with _network_cut(setup.server):
+        # Out of reach past reconnect_for: the run pauses (exit 3), the job goes on, the step
+        # stays running (nothing is concluded from the silence) and the way on is said.
+        proc.wait(timeout=STEP_SECONDS + 60)
+        text = out.join()
+        assert proc.returncode == 3, text
+        assert "reconnecting in" in text and "lost box for" in text, text
+        assert "`migrator resume` reattaches" in text, text
+        status = setup.migrator("status", "1")
+        assert "long-append" in status.stdout and "running" in status.stdout, status.stdout
+        setup.wait_job_ended(pid_file)  # the job ends on the host, unseen
+        time.sleep(max(0.0, cut_at + STEP_SECONDS + 1 - time.monotonic()))  # cut longer than the step
+    resumed = setup.migrator("resume", "1")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "already exists" in resumed.stdout and "reattaching" in resumed.stdout, resumed.stdout
+    assert "box | finished" in resumed.stdout  # the job's own output, read from the host's file
+    assert setup.marker.read_text() == "line\n", "the job ran again"
+    journal = setup.journal()
+    assert any(e.startswith("action_ok") and "exit 0 (detached job" in e for e in journal), journal
+    assert not [d for d in setup.decisions() if d.startswith("in_doubt")], "no operator decision"

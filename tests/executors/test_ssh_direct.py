@@ -17,6 +17,7 @@ import paramiko
 import pytest
 
 from migrator.errors import CommandTimeout
+from migrator.executors import ssh as ssh_module
 from migrator.executors.base import CommandResult
 from migrator.executors.shellwrap import direct_command
 from migrator.executors.ssh import PGID_MARKER, SSHTransport
@@ -101,15 +102,15 @@ def test_anything_a_shell_would_interpret_keeps_sh(command: str) -> None:
 
 @pytest.fixture
 def sent(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """Every exec request the transport sends, as sent (the wire, not our own helpers)."""
+    """Every exec request the transport sends, as sent (request_exec builds the message)."""
     commands: list[str] = []
-    real = paramiko.Channel.exec_command
+    real = ssh_module.request_exec
 
-    def spy(channel: paramiko.Channel, command: str) -> None:
+    def spy(channel: paramiko.Channel, command: str, timeout: float | None) -> None:
         commands.append(command)
-        real(channel, command)
+        real(channel, command, timeout)
 
-    monkeypatch.setattr(paramiko.Channel, "exec_command", spy)
+    monkeypatch.setattr(ssh_module, "request_exec", spy)
     yield commands
 
 

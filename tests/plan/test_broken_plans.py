@@ -129,6 +129,10 @@ EXPECTED: dict[str, list[str]] = {
         "proxmox-method-lowercase.yaml:13:24: error: step list-cts: method must be 'GET', 'POST', 'PUT' or "
         "'DELETE'; got 'get' (did you mean 'GET'?)",
     ],
+    "reconnect-for-without-detach.yaml": [
+        "reconnect-for-without-detach.yaml:14:9: error: step seed: reconnect_for applies to detached steps "
+        "(how long to follow a job through a lost connection) (add detach: true, or remove reconnect_for:)",
+    ],
     "rollback-and-irreversible.yaml": [
         "rollback-and-irreversible.yaml:15:9: error: step create-pool: a step cannot have both rollback and "
         "irreversible (keep the one that is true)",
