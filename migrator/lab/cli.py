@@ -89,8 +89,9 @@ def fault_command(directory: Path, clear: bool, host: str, name: str | None) -> 
 @lab_group.command("faults")
 def faults_command() -> None:
     """The fault knobs."""
+    width = max(map(len, FAULTS))
     for name, text in FAULTS.items():
-        click.echo(f"{name:18} {text}")
+        click.echo(f"{name:{width}} {text}")
 
 
 @lab_group.command("stage")

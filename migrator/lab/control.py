@@ -150,7 +150,7 @@ class Lab:
                 started.append("fakepve")
             what = f"started {', '.join(started)}" if started else "already running"
             lines.append(f"{lab_host.name:5} {lab_host.address}:{SSH_PORT}  {what}")
-        # The services behind the lab's tunnels (MongoDB-, Redis-, HTTP-ish responders).
+        # The services behind the lab's tunnels (the real redis-server, MongoDB- and HTTP-ish responders).
         backends_started = backends.ensure_running(self, Path(host("off2").vars["tunnels"]))
         state = "started" if backends_started else "already running"
         lines.append(f"backends {state} (behind the lab tunnels)")

@@ -1,8 +1,9 @@
 """Fault knobs: make one lab host misbehave the way production once did.
 
 Faults are stored per host in ``DIR/hosts/NAME/faults.json`` (the stand-ins read them on
-every call); two need processes or keys changed right away: ``host-key-changed`` (a new
-sshd host key) and ``stunnel-port-busy`` (a squatter bound on the stunnel accept ports).
+every call); some need processes or keys changed right away: ``host-key-changed`` (a new
+sshd host key), ``stunnel-port-busy`` (a squatter bound on the stunnel accept ports) and
+``redis-protected-mode`` (the real redis-server behind the OffRedis tunnel restarted).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from migrator.lab import sshd as sshd_mod
 from migrator.lab.control import Lab
 from migrator.lab.layout import HOSTS, host, read_json, write_json
 from migrator.lab.marker import marked_env
-from migrator.lab.standins import apache, devnodes, postgresql
+from migrator.lab.standins import apache, backends, devnodes, postgresql
 
 FAULTS: dict[str, str] = {
     "degraded-pool": "a disk of each redundant pool is FAULTED (zpool status DEGRADED)",
@@ -38,6 +39,8 @@ FAULTS: dict[str, str] = {
     "host before the lines a plan appends",
     "apache-config-broken": "apache2.conf in the host's CTs (off's CT 113) uses mod_rewrite without loading "
     "it: the real apache2 refuses it (configtest fails); the running one goes on, its next (re)start fails",
+    backends.REDIS_FAULT: "off-redis (the real redis-server behind the OffRedis tunnel) runs with "
+    "protected-mode yes and no password, Redis's default: it answers the stunnel server (another CT) -DENIED",
 }
 
 SQUATTER = (
@@ -82,6 +85,10 @@ def accept_addresses(lab: Lab, name: str) -> list[str]:
 
 def set_fault(lab: Lab, name: str, fault: str) -> str:
     _check(name, fault)
+    if fault == backends.REDIS_FAULT and name != backends.REDIS_HOST:
+        raise LabError(f"{fault} is a fault of {backends.REDIS_HOST}, not {name}",
+                       hint=f"off-redis runs in {backends.REDIS_HOST}'s CT 122: migrator lab fault "
+                       f"{backends.REDIS_HOST} {fault}")  # fmt: skip
     faults = active_faults(lab, name)
     if fault in faults:
         return f"{fault} already set on {name}"
@@ -99,6 +106,8 @@ def set_fault(lab: Lab, name: str, fault: str) -> str:
     elif fault == apache.FAULT:
         _rewrite_apache(lab, name, apache.with_fault)
     write_json(lab.paths.faults(name), [*faults, fault])
+    if fault == backends.REDIS_FAULT:  # restarted on the fault just written
+        _restart_redis(lab, name)
     devnodes.sync_host(lab.paths.dir, name)  # missing-nvme: its /dev/nvme* go too
     return f"{fault} set on {name}: {FAULTS[fault]}"
 
@@ -167,5 +176,13 @@ def clear_fault(lab: Lab, name: str, fault: str | None = None) -> list[str]:
         elif item == apache.FAULT:
             _rewrite_apache(lab, name, apache.without_fault)
     write_json(lab.paths.faults(name), [f for f in faults if f not in cleared])
+    if backends.REDIS_FAULT in cleared:
+        _restart_redis(lab, name)
     devnodes.sync_host(lab.paths.dir, name)
     return cleared
+
+
+def _restart_redis(lab: Lab, name: str) -> None:
+    """The real redis-server behind the OffRedis tunnel, restarted (if it ran) on off2's faults."""
+    if name == backends.REDIS_HOST and lab.running(backends.REDIS_KEY) is not None:
+        backends.restart_redis(lab, Path(host(name).vars["tunnels"]))

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from migrator.errors import HostKeyError
+from migrator.errors import HostKeyError, LabError
 from migrator.lab.faults import FAULTS, active_faults, clear_fault, set_fault
 from migrator.lab.sshd import free_port
 from migrator.plan.load import load_plan
@@ -41,7 +41,7 @@ def fault(lab: RunningLab) -> Iterator[object]:
 def test_every_fault_is_listed_with_a_test() -> None:
     tested = {"degraded-pool", "pool-full", "stale-rpool", "missing-nvme", "zfs-labels", "stunnel-port-busy",
               "route-missing", "host-key-changed", "cluster-no-quorum", "pg-hba-reject",
-              "checksum-errors", "apache-config-broken"}  # fmt: skip
+              "checksum-errors", "apache-config-broken", "redis-protected-mode"}  # fmt: skip
     assert set(FAULTS) == tested
 
 
@@ -232,6 +232,30 @@ def test_redis_protected_mode_refuses_another_ct_as_in_production(lab: RunningLa
     opened = f"sed -i 's/^protected-mode yes/protected-mode no/' {conf} && systemctl restart redis-server"
     assert lab.run(server, opened).ok
     assert lab.check(client, ping).passed
+
+
+def test_redis_protected_mode_fault_denies_the_stunnel_server_ct(lab: RunningLab, fault) -> None:  # type: ignore[no-untyped-def]
+    """issue 16: off-redis behind the OffRedis tunnel is the real redis-server, asked with the
+    real redis-cli from the stunnel server's CT (off2/ct:101). With protected-mode yes and no
+    password Redis 7 admits only 127.0.0.1 and ::1; the CT comes from 127.2.0.1 (ct_sources),
+    so it is denied as the team's stunnel server was - the TCP connect still passes."""
+    client, backend = "off2/ct:101", "-h 127.2.0.122 -p 16379"  # plans/tunnels.lab.yaml OffRedis connect
+    assert lab.run(client, "command -v redis-cli").stdout == "/usr/bin/redis-cli\n"  # Debian's, no stand-in
+    pong = {"kind": "command", "command": f"redis-cli {backend} ping", "stdout_matches": "^PONG\\s*$"}
+    assert lab.check(client, pong).passed
+    assert lab.run(client, f"redis-cli {backend} set migrator:lab:marker kept").stdout == "OK\n"
+    fault("off2", "redis-protected-mode")
+    assert not lab.check(client, pong).passed
+    denied = lab.run(client, f"redis-cli {backend} ping")
+    assert denied.exit_code == 0  # redis-cli exits 0 on an error reply: only the reply tells
+    assert denied.stdout.startswith("DENIED Redis is running in protected mode because protected mode is")
+    assert lab.check(client, {"kind": "tcp_open", "address": "127.2.0.122", "port": 16379}).passed
+    with pytest.raises(LabError, match="redis-protected-mode is a fault of off2, not ovh2"):
+        set_fault(lab.lab, "ovh2", "redis-protected-mode")
+    clear_fault(lab.lab, "off2", "redis-protected-mode")
+    assert lab.check(client, pong).passed
+    restarted = lab.run(client, f"redis-cli {backend} get migrator:lab:marker")
+    assert restarted.stdout == "\n"  # a restart, nothing saved: the fault took a real restart
 
 
 def test_postgresql_is_real_and_pg_hba_decides_who_gets_in(lab: RunningLab, fault) -> None:  # type: ignore[no-untyped-def]

@@ -4,14 +4,19 @@ One rehearsal per module, in its own network namespace (``ip netns``): the lab's
 127.x addresses then cannot clash with another lab on the machine, and everything stays on
 that namespace's loopback. The rehearsal is what an operator would do:
 
-1. ``migrator lab up``; the fault ``stunnel-port-busy`` on off2 (a squatter on the MongoDB
-   and Redis server accepts) before the window;
+1. ``migrator lab up``; the faults ``stunnel-port-busy`` (a squatter on the MongoDB and Redis
+   server accepts) and ``redis-protected-mode`` (off-redis, the real redis-server behind the
+   OffRedis tunnel, in Redis's default protected mode without a password) on off2;
 2. ``migrator run stunnel``: it must stop at ``mongodb-server-config`` (the restart cannot
    bind), saying so, and ``journalctl`` on the host names the busy address;
-3. clear the fault, ``migrator resume --retry mongodb-server-config``: the run completes.
+3. clear ``stunnel-port-busy``, ``migrator resume --retry mongodb-server-config``: the run must
+   stop at ``redis-probe-ovh1-ct113``, the plan's own PING through the tunnel answered -DENIED
+   by the real Redis (the real redis-cli, through real stunnel), as the team's was;
+4. clear ``redis-protected-mode``, ``migrator resume --retry redis-probe-ovh1-ct113``: the run
+   completes.
 
 The tests then read the run (``migrator status``/``log``), the hosts' files under the lab
-dir, the back-ends' request log and the live listeners.
+dir, the back-ends' request log, the real Redis and the live listeners.
 """
 
 from __future__ import annotations
@@ -19,7 +24,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import stat
 import subprocess
 import sys
@@ -39,6 +43,8 @@ from migrator.lab.standins.legacy import legacy_mongodb_rules
 REPO = Path(__file__).resolve().parents[2]
 TIMEOUT = 600  # a hang guard, not a speed test (bench/): the machine is shared
 FAILED_STEP = "mongodb-server-config"
+DENIED_STEP = "redis-probe-ovh1-ct113"  # the first check that talks to Redis
+REDIS_BACKEND = ("127.2.0.122", "16379")  # plans/tunnels.lab.yaml OffRedis connect: the real redis-server
 PSK_ENDS = {  # PSK file stem -> (server, clients), as plans/tunnels.lab.yaml says
     "mongodb": ("off2/ct:101", ["ovh1/ct:113", "moji/ct:101"]),
     "redis": ("off2/ct:101", ["ovh1/ct:113", "moji/ct:101"]),
@@ -64,6 +70,8 @@ class Rehearsal:
     faulted: subprocess.CompletedProcess[str]
     faulted_status: str
     journal: str
+    denied: subprocess.CompletedProcess[str]
+    denied_directly: str
     resumed: subprocess.CompletedProcess[str]
 
     def migrator(self, *args: str) -> subprocess.CompletedProcess[str]:
@@ -121,8 +129,9 @@ def rehearsal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rehearsal]:
         up = cli("lab", "up", *lab)
         assert up.returncode == 0, up.stdout + up.stderr
         assert "backends started" in up.stdout
-        busy = cli("lab", "fault", *lab, "off2", "stunnel-port-busy")
-        assert busy.returncode == 0, busy.stdout + busy.stderr
+        for fault in ("stunnel-port-busy", "redis-protected-mode"):
+            set_it = cli("lab", "fault", *lab, "off2", fault)
+            assert set_it.returncode == 0, set_it.stdout + set_it.stderr
         run = ["--inventory", str(directory / "inventory.yaml"), "--yes", "--confirm-manual",
                "--db", str(directory / "state.db")]  # fmt: skip
         # The MongoDB probes require off1's mongodb-start (a `requires:`): off1 rehearses in its own lab.
@@ -135,9 +144,14 @@ def rehearsal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rehearsal]:
                            "pct exec 101 -- journalctl -xeu stunnel@off.service").stdout  # fmt: skip
         cleared = cli("lab", "fault", *lab, "--clear", "off2", "stunnel-port-busy")
         assert cleared.returncode == 0, cleared.stdout + cleared.stderr
-        resumed = cli("resume", "1", *run, *assume, "--retry", FAILED_STEP,
-                      "--reason", "lab: the squatter on the stunnel ports is gone")  # fmt: skip
-        yield Rehearsal(netns, directory, faulted, status, journal, resumed)
+        denied = cli("resume", "1", *run, *assume, "--retry", FAILED_STEP,
+                     "--reason", "lab: the squatter on the stunnel ports is gone")  # fmt: skip
+        directly = in_netns(netns, "redis-cli", "-h", REDIS_BACKEND[0], "-p", REDIS_BACKEND[1], "ping").stdout
+        opened = cli("lab", "fault", *lab, "--clear", "off2", "redis-protected-mode")
+        assert opened.returncode == 0, opened.stdout + opened.stderr
+        resumed = cli("resume", "1", *run, *assume, "--retry", DENIED_STEP,
+                      "--reason", "lab: off-redis runs with protected-mode no again")  # fmt: skip
+        yield Rehearsal(netns, directory, faulted, status, journal, denied, directly, resumed)
     finally:
         try:
             cli("lab", "down", *lab)
@@ -163,6 +177,25 @@ def test_port_busy_stops_the_plan_at_the_server_restart(rehearsal: Rehearsal) ->
     assert "127.2.1.101:27017" in rehearsal.journal and "Address already in use" in rehearsal.journal
 
 
+def test_redis_protected_mode_fails_the_plans_own_probe_through_the_tunnel(rehearsal: Rehearsal) -> None:
+    """issue 16: the real redis-cli, real stunnel and the real redis-server in protected mode:
+    the TCP connect through the tunnel passes (nc -z), Redis's -DENIED fails the plan's PING."""
+    denied = rehearsal.denied
+    assert denied.returncode != 0
+    said = " ".join(denied.stdout.split())
+    assert f"stopped: step {DENIED_STEP} failed" in said, said[-3000:]
+    assert "ovh1/ct:113" in said  # the host the probe ran on ...
+    expects = "off-redis answers PING through the tunnel (not -DENIED: protected mode off)"
+    assert expects in said  # ... and what it expects
+    # What redis-cli says depends on whether the -DENIED Redis sends before closing crosses both
+    # stunnels ahead of the close ("Error: Server closed the connection", exit 1): either fails.
+    assert "stdout does not match /^PONG\\s*$/" in said
+    # Redis itself, asked directly at that moment (the stunnel server's source, 127.2.0.1): denied.
+    directly = rehearsal.denied_directly
+    assert directly.startswith("DENIED Redis is running in protected mode"), directly
+    assert "running -> verifying (action_ok)" in " ".join(rehearsal.log(DENIED_STEP).split())  # nc -z passed
+
+
 def test_resumed_run_completes(rehearsal: Rehearsal) -> None:
     resumed = rehearsal.resumed
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-2000:]
@@ -178,11 +211,13 @@ def test_probes_carried_bytes_through_the_tunnels(rehearsal: Rehearsal) -> None:
     for step in probes:  # succeeded: the post-check (hostInfo over nc, redis-cli, curl) passed
         assert "verifying -> succeeded" in rehearsal.log(step), step
     served = (rehearsal.dir / "backends.log").read_text()
-    # The back-ends log only parsed requests (not nc -z): two MongoDB hostInfo and two Redis
-    # PINGs arrived, from the stunnel servers - the probes only know the clients' accepts, so
-    # the bytes crossed the client stunnel, TLS-PSK, and the server stunnel.
+    # The back-ends log only parsed requests (not nc -z): two MongoDB hostInfo arrived, from the
+    # stunnel servers - the probes only know the clients' accepts, so the bytes crossed the
+    # client stunnel, TLS-PSK, and the server stunnel.
     assert len(re.findall(r"MongoDB 127\.1\.0\.102:37017 hostInfo from", served)) >= 2
-    assert len(re.findall(r"OffRedis 127\.2\.0\.122:16379 PING from", served)) >= 2
+    # The real Redis (restarted when the fault was cleared) counted the two probes' PINGs.
+    stats = redis(rehearsal, *REDIS_BACKEND, "info", "commandstats")
+    assert re.search(r"^cmdstat_ping:calls=([2-9]|\d\d+),", stats, re.MULTILINE), stats
     for service in ("InfluxDB", "Robotoff"):
         assert re.search(rf"{service} \S+ GET \S+ [12]\d\d from", served), service
     # off-query as the team tested it (2024-09-04 report): a JSON query POSTed to /select
@@ -193,6 +228,21 @@ def test_probes_carried_bytes_through_the_tunnels(rehearsal: Rehearsal) -> None:
         for client in ("ovh1/ct:113", "moji/ct:101"):
             client_log = rehearsal.root(client) / "var/lib/migrator-lab/journal/stunnel@off.log"
             assert f"Service [{service}] connected remote server" in client_log.read_text(), client
+
+
+def redis(rehearsal: Rehearsal, address: str, port: str, *command: str) -> str:
+    """The real redis-cli in the lab's namespace (from 127.2.0.1: another CT, for Redis)."""
+    result = in_netns(rehearsal.netns, "redis-cli", "-h", address, "-p", port, *command)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_a_key_set_through_one_tunnel_is_read_in_redis_and_through_the_other(rehearsal: Rehearsal) -> None:
+    """The real redis-cli, through real stunnel on both ends (TLS-PSK), to the real redis-server."""
+    marker = f"lab-{uuid.uuid4().hex}"
+    assert redis(rehearsal, "127.11.0.113", "6379", "set", "migrator:lab:marker", marker) == "OK\n"
+    assert redis(rehearsal, *REDIS_BACKEND, "get", "migrator:lab:marker") == f"{marker}\n"  # in Redis itself
+    assert redis(rehearsal, "127.45.0.101", "6379", "get", "migrator:lab:marker") == f"{marker}\n"
 
 
 def test_psk_files_identical_and_private_on_every_end(rehearsal: Rehearsal) -> None:
@@ -232,8 +282,8 @@ def test_old_mongodb_rules_removed_only_after_the_probe(rehearsal: Rehearsal) ->
     assert finished.index("mongodb-remove-ip-filter") < finished.index("mongodb-remove-iptables-proxy")
 
 
-# ----------------------------------------------------------------- the probe stand-ins alone
-# In-process, on 127.0.0.1: the lab's mongosh/redis-cli against its back-end responders.
+# ----------------------------------------------------------------- the probe stand-in alone
+# In-process, on 127.0.0.1: the lab's mongosh against its back-end responder.
 
 
 @pytest.fixture
@@ -270,20 +320,6 @@ def test_mongosh_reads_the_hostname_over_op_msg(backend: Callable[[str], int], c
     assert any(f"MongoDB 127.0.0.1:{port} hostInfo from 127.0.0.1:" in line for line in served)
     with pytest.raises(ToolError, match="cannot evaluate"):
         clients.mongosh(tool("mongosh", "--host", f"127.0.0.1:{port}", "--eval", "db.dropDatabase()"))
-
-
-def test_redis_cli_pings_and_reports_a_closed_port(backend: Callable[[str], int], capsys: Capture) -> None:
-    port = backend("OffRedis")
-    assert clients.redis_cli(tool("redis-cli", "-h", "127.0.0.1", "-p", str(port), "ping")) == 0
-    assert capsys.readouterr().out.splitlines()[-1] == "PONG"
-    assert clients.redis_cli(tool("redis-cli", "-p", str(port), "flushall")) == 1
-    assert "ERR unknown command 'FLUSHALL'" in capsys.readouterr().out
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        closed = probe.getsockname()[1]
-    refused = f"Could not connect to Redis at 127.0.0.1:{closed}: Connection refused"
-    with pytest.raises(ToolError, match=refused):
-        clients.redis_cli(tool("redis-cli", "-p", str(closed), "ping"))
 
 
 def test_legacy_rules_are_what_iptables_s_prints_for_the_plan_params() -> None:

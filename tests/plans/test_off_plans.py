@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PLANS = {"plans/off1.yaml": ROOT / "plans" / "off1.yaml", "plans/off2.yaml": ROOT / "plans" / "off2.yaml"}
 PITFALLS = ROOT / "docs" / "pitfalls.md"
 LAB_FAULTS = {"degraded-pool", "stale-rpool", "missing-nvme", "zfs-labels", "stunnel-port-busy",
-              "route-missing", "host-key-changed", "cluster-no-quorum"}
+              "route-missing", "host-key-changed", "cluster-no-quorum", "redis-protected-mode"}
 IP = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b")
 
 

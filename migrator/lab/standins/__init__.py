@@ -6,7 +6,7 @@ keep per-host state in /var/lib/migrator-lab and print what the real tools print
 formats recorded in ``tests/data/checks``), so the same checks read lab and production.
 Each answers ``TOOL --help`` with what it stands in for (:data:`STANDS_IN_FOR`): a person in a
 lab shell is never left believing a fake is the real program. Where Debian ships the real
-program (redis-server, postgresql, memcached, apache2, stunnel, sshd) the lab runs that instead.
+program (redis-server, redis-cli, postgresql, memcached, apache2, stunnel, sshd) the lab runs that instead.
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ TOOLS: tuple[str, ...] = (
     "iptables",
     "ip6tables",  # off2 plan network-ipv6 (2024-09-05 report): netfilter.py, IPv6 tables
     "mongosh",
-    "redis-cli",
     "journalctl",
     "sysctl",
     "mongodump",
@@ -71,7 +70,6 @@ STANDS_IN_FOR: dict[str, str] = {
     "mongo": f"{_MONGO}'s legacy mongo shell",
     "mongodump": f"{_MONGO}'s mongodump (archives of the stand-in mongod)",
     "mongorestore": f"{_MONGO}'s mongorestore",
-    "redis-cli": "redis-cli (real RESP over TCP, from the CT's own address)",
     "smartctl": "smartmontools' smartctl (the host's lab disks)",
     "apt-get": "apt-get (packages' config files and units; nothing is downloaded)",
     "apt": "apt (as the stand-in apt-get)",

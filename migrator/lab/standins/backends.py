@@ -1,18 +1,24 @@
-"""The services behind the lab's tunnels: tiny MongoDB-, Redis- and HTTP-ish responders.
+"""The services behind the lab's tunnels: the real redis-server, and MongoDB- and HTTP-ish responders.
 
-Fakes, named as such. One process (started by ``migrator lab up``, stopped by ``down``)
-listens on every tunnel server's ``connect`` address of the lab's tunnel inventory
-(``plans/tunnels.lab.yaml``, all 127.x) and answers what the stunnel plan's probes ask:
+One process (started by ``migrator lab up``, stopped by ``down``) listens on every tunnel
+server's ``connect`` address of the lab's tunnel inventory (``plans/tunnels.lab.yaml``, all
+127.x) but OffRedis's, and answers what the stunnel plan's probes ask. Fakes, named as such:
 
 * MongoDB: ``OP_MSG`` ``hostInfo`` (``system.hostname`` is ``mongodb``, as off1 CT 102 answers),
-  ``ping``, ``hello``/``isMaster``;
-* OffRedis: RESP ``PING`` -> ``+PONG``, ``ECHO``;
+  ``ping``, ``hello``/``isMaster`` (MongoDB cannot run on the lab machine);
 * InfluxDB ``GET /ping`` -> 204, Robotoff ``GET /api/v1/health`` -> 200,
   off-query ``POST /select`` -> 200 (405 to a GET).
 
 Every request is logged (``DIR/backends.log``) with the service and the peer, so a test can
 tell that the probe's bytes reached the back-end (through the stunnel server: the clients
 only know the tunnels' client addresses).
+
+OffRedis is Debian's real ``redis-server`` (``scripts/setup.sh``), as off2's CT 122 runs it:
+the repo's config (confs/off-redis/redis/redis.conf: ``protected-mode no``, no password) on
+the tunnel's connect address, nothing saved to disk. The stunnel server reaches it from the
+CTs' private source address (``ct_sources``), not 127.0.0.1, so the fault
+``redis-protected-mode`` on off2 (``protected-mode yes``, Redis's default) makes Redis answer
+the tunnel ``-DENIED``, as it answered the team's stunnel server.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 import socketserver
+import subprocess
 import sys
 import threading
 import time
@@ -28,7 +35,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from migrator.errors import LabError
-from migrator.lab.standins.wire import WireError, op_msg, read_op_msg, read_resp
+from migrator.lab.layout import read_json
+from migrator.lab.standins.wire import WireError, op_msg, read_op_msg
 
 if TYPE_CHECKING:
     from migrator.lab.control import Lab
@@ -36,6 +44,11 @@ if TYPE_CHECKING:
 KEY = "backends"
 START_TIMEOUT = 10.0
 MONGODB_HOSTNAME = "mongodb"  # db.hostInfo()["system"]["hostname"] on off1 CT 102 (off-facts 5)
+REDIS_SERVER = "/usr/bin/redis-server"
+REAL_REDIS = "OffRedis"  # the service whose back-end is the real redis-server
+REDIS_KEY = "backend-redis"  # its entry in the lab's pids file
+REDIS_HOST = "off2"  # off-redis is off2's CT 122: the host a fault on it is set on
+REDIS_FAULT = "redis-protected-mode"
 # service -> HTTP path -> (status line, body)
 HTTP_ROUTES: dict[str, dict[str, tuple[str, bytes]]] = {
     "InfluxDB": {"/ping": ("204 No Content", b"")},
@@ -79,8 +92,6 @@ class _Server(socketserver.ThreadingTCPServer):
 def _protocol(service: str, server: _Server) -> Callable[[socket.socket, str], None]:
     if service == "MongoDB":
         return lambda sock, peer: _mongodb(server, sock, peer)
-    if service == "OffRedis":
-        return lambda sock, peer: _redis(server, sock, peer)
     routes = HTTP_ROUTES.get(service, {})
     return lambda sock, peer: _http(server, routes, sock, peer)
 
@@ -102,26 +113,6 @@ def _mongodb(server: _Server, sock: socket.socket, peer: str) -> None:
             reply = {"ok": 0.0, "errmsg": f"no such command: '{name}'", "code": 59}
         _log(f"MongoDB {server.where} {name} from {peer}")
         sock.sendall(op_msg(reply, request_id=request_id + 1, response_to=request_id))
-
-
-def _redis(server: _Server, sock: socket.socket, peer: str) -> None:
-    with sock.makefile("rb") as stream:
-        while True:
-            try:
-                words = read_resp(stream)
-            except WireError:
-                return
-            if not isinstance(words, list) or not words:
-                sock.sendall(b"-ERR Protocol error\r\n")
-                return
-            command = bytes(words[0]).decode(errors="replace").upper()
-            _log(f"OffRedis {server.where} {command} from {peer}")
-            if command == "PING":
-                sock.sendall(b"+PONG\r\n")
-            elif command == "ECHO" and len(words) == 2:
-                sock.sendall(b"$%d\r\n%s\r\n" % (len(words[1]), words[1]))
-            else:
-                sock.sendall(b"-ERR unknown command '%s'\r\n" % command.encode())
 
 
 def _http(server: _Server, routes: dict[str, tuple[str, bytes]], sock: socket.socket, peer: str) -> None:
@@ -189,8 +180,13 @@ def tunnel_accepts(tunnels_file: Path, host: str) -> list[str]:
     return sorted(found)
 
 
+def _responders(tunnels_file: Path) -> list[tuple[str, str, int]]:
+    """The endpoints the responder process serves: all but the real Redis's."""
+    return [end for end in endpoints(tunnels_file) if end[0] != REAL_REDIS]
+
+
 def serve(tunnels_file: Path) -> None:
-    servers = [_Server(service, (address, port)) for service, address, port in endpoints(tunnels_file)]
+    servers = [_Server(service, (address, port)) for service, address, port in _responders(tunnels_file)]
     for server in servers:
         threading.Thread(target=server.serve_forever, daemon=True).start()
         _log(f"{server.service} back-end listening on {server.where}")
@@ -206,11 +202,14 @@ def _answering(address: str, port: int) -> bool:
 
 
 def ensure_running(lab: Lab, tunnels_file: Path) -> bool:
-    """Start the back-ends of ``tunnels_file`` unless they run; whether they were started."""
+    """Start the back-ends of ``tunnels_file`` unless they run; whether any was started."""
+    started = _ensure_responders(lab, tunnels_file)
+    return ensure_redis(lab, tunnels_file) or started
+
+
+def _ensure_responders(lab: Lab, tunnels_file: Path) -> bool:
     if lab.running(KEY) is not None:
         return False
-    import subprocess
-
     from migrator.lab.marker import marked_env
 
     argv = [sys.executable, "-m", "migrator.lab.standins.backends", str(tunnels_file), str(lab.paths.dir)]
@@ -219,7 +218,7 @@ def ensure_running(lab: Lab, tunnels_file: Path) -> bool:
     with log.open("ab") as out:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
                                 start_new_session=True, cwd=repo, env=marked_env(lab.paths.dir))  # fmt: skip
-    wanted = endpoints(tunnels_file)
+    wanted = _responders(tunnels_file)
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline and proc.poll() is None:
         if all(_answering(address, port) for _, address, port in wanted):
@@ -231,6 +230,67 @@ def ensure_running(lab: Lab, tunnels_file: Path) -> bool:
     proc.wait()
     raise LabError(f"the lab back-ends did not start:\n{log.read_text(errors='replace')[-1500:]}",
                    hint="another process may hold one of their addresses (ss -ltnp)")  # fmt: skip
+
+
+def redis_config(address: str, port: int, directory: Path, protected: bool) -> str:
+    """off-redis's config (confs/off-redis/redis/redis.conf) on the tunnel's connect address."""
+    mode = "protected-mode no"
+    if protected:
+        mode = f"# lab fault {REDIS_FAULT}: Redis's default\nprotected-mode yes"
+    return (
+        "# migrator lab: off-redis (off2 CT 122) behind the OffRedis tunnel, as\n"
+        "# confs/off-redis/redis/redis.conf: no password, protected mode off\n"
+        f"bind {address}\nport {port}\n{mode}\n"
+        f'daemonize no\nsupervised no\nlogfile ""\nsave ""\nappendonly no\ndir {directory}\n'
+        # the config path in the process title: what `lab.running` recognises it by
+        'proc-title-template "{title} {listen-addr} {config-file}"\n'
+    )
+
+
+def _redis_endpoint(tunnels_file: Path) -> tuple[str, int] | None:
+    return next(((a, p) for service, a, p in endpoints(tunnels_file) if service == REAL_REDIS), None)
+
+
+def ensure_redis(lab: Lab, tunnels_file: Path) -> bool:
+    """The real redis-server behind the OffRedis tunnel unless it runs; whether it was started.
+    ``protected-mode yes`` while off2 has the fault ``redis-protected-mode``."""
+    endpoint = _redis_endpoint(tunnels_file)
+    if endpoint is None or lab.running(REDIS_KEY) is not None:
+        return False
+    if not Path(REDIS_SERVER).exists():
+        raise LabError(f"{REDIS_SERVER} is not on the lab machine", hint="apt-get install redis-server")
+    from migrator.lab.marker import marked_env
+
+    address, port = endpoint
+    directory = lab.paths.dir / "backend-redis"
+    directory.mkdir(exist_ok=True)
+    faults = read_json(lab.paths.faults(REDIS_HOST), [])
+    protected = isinstance(faults, list) and REDIS_FAULT in faults
+    conf = directory / "redis.conf"
+    conf.write_text(redis_config(address, port, directory, protected), encoding="utf-8")
+    argv = [REDIS_SERVER, str(conf)]
+    log = lab.paths.dir / "backend-redis.log"
+    with log.open("ab") as out:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, cwd=directory,
+                                start_new_session=True, env=marked_env(lab.paths.dir))  # fmt: skip
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline and proc.poll() is None:
+        if _answering(address, port):
+            lab.record_extra(REDIS_KEY, proc.pid, argv)
+            return True
+        time.sleep(0.05)
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+    said = log.read_text(errors="replace")[-1500:]
+    raise LabError(f"redis-server did not start on {address}:{port}:\n{said}",
+                   hint="another process may hold its address (ss -ltnp)")  # fmt: skip
+
+
+def restart_redis(lab: Lab, tunnels_file: Path) -> None:
+    """Stop the real redis-server and start it on the current faults (set or cleared)."""
+    lab.stop_extra(REDIS_KEY)
+    ensure_redis(lab, tunnels_file)
 
 
 if __name__ == "__main__":

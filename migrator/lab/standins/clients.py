@@ -1,13 +1,14 @@
-"""Fake ``mongosh`` and ``redis-cli``: real requests over TCP, as the plans' probes use them.
+"""Fake ``mongosh``: real requests over TCP, as the plans' probes use it (MongoDB cannot run here).
 
-Each sends a real (subset) protocol request to the address it is given (in the plans: a
-stunnel client's accept) and prints what the real tool prints for the answer, so a probe
-passes only if the bytes crossed the tunnel to a back-end and back. Supported:
+It sends a real (subset) OP_MSG request to the address it is given (in the plans: a stunnel
+client's accept) and prints what the real tool prints for the answer, so a probe passes
+only if the bytes crossed the tunnel to a back-end and back. Supported:
 
 * ``mongosh [--quiet] --host HOST[:PORT] [--port PORT] --eval EXPR`` where EXPR is
   ``db.hostInfo()`` with an optional ``["a"]["b"]``/``.a.b`` path, or a ``ping`` command
   (``db.runCommand({ping: 1})``, ``db.adminCommand('ping')``).
-* ``redis-cli [-h HOST] [-p PORT] COMMAND [ARG...]`` (default ``PING``).
+
+``redis-cli`` is the real one (package redis-tools), talking to the real redis-server.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import socket
 from typing import Any
 
 from migrator.lab.standins.context import Context, ToolError, out
-from migrator.lab.standins.wire import WireError, op_msg, read_op_msg, read_resp, resp_command
+from migrator.lab.standins.wire import WireError, op_msg, read_op_msg
 
 TIMEOUT = 10.0
 _PATH = re.compile(r"""\[\s*["']([^"']+)["']\s*\]|\.([A-Za-z_]\w*)""")
@@ -36,15 +37,9 @@ def _option(args: list[str], *names: str) -> str | None:
     return None
 
 
-def _connect(host: str, port: int, refused: str, source: str | None = None) -> socket.socket:
-    """A client in a CT connects from the CT's own address (``source``), as in production:
-    a server that tells local from remote clients (Redis's protected mode) sees the CT.
-    To 127.0.0.1 (the CT's own loopback) it connects from 127.0.0.1."""
-    if host in ("127.0.0.1", "localhost"):
-        source = None
+def _connect(host: str, port: int, refused: str) -> socket.socket:
     try:
-        return socket.create_connection((host, port), timeout=TIMEOUT,
-                                        source_address=(source, 0) if source else None)  # fmt: skip
+        return socket.create_connection((host, port), timeout=TIMEOUT)
     except ConnectionRefusedError as exc:
         raise ToolError(refused, 1) from exc
     except OSError as exc:
@@ -118,45 +113,4 @@ def mongosh(ctx: Context) -> int:
             raise ToolError(f"TypeError: Cannot read properties of undefined (reading '{key}')", 1)
         value = value.get(key)
     out(_show(value) if value is not None else "undefined")
-    return 0
-
-
-# ------------------------------------------------------------------ redis-cli
-
-
-def _resp_lines(value: Any) -> list[str]:
-    if isinstance(value, list):
-        return [line for item in value for line in _resp_lines(item)]
-    if isinstance(value, bytes):
-        return [value.decode(errors="replace")]
-    return [""] if value is None else [str(value)]
-
-
-def redis_cli(ctx: Context) -> int:
-    args, words = list(ctx.args), list[str]()
-    host, port = "127.0.0.1", 6379
-    while args:
-        arg = args.pop(0)
-        if arg == "-h" and args:
-            host = args.pop(0)
-        elif arg == "-p" and args:
-            port = int(args.pop(0))
-        elif arg in ("-a", "-n", "--user", "--pass") and args:
-            args.pop(0)  # auth and database number: the lab back-ends need neither
-        elif arg.startswith("-") and not words:
-            continue
-        else:
-            words.append(arg)
-    refused = f"Could not connect to Redis at {host}:{port}: Connection refused"
-    with _connect(host, port, refused, ctx.own_address) as sock:
-        try:
-            sock.sendall(resp_command(words or ["PING"]))
-            with sock.makefile("rb") as stream:
-                reply = read_resp(stream)
-        except (WireError, OSError) as exc:
-            raise ToolError("Error: Server closed the connection", 1) from exc
-    if isinstance(reply, WireError):
-        out(f"(error) {reply}")
-        return 1
-    out("\n".join(_resp_lines(reply)))
     return 0

@@ -45,16 +45,6 @@ class Context:
     def host_name(self) -> str:
         return str(self.identity.get("host", self.identity["name"]))
 
-    @property
-    def own_address(self) -> str | None:
-        """A container's own address (``ct_prefix.CTID``, as the plans give CTs), else None."""
-        if not self.in_container:
-            return None
-        from migrator.lab.layout import host
-
-        prefix = host(self.host_name).vars.get("ct_prefix")
-        return f"{prefix}.{self.identity['ctid']}" if prefix else None
-
     def faults(self) -> set[str]:
         return host_state.faults_of(self.lab_dir, self.host_name)
 

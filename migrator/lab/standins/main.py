@@ -49,7 +49,6 @@ def _handlers() -> dict[str, Callable[[Context], int]]:
         "iptables": netfilter.iptables,
         "ip6tables": netfilter.iptables,
         "mongosh": clients.mongosh,
-        "redis-cli": clients.redis_cli,
         "journalctl": units.journalctl,
         "sysctl": netfilter.sysctl,
         "mongodump": mongo.mongodump,

@@ -1,9 +1,10 @@
-"""Just enough of the MongoDB and Redis wire protocols for the lab's probes and back-ends.
+"""Just enough of the MongoDB wire protocol for the lab's probe and back-end (MongoDB cannot run here).
 
-The lab's ``mongosh``/``redis-cli`` stand-ins and its back-end responders speak these bytes
-through the real stunnel TLS-PSK tunnels, so a probe passes only if the tunnel carries a
-real request and its answer end to end. Fakes, named as such: a tiny subset of BSON (strings,
-int32/int64, doubles, booleans, documents) in an ``OP_MSG``, and RESP2 arrays and replies.
+The lab's ``mongosh`` stand-in and its MongoDB responder speak these bytes through the real
+stunnel TLS-PSK tunnels, so a probe passes only if the tunnel carries a real request and its
+answer end to end. Fakes, named as such: a tiny subset of BSON (strings, int32/int64, doubles,
+booleans, documents) in an ``OP_MSG``. Redis needs none: the lab runs the real redis-server
+and redis-cli.
 """
 
 from __future__ import annotations
@@ -96,42 +97,3 @@ def read_op_msg(sock: socket.socket) -> tuple[int, dict[str, Any]]:
     if payload[4] != 0:
         raise WireError("only body sections (kind 0) are in the lab's subset")
     return request_id, bson_decode(payload[5:])
-
-
-# ------------------------------------------------------------------ RESP2
-
-
-def resp_command(words: list[str]) -> bytes:
-    parts = [f"*{len(words)}\r\n".encode()]
-    for word in words:
-        raw = word.encode()
-        parts.append(b"$%d\r\n%s\r\n" % (len(raw), raw))
-    return b"".join(parts)
-
-
-def _read_line(stream: Any) -> bytes:
-    line: bytes = stream.readline(MAX_MESSAGE)
-    if not line.endswith(b"\r\n"):
-        raise WireError("connection closed by the peer")
-    return line[:-2]
-
-
-def read_resp(stream: Any) -> Any:
-    """One RESP2 value from a binary file-like ``stream``: str, int, bytes, list, None or WireError."""
-    line = _read_line(stream)
-    kind, rest = line[:1], line[1:]
-    if kind == b"+":
-        return rest.decode()
-    if kind == b"-":
-        return WireError(rest.decode())
-    if kind == b":":
-        return int(rest)
-    if kind == b"$":
-        size = int(rest)
-        if size < 0:
-            return None
-        data: bytes = stream.read(size + 2)
-        return data[:-2]
-    if kind == b"*":
-        return [read_resp(stream) for _ in range(int(rest))]
-    raise WireError(f"not RESP: {line[:40]!r}")
