@@ -151,3 +151,34 @@ async def test_an_observer_tui_sees_the_progress_of_a_step_another_process_runs(
             driver.kill()
             driver.wait()
     check_samples(db, 1)
+
+
+async def test_the_tui_that_runs_a_detached_rsync_shows_its_progress_moving(
+    lab: RunningLab, tmp_path: Path
+) -> None:
+    plan = write_plan(lab, tmp_path, "driven")
+    db = tmp_path / "state.db"
+    store = Store.open(str(db))
+    try:
+        loaded = session_plan(store, str(plan), None, run_id=None, observe=False)
+        session = open_tui_session(store, loaded)
+        try:
+            assert not session.observer
+            app = MigratorApp(session)
+            async with app.run_test(size=SIZE) as pilot:
+                await pilot.pause()
+                await pilot.press("u")  # run to the phase's end: make the data, then copy it
+                seen = Seen(app)
+                await watch(pilot, app, seen, seen.moving)
+                await watch(pilot, app, seen, lambda: app.statuses["presync"].state == "succeeded")
+                await watch(pilot, app, seen, lambda: app.busy is None)
+                assert "%" not in str(app.table.get_cell("presync", "time"))
+                assert "ETA" not in "".join(widget_lines(app, app.detail.body))
+                assert seen.percents == sorted(seen.percents), seen.percents
+                run_id = app.run_id
+                assert run_id is not None
+        finally:
+            session.close()
+    finally:
+        store.close()
+    check_samples(db, run_id)
