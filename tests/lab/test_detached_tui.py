@@ -19,7 +19,7 @@ from migrator.engine.session.interactive import session_plan
 from migrator.store.db import Store
 from migrator.store.progress import samples
 from tests.lab.conftest import RunningLab
-from tests.tui.screen import widget_lines
+from tests.tui.screen import squeezed, widget_lines
 from tui.app import MigratorApp
 
 REPO = Path(__file__).resolve().parents[2]
@@ -75,8 +75,8 @@ class Seen:
         if found and (not self.percents or self.percents[-1] != int(found.group(1))):
             self.percents.append(int(found.group(1)))
         if self.app.selected_step() == "presync":
-            text = "".join(widget_lines(self.app, self.app.detail.body))
-            match = re.search(r"\] \d+% [^\]]*ETA \d+:\d\d", text)
+            text = squeezed("".join(widget_lines(self.app, self.app.detail.body)))  # wrapped anywhere
+            match = re.search(r"\][1-9]\d*%[^\]]*ETA\d+:\d\d", text)  # mid-copy, not the first 0%
             if match:
                 self.eta_lines.append(match.group(0))
 
