@@ -447,6 +447,8 @@ class MigratorApp(App[None]):
             self._watch_lease(view)
         if self.session.observer and view.running_output is not None:
             self._observe_output(view)
+        if self.session.observer:
+            self._observe_progress(view)
         self._show_header()
         self._show_detail()
         self.refresh_bindings()
@@ -490,6 +492,13 @@ class MigratorApp(App[None]):
         elif self.lease_note:
             self.lease_note = ""
             self._say(f"{view.lease_holder} holds the lease again (heartbeat fresh)")
+
+    def _observe_progress(self, view: RunView) -> None:
+        """An observer gets no progress events: it shows what the engine says the store has
+        (the latest sample of each running step), the same bar the driving TUI shows."""
+        self.progress, self.progress_seen = dict(view.progress), dict(view.progress_at)
+        for sid, progress in self.progress.items():
+            self.table.set_progress(sid, progress.fraction)
 
     def _observe_output(self, view: RunView) -> None:
         running = [sid for sid, s in view.steps.items() if s.state in STEP_WORKING]

@@ -13,12 +13,16 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from migrator.engine.events import StepProgress
+from migrator.engine.states import StepState
 from migrator.store.notes import now
-from migrator.store.progress import ProgressSample, add_sample
+from migrator.store.progress import ProgressSample, add_sample, latest
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from migrator.engine.bookkeeping import Bookkeeper
     from migrator.executors.progress import Progress
+    from migrator.store.db import Store
 
 EMIT_EVERY = 0.25
 STORE_EVERY = 10.0
@@ -86,3 +90,19 @@ class ProgressSampler:
         """Keep the last progress seen, if the sampling skipped it."""
         if self.last is not None and self.last is not self._last_stored:
             self._store(self.clock(), self.last)
+
+
+def running_progress(store: Store, run_id: int) -> dict[str, tuple[StepProgress, datetime]]:
+    """The latest stored progress of each step of the run that is running now, of its current
+    attempt, with when it was sampled: what a front end that gets no events (an observer)
+    shows. A step that ended, or a sample of an earlier attempt, shows nothing."""
+    found = latest(store, run_id)
+    shown: dict[str, tuple[StepProgress, datetime]] = {}
+    for record in store.steps(run_id):
+        sample = found.get((record.step_id, record.attempt))
+        if record.state != StepState.RUNNING or sample is None:
+            continue
+        event = StepProgress(run_id, record.step_id, record.attempt, sample.fraction, sample.done_bytes,
+                             sample.total_bytes, sample.rate, sample.eta)  # fmt: skip
+        shown[record.step_id] = (event, sample.at)
+    return shown

@@ -49,24 +49,30 @@ def samples(store: Store, run_id: int, step_id: str | None = None) -> list[Progr
         params.append(step_id)
     with store._tx() as conn:
         rows = conn.execute(sql + " ORDER BY id", params).fetchall()
-    found = []
-    for sid, attempt, text in rows:
-        data = json.loads(text)
-        found.append(
-            ProgressSample(
-                sid,
-                attempt,
-                datetime.fromisoformat(data["at"]),
-                data["fraction"],
-                data["done_bytes"],
-                data["total_bytes"],
-                data["rate"],
-                data["eta"],
-            )
-        )
-    return found
+    return [_sample(sid, attempt, text) for sid, attempt, text in rows]
 
 
-def latest(store: Store, run_id: int) -> dict[str, ProgressSample]:
-    """The last sample of each step of the run (what status and the TUI show)."""
-    return {s.step_id: s for s in samples(store, run_id)}
+def latest(store: Store, run_id: int) -> dict[tuple[str, int], ProgressSample]:
+    """The last sample of each attempt of each step of the run, by ``(step_id, attempt)``
+    (one row each: an observer polls this every second while an rsync stores hundreds)."""
+    sql = (
+        "SELECT step_id, attempt, text FROM output_chunks WHERE id IN ("
+        "SELECT MAX(id) FROM output_chunks WHERE run_id = ? AND stream = ? GROUP BY step_id, attempt)"
+    )
+    with store._tx() as conn:
+        rows = conn.execute(sql, (run_id, PROGRESS_STREAM)).fetchall()
+    return {(sid, attempt): _sample(sid, attempt, text) for sid, attempt, text in rows}
+
+
+def _sample(step_id: str, attempt: int, text: str) -> ProgressSample:
+    data = json.loads(text)
+    return ProgressSample(
+        step_id,
+        attempt,
+        datetime.fromisoformat(data["at"]),
+        data["fraction"],
+        data["done_bytes"],
+        data["total_bytes"],
+        data["rate"],
+        data["eta"],
+    )

@@ -19,6 +19,7 @@ from typing import Any, Self
 from migrator.engine.commands import CommandKind, OperatorCommand
 from migrator.engine.events import Event, Listener
 from migrator.engine.lease import LeaseKeeper, operator_name
+from migrator.engine.progress import running_progress
 from migrator.engine.runner import Runner, RunOptions, find_run, prepare_resume, prepare_run
 from migrator.engine.session.compose import Flags, Front, build_tools, load, run_mode
 from migrator.engine.session.view import CheckLine, OperatorPrompter, RunView, StepStatus
@@ -198,8 +199,11 @@ class EngineSession:
             output = tuple(self.output(running[0], limit=10_000))
         held = lease if holder is not None else None
         beat, expires = (held.heartbeat_at, held.expires_at) if held is not None else (None, None)
+        progress = running_progress(self.store, run.id)
         return RunView(run.id, run.status, steps, {k: tuple(v) for k, v in checks.items()}, holder, output,
-                       run.ended_at if run.status in FINAL else None, beat, expires)  # fmt: skip
+                       run.ended_at if run.status in FINAL else None, beat, expires,
+                       {sid: p for sid, (p, _) in progress.items()},
+                       {sid: at for sid, (_, at) in progress.items()})  # fmt: skip
 
     def run(self, until: str | None, retry: Mapping[str, str] | None = None) -> str:
         if self.mode == "dry-run":

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from migrator.engine.events import StepProgress
+
 
 @dataclass(frozen=True)
 class StepStatus:
@@ -54,6 +56,11 @@ class RunView:
     lease_heartbeat_at: datetime | None = None
     lease_expires_at: datetime | None = None
     """The lease holder's last heartbeat and when the lease goes stale without another one."""
+    progress: Mapping[str, StepProgress] = field(default_factory=dict)
+    """The latest stored progress of each running step (its current attempt), for a front end
+    that gets no events (an observer): :func:`migrator.engine.progress.running_progress`."""
+    progress_at: Mapping[str, datetime] = field(default_factory=dict)
+    """When each of those was sampled (an ETA counts down from there)."""
 
     @property
     def started_at(self) -> datetime | None:
