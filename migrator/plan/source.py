@@ -9,7 +9,7 @@ timestamps stay strings (pydantic parses them, with a clear error when malformed
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -614,13 +614,29 @@ def read_yaml(path: Path, display: str | None = None) -> tuple[Any, SourceMap, l
     return parse_yaml(text.removeprefix("\ufeff"), name)
 
 
-def walk_strings(value: Any, path: PathKey = ()) -> Iterator[tuple[PathKey, str]]:
-    """Yield (path, text) for every string inside nested dicts and lists."""
+def strings_with(needle: str, value: Any, path: PathKey = ()) -> list[tuple[PathKey, str]]:
+    """(path, text) of every string inside nested dicts and lists that contains ``needle``,
+    depth first in document order.
+
+    A path is built only for a string that is kept and for the mappings and lists on the way:
+    of a 10,000-step plan's ~230,000 values, ~40,000 hold a ``{{``.
+    """
+    found: list[tuple[PathKey, str]] = []
     if isinstance(value, str):
-        yield path, value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from walk_strings(item, (*path, key))
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            yield from walk_strings(item, (*path, i))
+        if needle in value:
+            found.append((path, value))
+    elif isinstance(value, dict | list):
+        _strings_with(needle, value, path, found)
+    return found
+
+
+def _strings_with(
+    needle: str, value: dict[Any, Any] | list[Any], path: PathKey, found: list[tuple[PathKey, str]]
+) -> None:
+    items: Iterable[tuple[Any, Any]] = value.items() if isinstance(value, dict) else enumerate(value)
+    for key, item in items:
+        if isinstance(item, str):
+            if needle in item:
+                found.append(((*path, key), item))
+        elif isinstance(item, dict | list):
+            _strings_with(needle, item, (*path, key), found)
