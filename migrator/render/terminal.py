@@ -49,6 +49,10 @@ SHORT_PATH = 5
 """Critical paths up to this many steps are listed in the totals."""
 
 
+ELLIPSIS = "\u2026"
+_ELLIPSIS_CELLS = cell_len(ELLIPSIS)
+
+
 def unicode_ok(console: Console) -> bool:
     """Whether the console can print the marker symbols (else plain letters)."""
     return console.encoding.lower().replace("-", "").startswith("utf")
@@ -56,15 +60,22 @@ def unicode_ok(console: Console) -> bool:
 
 def cells(text: str) -> int:
     """``rich.cells.cell_len``, without its per-character table walk for printable ASCII (one
-    cell per character): a 10,000-step plan measures ~100,000 cells."""
-    return len(text) if text.isascii() and text.isprintable() else cell_len(text)
+    cell per character), also when :func:`fit` has ended it with an ellipsis: a 10,000-step
+    plan measures ~100,000 cells. (Widths add up character by character unless a zero-width
+    joiner or variation selector follows, and neither is ASCII or an ellipsis.)"""
+    if text.isascii() and text.isprintable():
+        return len(text)
+    head = text.removesuffix(ELLIPSIS)
+    if len(head) < len(text) and head.isascii() and head.isprintable():
+        return len(head) + _ELLIPSIS_CELLS
+    return cell_len(text)
 
 
 def fit(text: str, width: int, *, unicode: bool) -> str:
     """``text`` cut to ``width`` cells with an ellipsis (three dots on a console without unicode)."""
     if cells(text) <= width:
         return text
-    dots = "\u2026" if unicode else "..."
+    dots = ELLIPSIS if unicode else "..."
     return set_cell_size(text, max(0, width - len(dots))) + dots
 
 

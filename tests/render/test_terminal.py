@@ -14,6 +14,7 @@ from migrator.errors import UsageError
 from migrator.estimates import learned
 from migrator.plan.load import LoadedPlan, load_plan
 from migrator.render import render_terminal
+from migrator.render.terminal import cells
 from tests.render.plans import ssh, write_plan
 
 OFF1 = Path(__file__).resolve().parent / "data" / "off1-skeleton.yaml"  # frozen: the figures depend on it
@@ -257,3 +258,13 @@ def test_unknown_step_is_a_usage_error_with_a_suggestion(off1: LoadedPlan) -> No
     with pytest.raises(UsageError) as caught:
         render(off1, step_id="zfs-hdd-creat")
     assert "zfs-hdd-create" in str(caught.value.hint)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "zfs send a | ssh b", "zfs send a | ssh b\u2026", "\u2026", "a\u2026\u2026", "\u65e5\u672c\u2026",
+     "tab\there\u2026", "bell\a\u2026", "caf\u00e9\u2026", "\U0001f468\u200d\U0001f469\u2026",
+     "\u2764\ufe0f"],
+)
+def test_cells_measures_like_rich(text: str) -> None:
+    assert cells(text) == cell_len(text)
