@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections import Counter
-from functools import cached_property, lru_cache
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -520,8 +520,11 @@ def _secrets_inline(ctx: _Ctx, value: Any, path: PathKey) -> None:
     if isinstance(value, dict):
         for key, item in value.items():
             if isinstance(item, str):
+                secret = _SECRET_NAMED.get(key)
+                if secret is None:
+                    secret = _SECRET_NAMED[key] = _names_a_secret(str(key))
                 if (
-                    _names_a_secret(str(key))
+                    secret
                     and not is_reference(item)
                     and not TEMPLATE.fullmatch(item.strip())
                     and (not path or path[-1] != "secrets")
@@ -540,7 +543,9 @@ def _secrets_inline(ctx: _Ctx, value: Any, path: PathKey) -> None:
                 _secrets_inline(ctx, item, (*path, index))
 
 
-@lru_cache(maxsize=4096)
+_SECRET_NAMED: dict[Any, bool] = {}  # mapping key -> whether it names a secret (keys are few)
+
+
 def _names_a_secret(key: str) -> bool:
     return bool(SECRET_KEY.search(key)) and key not in NOT_SECRET_KEYS
 
