@@ -281,6 +281,9 @@ class _Unusual(Exception):
 _SCALAR_EVENT, _MAPPING_START, _MAPPING_END = yaml.ScalarEvent, yaml.MappingStartEvent, yaml.MappingEndEvent
 _SEQUENCE_START, _SEQUENCE_END = yaml.SequenceStartEvent, yaml.SequenceEndEvent
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_BOOL = "tag:yaml.org,2002:bool"
+_NULL = "tag:yaml.org,2002:null"
+_BOOL_VALUES: dict[str, bool] = yaml.constructor.SafeConstructor.bool_values
 if None in _RESOLVE.yaml_implicit_resolvers:  # pragma: no cover - PyYAML registers none
     # resolve() gives str to a plain scalar whose first character starts no implicit type
     # (_RESOLVED_FIRST); a resolver for any first character would make that shortcut wrong.
@@ -333,6 +336,12 @@ def _fold_events(loader: _CachedLoader) -> Any:
                 value: Any = text  # what resolve says: quoted, block, or no implicit type starts so
             elif (tag := resolve(yaml.ScalarNode, text, implicit)) in (_STR, _TIMESTAMP):
                 value = text
+            elif tag == _INT and _PLAIN_INT.match(text):
+                value = int(text)  # construct_yaml_int's answer for a plain decimal
+            elif tag == _BOOL:
+                value = _BOOL_VALUES[text.lower()]  # as construct_yaml_bool
+            elif tag == _NULL:
+                value = None
             else:
                 node = yaml.ScalarNode(tag, text, event.start_mark, event.end_mark, event.style)
                 try:
