@@ -1,4 +1,10 @@
-"""``migrator plan``, ``migrator validate`` and ``migrator schema``: no network, no hosts, no state."""
+"""``migrator plan``, ``migrator validate`` and ``migrator schema``: no network, no hosts, no state.
+
+``plan`` and ``validate`` read a plan, write and end: their objects live until the process
+exits. They run with the cycle collector off and freeze what is left at the end, so no
+collection walks a large plan's million objects (it cost 0.2-0.5 s at 10,000 steps, each
+time ``gc_paused`` handed the collector back).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ from pathlib import Path
 
 import click
 
+from migrator.cli.entry import loading_without_gc
 from migrator.cli.options import db_option, format_option, inventory_option
 from migrator.errors import PlanError
 from migrator.plan.load import check_plan, find_plan, load_inventory, load_plan, plans_dir
@@ -35,6 +42,11 @@ def plan_command(name: str, inventory: str | None, step_id: str | None, fmt: str
 
     NAME is plans/NAME.yaml or a path. Needs no network, no hosts and no state.
     """
+    with loading_without_gc():  # see the module's docstring
+        _plan(name, inventory, step_id, fmt, db)
+
+
+def _plan(name: str, inventory: str | None, step_id: str | None, fmt: str, db: str | None) -> None:
     from migrator import render
     from migrator.estimates import learned
 
@@ -95,6 +107,11 @@ def validate_command(files: tuple[Path, ...], inventory: str | None, fmt: str) -
 
     With no FILES, every YAML file in plans/. Exit 0 when clean (warnings allowed), 1 on errors.
     """
+    with loading_without_gc():  # see the module's docstring
+        _validate(files, inventory, fmt)
+
+
+def _validate(files: tuple[Path, ...], inventory: str | None, fmt: str) -> None:
     results: dict[str, list[Problem]] = {}
     for target in _targets(files):
         path = find_plan(str(target)) if not target.suffix else target

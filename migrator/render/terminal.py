@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from rich import box
 from rich.cells import cell_len, set_cell_size
+from rich.control import strip_control_codes
 from rich.text import Text
 
 from migrator.estimates import Estimate, WindowSummary, summarize
@@ -48,17 +49,39 @@ SHORT_PATH = 5
 """Critical paths up to this many steps are listed in the totals."""
 
 
+ELLIPSIS = "\u2026"
+_ELLIPSIS_CELLS = cell_len(ELLIPSIS)
+
+
 def unicode_ok(console: Console) -> bool:
     """Whether the console can print the marker symbols (else plain letters)."""
     return console.encoding.lower().replace("-", "").startswith("utf")
 
 
+def cells(text: str) -> int:
+    """``rich.cells.cell_len``, without its per-character table walk for printable ASCII (one
+    cell per character), also when :func:`fit` has ended it with an ellipsis: a 10,000-step
+    plan measures ~100,000 cells. (Widths add up character by character unless a zero-width
+    joiner or variation selector follows, and neither is ASCII or an ellipsis.)"""
+    if text.isascii() and text.isprintable():
+        return len(text)
+    head = text.removesuffix(ELLIPSIS)
+    if len(head) < len(text) and head.isascii() and head.isprintable():
+        return len(head) + _ELLIPSIS_CELLS
+    return cell_len(text)
+
+
 def fit(text: str, width: int, *, unicode: bool) -> str:
     """``text`` cut to ``width`` cells with an ellipsis (three dots on a console without unicode)."""
-    if cell_len(text) <= width:
+    if cells(text) <= width:
         return text
-    dots = "\u2026" if unicode else "..."
+    dots = ELLIPSIS if unicode else "..."
     return set_cell_size(text, max(0, width - len(dots))) + dots
+
+
+def marker_plain(markers: list[Marker], *, unicode: bool) -> str:
+    """What :func:`marker_text` shows, without its styles."""
+    return "".join(marker.symbol if unicode else marker.letter for marker in markers)
 
 
 def marker_text(markers: list[Marker], *, unicode: bool) -> Text:
@@ -92,7 +115,9 @@ def _render(
     unicode = unicode_ok(console)
     summary = summarize(loaded, chosen)
     console.print(_header(loaded))
-    widths = _widths(loaded, chosen, console.width, unicode=unicode)
+    width = console.width
+    widths = _widths(loaded, chosen, width, unicode=unicode)
+    plain = console.color_system is None and not console.record
     number = 0
     for phase in loaded.plan.phases:
         console.print()
@@ -100,31 +125,16 @@ def _render(
         if not phase.steps:
             console.print(Text("  (no steps)", style="dim"))
             continue
-        _print_table(console, _phase_table(phase, chosen, number, widths, console.width, unicode=unicode))
+        text = _plain_table(phase, chosen, number, widths, width, unicode=unicode) if plain else None
+        if text is not None:
+            console.file.write(text)
+        else:
+            console.print(_phase_table(phase, chosen, number, widths, width, unicode=unicode))
         number += len(phase.steps)
     console.print()
     console.print(_legend(chosen, unicode=unicode))
     console.print()
     _totals(console, loaded, summary)
-
-
-def _print_table(console: Console, table: Text) -> None:
-    """``console.print(table)``, or the same text written straight out when nothing can differ.
-
-    A plan's table is one line per step; through rich, 10,000 lines cost seconds of splitting,
-    wrapping and segmenting that change nothing when the output has no colours, is not being
-    recorded and every line already fits without a tab to expand.
-    """
-    plain = table.plain
-    if (
-        console.color_system is None
-        and not console.record
-        and "\t" not in plain
-        and all(cell_len(line) <= console.width for line in plain.split("\n"))
-    ):
-        console.file.write(plain + "\n")
-    else:
-        console.print(table)
 
 
 def _header(loaded: LoadedPlan) -> Text:
@@ -187,7 +197,7 @@ def _widths(loaded: LoadedPlan, estimates: Mapping[str, Estimate], width: int, *
         kind=max([4, *(len(s.kind.value) for s in steps)]),
         action=0,
         checks=len(_checks_header(width)),
-        marks=max([1, *(marker_text(markers_of(s), unicode=unicode).cell_len for s in steps)]),
+        marks=max([1, *(cells(marker_plain(markers_of(s), unicode=unicode)) for s in steps)]),
         estimate=max([3, *(len(estimates.get(s.id, Estimate(None)).short()) for s in steps)]),
     )
     others = fixed.number + fixed.id + fixed.host + fixed.kind + fixed.checks + fixed.marks + fixed.estimate
@@ -204,13 +214,11 @@ def _checks_header(width: int) -> str:
     return "pre/post" if width >= WIDE else "p/p"
 
 
-def _phase_table(
-    phase: Phase, estimates: Mapping[str, Estimate], first: int, widths: _Widths, width: int, *, unicode: bool
-) -> Text:
-    """The phase's steps as fixed-width rows. Written by hand rather than with rich's Table:
-    the widths are known already, and a Table costs ~1 ms a row, which `migrator plan`'s
-    cold-start budget (0.3 s) cannot afford on a 70-step plan."""
-    columns = [
+_Columns = list[tuple[str, int, str]]  # title, width, justify
+
+
+def _columns(widths: _Widths, width: int) -> _Columns:
+    return [
         ("#", widths.number, "right"),
         ("id", widths.id, "left"),
         ("host", widths.host, "left"),
@@ -220,14 +228,86 @@ def _phase_table(
         ("!", widths.marks, "left"),
         ("est", widths.estimate, "right"),
     ]
+
+
+def _id_lines(step_id: str, width: int) -> list[str]:
+    """A long id folds onto its own lines (narrow consoles only)."""
+    return [step_id[i : i + width] for i in range(0, len(step_id), width)] or [""]
+
+
+def _plain_table(
+    phase: Phase, estimates: Mapping[str, Estimate], first: int, widths: _Widths, width: int, *, unicode: bool
+) -> str | None:
+    """``_phase_table(...).plain`` and a newline: what rich prints for it when the console has
+    no colours, is not recording and every line fits (``None`` otherwise: print the Text).
+
+    Through rich, a 10,000-step table cost ~1.5 s of Text building, splitting, wrapping and
+    segmenting that changed nothing. Every cell is padded or cut to exactly its column's
+    width, so each line is at most as wide as the rule under the titles: the table fits when
+    the rule does (and the pieces of a cell that holds a line break fit), with no tab to expand.
+    """
+    columns = _columns(widths, width)
+    total = sum(w for _, w, _ in columns) + COLUMN_GAP * 7
+    if total > width:
+        return None
+    gap = " " * COLUMN_GAP
+    lines = [_plain_row([title for title, _, _ in columns], columns, gap)]
+    lines.append(("\u2500" if unicode else "-") * total)
+    for offset, step in enumerate(phase.steps, start=1):
+        estimate = estimates.get(step.id, Estimate(None))
+        ids = _id_lines(step.id, widths.id)
+        row = [
+            str(first + offset),
+            ids[0],
+            fit(step.host, widths.host, unicode=unicode),
+            step.kind.value,
+            fit(action_line(step), widths.action, unicode=unicode),
+            f"{len(step.done_when) + len(step.pre)}/{len(step.post)}",
+            marker_plain(markers_of(step), unicode=unicode),
+            estimate.short(),
+        ]
+        lines.append(_plain_row(row, columns, gap))
+        for more in ids[1:]:
+            blank = [""] * len(columns)
+            blank[1] = more
+            lines.append(_plain_row(blank, columns, gap))
+    text = "\n".join(lines)
+    if "\t" in text:
+        return None
+    if text.count("\n") != len(lines) - 1 and any(cells(line) > width for line in text.split("\n")):
+        return None  # a cell with a line break (a title, say): its pieces are measured apart
+    return text + "\n"
+
+
+def _plain_row(texts: list[str], columns: _Columns, gap: str) -> str:
+    """:func:`_row` without styles: the same padding, cutting and stripping, on plain text."""
+    parts = []
+    for given, (_, size, justify) in zip(texts, columns, strict=True):
+        cell = strip_control_codes(given)  # as Text(given) does
+        room = size - cells(cell)
+        if room < 0:
+            cell = set_cell_size(cell, size)  # Text.truncate without an overflow method
+            room = 0
+        left = room if justify == "right" else room // 2 if justify == "center" else 0
+        parts.append(" " * left + cell + " " * (room - left))
+    return gap.join(parts).rstrip()
+
+
+def _phase_table(
+    phase: Phase, estimates: Mapping[str, Estimate], first: int, widths: _Widths, width: int, *, unicode: bool
+) -> Text:
+    """The phase's steps as fixed-width rows. Written by hand rather than with rich's Table:
+    the widths are known already, and a Table costs ~1 ms a row, which `migrator plan`'s
+    cold-start budget (0.3 s) cannot afford on a 70-step plan."""
+    columns = _columns(widths, width)
     gap = " " * COLUMN_GAP
     out = Text()
     out.append_text(_row([Text(title, style="bold") for title, _, _ in columns], columns, gap))
     out.append("\n" + ("\u2500" if unicode else "-") * (sum(w for _, w, _ in columns) + COLUMN_GAP * 7))
     for offset, step in enumerate(phase.steps, start=1):
         estimate = estimates.get(step.id, Estimate(None))
-        ids = [step.id[i : i + widths.id] for i in range(0, len(step.id), widths.id)] or [""]
-        cells = [
+        ids = _id_lines(step.id, widths.id)
+        row = [
             Text(str(first + offset), style="dim"),
             Text(ids[0], style="bold"),
             Text(fit(step.host, widths.host, unicode=unicode)),
@@ -238,8 +318,8 @@ def _phase_table(
             Text(estimate.short(), style="yellow" if estimate.seconds is None else ""),
         ]
         out.append("\n")
-        out.append_text(_row(cells, columns, gap))
-        for more in ids[1:]:  # a long id folds onto its own lines (narrow consoles only)
+        out.append_text(_row(row, columns, gap))
+        for more in ids[1:]:
             blank = [Text() for _ in columns]
             blank[1] = Text(more, style="bold")
             out.append("\n")
@@ -247,7 +327,7 @@ def _phase_table(
     return out
 
 
-def _row(cells: list[Text], columns: list[tuple[str, int, str]], gap: str) -> Text:
+def _row(cells: list[Text], columns: _Columns, gap: str) -> Text:
     line = Text()
     for i, (given, (_, size, justify)) in enumerate(zip(cells, columns, strict=True)):
         if i:

@@ -163,3 +163,31 @@ def test_durations_survive_resolution_exactly(tmp_path: Path) -> None:
     step = loaded.step("check-pools")
     assert (step.timeout, step.retry_delay) == (5415, 172801)
     assert substitute_outputs(step, {}) == step
+
+
+SCALARS = """\
+plain: Step 12 copies dataset 12
+letters: [yes, No, on, off, true, False, null, Null, ~, '', "", y, n]
+numbers: [0, 7, -3, +4, 12.5, .5, -.inf, .NaN, 1e3, 6m, 1h30m, 10s]
+dates: [2026-12-18, 2026-12-18T08:00:00+01:00]
+quoted: ['12', "true", '~', "null"]
+empty:
+block: |
+  zfs send a |
+  ssh b
+folded: >
+  one
+  two
+odd: [<, '<<', "!x", '&y', '*z', -, ., +]
+"""
+
+
+def test_the_fast_reading_gives_the_values_of_the_full_reading() -> None:
+    """The reading from parser events (most files) and the one through nodes (files with
+    something to say) agree on every kind of scalar, types included."""
+    fast = source_module._read_plain(SCALARS)
+    builder = source_module._Builder("f.yaml", SCALARS)
+    full = builder.build(yaml.compose(SCALARS, Loader=source_module._CachedLoader), ())
+    assert not builder.issues
+    assert repr(fast) == repr(full)
+    assert fast["letters"][:4] == [True, False, True, False] and fast["quoted"] == ["12", "true", "~", "null"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -30,6 +31,16 @@ def test_round_trips_and_carries_order_and_deps(off1: LoadedPlan) -> None:
     assert doc["plan"]["fingerprint"] == off1.fingerprint
     assert doc["inventory"] == {"name": "production", "environment": "production",
                                 "path": str(off1.inventory_path)}
+
+
+def test_fingerprints_are_the_digests_of_the_resolved_dumps(off1: LoadedPlan) -> None:
+    """Streamed and computed on first use, the digests are still those of the whole dump."""
+    whole = json.dumps(off1.plan.model_dump(mode="json"), sort_keys=True, default=str)
+    assert off1.fingerprint == hashlib.sha256(whole.encode()).hexdigest()
+    for step in off1.plan.steps():
+        text = json.dumps(step.model_dump(mode="json"), sort_keys=True, default=str)
+        assert off1.step_fingerprints[step.id] == hashlib.sha256(text.encode()).hexdigest()
+        assert "{{ hosts." not in text  # of the resolved steps
 
 
 def test_steps_carry_every_field(off1: LoadedPlan) -> None:

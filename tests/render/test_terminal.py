@@ -14,6 +14,7 @@ from migrator.errors import UsageError
 from migrator.estimates import learned
 from migrator.plan.load import LoadedPlan, load_plan
 from migrator.render import render_terminal
+from migrator.render.terminal import cells
 from tests.render.plans import ssh, write_plan
 
 OFF1 = Path(__file__).resolve().parent / "data" / "off1-skeleton.yaml"  # frozen: the figures depend on it
@@ -165,6 +166,48 @@ def test_console_without_unicode_gets_plain_letters(off1: LoadedPlan) -> None:
     assert max(len(line) for line in text.splitlines()) <= 80
 
 
+def _through_rich(loaded: LoadedPlan, width: int, encoding: str) -> str:
+    """The overview printed the long way: a recording console never takes the plain-text path."""
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding=encoding)
+    render_terminal(loaded, Console(file=stream, width=width, color_system=None, record=True))
+    stream.flush()
+    return raw.getvalue().decode(encoding)
+
+
+def _plain(loaded: LoadedPlan, width: int, encoding: str) -> str:
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding=encoding)
+    render_terminal(loaded, Console(file=stream, width=width, color_system=None))
+    stream.flush()
+    return raw.getvalue().decode(encoding)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "ascii"])
+@pytest.mark.parametrize("width", [40, 60, 80, 100, 160])
+def test_colourless_table_is_written_as_rich_would_print_it(
+    tmp_path: Path, off1: LoadedPlan, width: int, encoding: str
+) -> None:
+    """Without colours the table is written as plain text, not through rich: the same bytes,
+    with wide characters, ids that fold at narrow widths, cut actions, a tab and a control code."""
+    tricky = write_plan(
+        tmp_path,
+        window=[
+            ssh("wide", "1m", command="echo " + "\u65e5\u672c\u8a9e\u306e\u30c6\u30ad\u30b9\u30c8 " * 6),
+            ssh("a-very-long-step-identifier-that-folds-on-narrow-consoles", "2m"),
+            ssh("bell", "3m", command="printf '\\a' \a done"),
+            ssh("tabbed", command="printf 'a\tb'"),
+            {"id": "call", "title": "Confirm", "kind": "manual", "instructions": "Look\nthen act",
+             "estimate": "5m", "checklist": ["one"]},
+        ],
+        before=[ssh("first", "1m", destructive=True, irreversible="a test of the marker column")],
+    )
+    for loaded in (off1, tricky):
+        if encoding == "ascii" and loaded is tricky:
+            continue  # the wide characters cannot be written to an ASCII stream at all
+        assert _plain(loaded, width, encoding) == _through_rich(loaded, width, encoding)
+
+
 def test_plan_text_is_never_read_as_markup(tmp_path: Path) -> None:
     loaded = write_plan(tmp_path, window=[ssh("brackets", "1m", command="echo '[bold]x[/bold]' [red]")])
     assert "echo '[bold]x[/bold]' [red]" in render(loaded)
@@ -215,3 +258,13 @@ def test_unknown_step_is_a_usage_error_with_a_suggestion(off1: LoadedPlan) -> No
     with pytest.raises(UsageError) as caught:
         render(off1, step_id="zfs-hdd-creat")
     assert "zfs-hdd-create" in str(caught.value.hint)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "zfs send a | ssh b", "zfs send a | ssh b\u2026", "\u2026", "a\u2026\u2026", "\u65e5\u672c\u2026",
+     "tab\there\u2026", "bell\a\u2026", "caf\u00e9\u2026", "\U0001f468\u200d\U0001f469\u2026",
+     "\u2764\ufe0f"],
+)
+def test_cells_measures_like_rich(text: str) -> None:
+    assert cells(text) == cell_len(text)
