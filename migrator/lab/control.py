@@ -159,9 +159,10 @@ class Lab:
             lines.append(sources)
         self.write_known_hosts()
         write_inventory(self.paths, TOKEN_ID)
-        from migrator.lab.services import ensure_off2_moved, ensure_off_running
+        from migrator.lab.services import ensure_off1_web, ensure_off2_moved, ensure_off_running
 
-        for seeded in (ensure_off2_moved(self), ensure_off_running(self)):  # through off2's sshd
+        # through off2's (and off1's) sshd
+        for seeded in (ensure_off2_moved(self), ensure_off_running(self), ensure_off1_web(self)):
             if seeded is not None:
                 lines.append(seeded)
         return lines

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from migrator.errors import LabError
 from migrator.lab import state as host_state
 from migrator.lab.layout import SSH_PORT, host
-from migrator.lab.standins import apache
+from migrator.lab.standins import apache, nginx
 
 if TYPE_CHECKING:
     from migrator.lab.control import Lab
@@ -33,6 +33,7 @@ OFF2_SNAPSHOT = "autosnap_2024-01-15_00:00:01_daily"  # what off2's sanoid took 
 OPERATORS = ("off1operator", "ovh3operator")
 OFF_SITE = "world.openfoodfacts.org"
 OFF_PORT = 80  # plans/off1.yaml verify-off: http_status on http://CT113/
+WEB_PORT = 80  # off1's nginx, until plans/off1.yaml stop-services stops it
 SSH_TIMEOUT = 30
 
 
@@ -73,6 +74,30 @@ def ensure_off_running(lab: Lab) -> str | None:
             hint=f"see its log: ssh to {name}, then pct exec {ctid} -- journalctl -u apache2",
         )
     return f"off   {name}/ct:{ctid} apache2 on {address}:{OFF_PORT}"
+
+
+def ensure_off1_web(lab: Lab) -> str | None:
+    """nginx active on off1 while it is the old Debian (before its move); a line for ``up``.
+    Started through off1's sshd, as an operator would; once stopped (the plan's stop-services,
+    ``systemctl stop nginx``) it is left stopped: ``up`` is no reboot. After ``down`` (its
+    process gone: "failed") it is started again."""
+    name = "off1"
+    state = host_state.load(lab.paths.state_dir(name))
+    if state.get("profile") == "pve":
+        return None  # off1 moved: Proxmox, no web server on the host
+    nginx.write_config(lab.paths.root(name), host(name).address, WEB_PORT, OFF_SITE)
+    if _ssh(lab, name, "systemctl is-active nginx").returncode == 0:
+        return f"web   {name} nginx already running"
+    if state.get("units", {}).get("nginx", {}).get("state") == "inactive":
+        return f"web   {name} nginx stopped (systemctl stop nginx), left so"
+    result = _ssh(lab, name, "systemctl start nginx")
+    if result.returncode != 0:
+        raise LabError(
+            f"nginx did not start on {name}: {(result.stderr or result.stdout).strip()}",
+            where=name,
+            hint=f"see its log: ssh to {name}, then journalctl -u nginx",
+        )
+    return f"web   {name} nginx on {host(name).address}:{WEB_PORT}"
 
 
 def ensure_off2_moved(lab: Lab) -> str | None:

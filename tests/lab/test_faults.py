@@ -394,3 +394,47 @@ def test_apache_config_broken_fails_the_plan_s_verify_off_as_in_production(lab: 
     assert lab.run(OFF_CT, "apache2ctl configtest").ok
     assert lab.run(OFF_CT, "systemctl restart apache2").ok
     assert verify_off()
+
+
+OFF1_WEB = "127.0.1.1"  # off1's own address: its nginx until the window
+
+
+def _listener_exes(address: str) -> set[str]:
+    listeners = subprocess.run(["ss", "-ltnpH", "src", address], capture_output=True, text=True,
+                               check=True).stdout  # fmt: skip
+    return {os.readlink(f"/proc/{pid}/exe") for pid in re.findall(r"pid=(\d+)", listeners)}
+
+
+def test_off1_s_nginx_is_debian_s_real_nginx_and_the_plan_s_freeze_stops_it(lab: RunningLab) -> None:
+    """issue 16.5: off1 (old Debian, before its move) runs the machine's /usr/sbin/nginx on the
+    config `lab up` wrote; plans/off1.yaml's own stop-services step stops it for real (its
+    post-check `nginx.service inactive` holds, nothing listens) and its rollback brings it back."""
+    assert lab.run("off1", "systemctl is-active nginx").stdout == "active\n"
+    head = lab.run("off1", f"curl -sI --max-time 5 -H 'Host: world.openfoodfacts.org' http://{OFF1_WEB}/")
+    assert head.stdout.startswith("HTTP/1.1 200 OK"), head.stdout
+    assert re.search(r"^Server: nginx/1\.\d+\.\d+\r?$", head.stdout, re.M), head.stdout
+    other = lab.run(
+        "off1", f"curl -s -o /dev/null -w '%{{http_code}}' -H 'Host: example.org' http://{OFF1_WEB}/"
+    )
+    assert other.stdout.strip() == "404"  # the default server: not off's name
+    assert _listener_exes(f"{OFF1_WEB}:80") == {"/usr/sbin/nginx"}  # the master and its worker
+    state = json.loads((lab.lab.paths.state_dir("off1") / "state.json").read_text())
+    master = state["units"]["nginx"]["pid"]  # off1's PID namespace: its pid file says the same
+    assert lab.run("off1", "cat /var/lib/migrator-lab/nginx/nginx.pid").stdout.strip() == str(master)
+
+    plan = load_plan(Path(__file__).parents[2] / "plans/off1.yaml", inventory=lab.lab.paths.inventory)
+    step = plan.step("stop-services")
+    assert step.host == "off1" and step.rollback is not None
+    nginx_inactive = next(c for c in step.post if c.kind == "systemd_active" and c.unit == "nginx.service")
+    assert not lab.check("off1", nginx_inactive.model_dump(mode="json")).passed  # it runs: the check tells
+    assert lab.run("off1", str(step.command)).ok
+    for check in step.post:
+        assert lab.check("off1", check.model_dump(mode="json")).passed, check
+    assert _listener_exes(f"{OFF1_WEB}:80") == set()  # really stopped, not just recorded
+    assert lab.lab.up()[-1] == "web   off1 nginx stopped (systemctl stop nginx), left so"  # up is no reboot
+    assert lab.run("off1", str(step.rollback.command)).ok
+    assert lab.run("off1", "systemctl is-active nginx cron").stdout == "active\nactive\n"
+    assert not lab.check("off1", nginx_inactive.model_dump(mode="json")).passed
+    assert _listener_exes(f"{OFF1_WEB}:80") == {"/usr/sbin/nginx"}
+    again = lab.run("off1", f"curl -s --max-time 5 -H 'Host: world.openfoodfacts.org' http://{OFF1_WEB}/")
+    assert again.stdout == "Open Food Facts (migrator lab: Debian's nginx)\n"

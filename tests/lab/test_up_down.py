@@ -88,6 +88,21 @@ def test_down_stops_every_process_it_started(lab: RunningLab) -> None:
         return subprocess.run(apache2, capture_output=True, text=True, check=False).stdout.split()
 
     assert apache2_pids()
+
+    # off1's real nginx (`up` started it): its master found by this lab's env in its title,
+    # its workers by their parent
+    def pgrep(*args: str) -> list[str]:
+        return subprocess.run(["pgrep", *args], capture_output=True, text=True, check=False).stdout.split()
+
+    masters = pgrep("-f", f"^nginx: master process /usr/sbin/nginx .* MIGRATOR_LAB_DIR={lab.dir};$")
+    assert len(masters) == 1
+    nginx_pids = [int(p) for p in masters + pgrep("-P", masters[0])]
+    assert len(nginx_pids) >= 2
+    assert all(os.readlink(f"/proc/{p}/exe") == "/usr/sbin/nginx" for p in nginx_pids)
+
+    def nginx_left() -> list[int]:
+        return [p for p in nginx_pids if os.path.exists(f"/proc/{p}") and "nginx" in " ".join(cmdline(p))]
+
     lab.connections.close_all()
 
     stopped = lab.lab.down()
@@ -103,6 +118,10 @@ def test_down_stops_every_process_it_started(lab: RunningLab) -> None:
     while apache2_pids() and time.monotonic() < deadline:
         time.sleep(0.02)
     assert apache2_pids() == []  # no apache2 left
+    deadline = time.monotonic() + 5
+    while nginx_left() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert nginx_left() == []  # no nginx left, master or worker
     assert lab_processes(lab.dir) == []
     lab.lab.up()  # the module fixture tears down what it finds running
     lab.reconnect()

@@ -6,7 +6,8 @@ keep per-host state in /var/lib/migrator-lab and print what the real tools print
 formats recorded in ``tests/data/checks``), so the same checks read lab and production.
 Each answers ``TOOL --help`` with what it stands in for (:data:`STANDS_IN_FOR`): a person in a
 lab shell is never left believing a fake is the real program. Where Debian ships the real
-program (redis-server, redis-cli, postgresql, memcached, apache2, stunnel, sshd) the lab runs that instead.
+program (redis-server, redis-cli, postgresql, memcached, apache2, nginx, stunnel, sshd) the lab runs
+that instead.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ STANDS_IN_FOR: dict[str, str] = {
     "pveversion": f"{_PVE}'s pveversion",
     "pveum": f"{_PVE}'s pveum (users and groups through the host's fakepve)",
     "systemctl": f"{_SYSTEMD}'s systemctl (units the lab starts: real stunnel, redis-server, postgresql, "
-    "memcached, apache2; stand-in mongod)",
+    "memcached, apache2, nginx; stand-in mongod)",
     "journalctl": f"{_SYSTEMD}'s journalctl (the lab's unit logs)",
     "mongosh": f"{_MONGO}'s mongosh (hostInfo and ping over the real wire protocol)",
     "mongo": f"{_MONGO}'s legacy mongo shell",

@@ -1,4 +1,4 @@
-"""The redis-server, postgresql, memcached and apache2 units of off's CTs: real daemons.
+"""The redis-server, postgresql, memcached and apache2 units of off's CTs (and off1's nginx): real daemons.
 
 ``apt-get install redis-server|postgresql|memcached`` writes Debian's default config (each
 listens on localhost only) and starts the unit; ``systemctl restart`` re-reads the config. A
@@ -16,6 +16,8 @@ config in the CT's mount namespace:
 * memcached reads /etc/memcached.conf as Debian's unit does (one option a line).
 * apache2 (CT 113's, off's web server) reads the /etc/apache2 ``migrator lab up`` writes the CT
   (``apache.py``; no package install in the plans).
+* nginx (off1's, before its move) reads the /etc/nginx/nginx.conf ``migrator lab up`` writes
+  the host (``nginx.py``).
 
 Only IPv4 addresses are bound (``-::1`` in redis.conf is optional in Redis too).
 """
@@ -32,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from migrator.lab.procs import cmdline, pid_namespace
-from migrator.lab.standins import apache, postgresql
+from migrator.lab.standins import apache, nginx, postgresql
 from migrator.lab.standins.context import Context
 
 REDIS_CONF = Path("/etc/redis/redis.conf")
@@ -71,7 +73,8 @@ PACKAGE_FILES = {
 PACKAGE_USERS = {"memcached": "memcache"}
 PACKAGE_UNITS = {"redis-server": "redis-server", "redis": "redis-server", "postgresql": "postgresql",
                  "memcached": "memcached"}  # fmt: skip
-UNITS = set(PACKAGE_UNITS.values()) | {"apache2"}  # apache2: CT 113's, config from `lab up` (apache.py)
+# apache2: CT 113's, nginx: off1's; their config from `lab up` (apache.py, nginx.py)
+UNITS = set(PACKAGE_UNITS.values()) | {"apache2", "nginx"}
 
 
 def _ipv4(address: str) -> str | None:
@@ -98,6 +101,8 @@ def listen_addresses(unit: str) -> list[str]:
     """``ADDRESS:PORT`` the unit's config names (Debian's defaults where it names none)."""
     if unit == "apache2":
         return apache.listen_addresses()
+    if unit == "nginx":
+        return nginx.listen_addresses()
     if unit == "redis-server":
         text = REDIS_CONF.read_text(encoding="utf-8") if REDIS_CONF.exists() else ""
         binds = re.findall(r"^\s*bind\s+(.+)$", text, re.M)
@@ -175,6 +180,10 @@ def _command(ctx: Context, unit: str) -> tuple[list[str], dict[str, Any]]:
         if not Path(apache.APACHE2).exists():
             raise _CannotStart(f"{apache.APACHE2} not on the lab machine: apt-get install apache2")
         return apache.argv(ctx), {}  # as root; its children drop to the config's User www-data
+    if unit == "nginx":
+        if not Path(nginx.NGINX).exists():
+            raise _CannotStart(f"{nginx.NGINX} not on the lab machine: apt-get install nginx-light")
+        return nginx.argv(ctx), {}  # as root; its workers drop to the config's user www-data
     if unit == "memcached":
         if not Path(MEMCACHED).exists():
             raise _CannotStart(f"{MEMCACHED} not on the lab machine: apt-get install memcached")
