@@ -210,26 +210,34 @@ def ensure_running(lab: Lab, tunnels_file: Path) -> bool:
 def _ensure_responders(lab: Lab, tunnels_file: Path) -> bool:
     if lab.running(KEY) is not None:
         return False
+    argv = [sys.executable, "-m", "migrator.lab.standins.backends", str(tunnels_file), str(lab.paths.dir)]
+    wanted = _responders(tunnels_file)
+    _start(lab, KEY, argv, log=lab.paths.dir / "backends.log", cwd=Path(__file__).resolve().parents[3],
+           ready=lambda: all(_answering(address, port) for _, address, port in wanted),
+           what="the lab back-ends did not start",
+           hint="another process may hold one of their addresses (ss -ltnp)")  # fmt: skip
+    return True
+
+
+def _start(lab: Lab, key: str, argv: list[str], *, log: Path, cwd: Path, ready: Callable[[], bool],
+           what: str, hint: str) -> None:  # fmt: skip
+    """Start ``argv`` in its own session (output appended to ``log``), wait until ``ready``,
+    and record it as the lab's process ``key``; else stop it and raise with the log's tail."""
     from migrator.lab.marker import marked_env
 
-    argv = [sys.executable, "-m", "migrator.lab.standins.backends", str(tunnels_file), str(lab.paths.dir)]
-    log = lab.paths.dir / "backends.log"
-    repo = Path(__file__).resolve().parents[3]
     with log.open("ab") as out:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                                start_new_session=True, cwd=repo, env=marked_env(lab.paths.dir))  # fmt: skip
-    wanted = _responders(tunnels_file)
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, cwd=cwd,
+                                start_new_session=True, env=marked_env(lab.paths.dir))  # fmt: skip
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline and proc.poll() is None:
-        if all(_answering(address, port) for _, address, port in wanted):
-            lab.record_extra(KEY, proc.pid, argv)
-            return True
+        if ready():
+            lab.record_extra(key, proc.pid, argv)
+            return
         time.sleep(0.05)
     if proc.poll() is None:
         proc.kill()
     proc.wait()
-    raise LabError(f"the lab back-ends did not start:\n{log.read_text(errors='replace')[-1500:]}",
-                   hint="another process may hold one of their addresses (ss -ltnp)")  # fmt: skip
+    raise LabError(f"{what}:\n{log.read_text(errors='replace')[-1500:]}", hint=hint)
 
 
 def redis_config(address: str, port: int, directory: Path, protected: bool) -> str:
@@ -259,8 +267,6 @@ def ensure_redis(lab: Lab, tunnels_file: Path) -> bool:
         return False
     if not Path(REDIS_SERVER).exists():
         raise LabError(f"{REDIS_SERVER} is not on the lab machine", hint="apt-get install redis-server")
-    from migrator.lab.marker import marked_env
-
     address, port = endpoint
     directory = lab.paths.dir / "backend-redis"
     directory.mkdir(exist_ok=True)
@@ -268,23 +274,10 @@ def ensure_redis(lab: Lab, tunnels_file: Path) -> bool:
     protected = isinstance(faults, list) and REDIS_FAULT in faults
     conf = directory / "redis.conf"
     conf.write_text(redis_config(address, port, directory, protected), encoding="utf-8")
-    argv = [REDIS_SERVER, str(conf)]
-    log = lab.paths.dir / "backend-redis.log"
-    with log.open("ab") as out:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, cwd=directory,
-                                start_new_session=True, env=marked_env(lab.paths.dir))  # fmt: skip
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline and proc.poll() is None:
-        if _answering(address, port):
-            lab.record_extra(REDIS_KEY, proc.pid, argv)
-            return True
-        time.sleep(0.05)
-    if proc.poll() is None:
-        proc.kill()
-    proc.wait()
-    said = log.read_text(errors="replace")[-1500:]
-    raise LabError(f"redis-server did not start on {address}:{port}:\n{said}",
-                   hint="another process may hold its address (ss -ltnp)")  # fmt: skip
+    _start(lab, REDIS_KEY, [REDIS_SERVER, str(conf)], log=lab.paths.dir / "backend-redis.log", cwd=directory,
+           ready=lambda: _answering(address, port), what=f"redis-server did not start on {address}:{port}",
+           hint="another process may hold its address (ss -ltnp)")  # fmt: skip
+    return True
 
 
 def restart_redis(lab: Lab, tunnels_file: Path) -> None:
