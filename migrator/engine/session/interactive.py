@@ -199,7 +199,7 @@ class EngineSession:
             output = tuple(self.output(running[0], limit=10_000))
         held = lease if holder is not None else None
         beat, expires = (held.heartbeat_at, held.expires_at) if held is not None else (None, None)
-        progress = running_progress(self.store, run.id)
+        progress = running_progress(self.store, run.id) if running else {}  # nothing to read otherwise
         return RunView(run.id, run.status, steps, {k: tuple(v) for k, v in checks.items()}, holder, output,
                        run.ended_at if run.status in FINAL else None, beat, expires,
                        {sid: p for sid, (p, _) in progress.items()},
